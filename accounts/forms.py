@@ -1,0 +1,49 @@
+from django import forms
+
+from accounts.models import User
+
+
+class SignupForm(forms.Form):
+    """allauth's sign-up form gains the name shown to a partner, and the kind of account."""
+
+    display_name = forms.CharField(
+        label="Your name, as your partner will see it",
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+    account_type = forms.ChoiceField(
+        label="I am signing up as",
+        choices=[
+            ("partner", "A partner"),
+            ("therapist", "A therapist, to review my clients' agreements"),
+        ],
+        initial="partner",
+        widget=forms.RadioSelect,
+    )
+    practice_name = forms.CharField(
+        label="Practice name (therapists, optional)", max_length=120, required=False
+    )
+
+    def signup(self, request, user: User) -> None:
+        user.display_name = self.cleaned_data["display_name"].strip()
+        user.is_therapist = self.cleaned_data["account_type"] == "therapist"
+        user.practice_name = self.cleaned_data["practice_name"].strip() if user.is_therapist else ""
+        user.save(update_fields=["display_name", "is_therapist", "practice_name"])
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Your partner's email (optional: we send them the link)",
+        required=False,
+        max_length=254,
+    )
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name", "partner_update_emails"]
+        labels = {
+            "display_name": "Your name, as your partner sees it",
+            "partner_update_emails": "Email me (at most once an hour, without any rule text) when my partner updates our agreement",
+        }

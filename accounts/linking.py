@@ -1,0 +1,137 @@
+"""Every change to who is linked with whom: invitations, forming a couple, ending it."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Couple, Invitation, Partner, User
+from intimacy import emails
+
+Status = Invitation.Status
+
+
+class LinkingError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+INVALID_LINK = (
+    "This invitation link cannot be used. It may have expired, been cancelled or already been used."
+)
+
+
+def create_invitation(*, inviter: User, email: str = "") -> Invitation:
+    """A new invitation; an open one from the same person is cancelled first."""
+    if inviter.is_therapist:
+        raise LinkingError("A therapist account cannot join a couple as a partner.")
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=inviter.pk).first()
+        if inviter.current_partner_seat():
+            raise LinkingError("You are already linked with a partner.")
+        _cancel_open(inviter)
+        invitation = Invitation.new(inviter, email=email)
+        invitation.save()
+        if email:
+            emails.send(
+                "invitation",
+                email,
+                {"inviter": inviter.display_name, "link": invitation.get_absolute_url()},
+            )
+    return invitation
+
+
+def cancel_invitation(*, inviter: User) -> None:
+    with transaction.atomic():
+        _cancel_open(inviter)
+
+
+def _cancel_open(inviter: User) -> None:
+    Invitation.objects.filter(inviter=inviter, status=Status.OPEN).update(
+        status=Status.CANCELLED, responded_at=timezone.now()
+    )
+
+
+def accept_invitation(*, token: str, user: User) -> Couple:
+    """Forms the couple and its agreement in one transaction, and consumes the invitation."""
+    from agreements.consent import create_agreement
+
+    try:
+        with transaction.atomic():
+            invitation = _lock_usable(token)
+            if invitation.inviter_id == user.pk:
+                raise LinkingError("This is your own invitation: send the link to your partner.")
+            if user.is_therapist:
+                raise LinkingError("A therapist account cannot join a couple as a partner.")
+            if user.current_partner_seat():
+                raise LinkingError(
+                    "You are already linked with a partner. End that partnership first."
+                )
+            if invitation.inviter.current_partner_seat():
+                raise LinkingError(INVALID_LINK)
+            couple = Couple.objects.create()
+            Partner.objects.create(couple=couple, user=invitation.inviter)
+            Partner.objects.create(couple=couple, user=user)
+            invitation.status = Status.ACCEPTED
+            invitation.responded_at = timezone.now()
+            invitation.couple = couple
+            invitation.save(update_fields=["status", "responded_at", "couple"])
+            # The acceptor may have an open invitation of their own: it has no use any more.
+            _cancel_open(user)
+            create_agreement(couple=couple)
+    except IntegrityError:
+        # The database refused a second current couple for one of the two (a race we lost).
+        raise LinkingError("One of you is already linked with a partner.") from None
+    return couple
+
+
+def decline_invitation(*, token: str, user: User) -> None:
+    with transaction.atomic():
+        invitation = _lock_usable(token)
+        if invitation.inviter_id == user.pk:
+            raise LinkingError(
+                "This is your own invitation. You can cancel it from your home page."
+            )
+        invitation.status = Status.DECLINED
+        invitation.responded_at = timezone.now()
+        invitation.save(update_fields=["status", "responded_at"])
+
+
+def _lock_usable(token: str) -> Invitation:
+    found = Invitation.objects.find(token)
+    if found is None:
+        raise LinkingError(INVALID_LINK)
+    invitation = Invitation.objects.select_for_update().select_related("inviter").get(pk=found.pk)
+    if not invitation.is_usable:
+        raise LinkingError(INVALID_LINK)
+    return invitation
+
+
+def end_partnership(*, user: User) -> Couple:
+    """Either partner, alone: the couple ends, its agreement is archived, both are free again."""
+    from agreements.consent import record_event
+
+    with transaction.atomic():
+        seat = user.current_partner_seat()
+        if seat is None:
+            raise LinkingError("You are not linked with a partner.")
+        couple = Couple.objects.select_for_update().get(pk=seat.couple_id)
+        if couple.ended_at is not None:
+            raise LinkingError("This partnership has already ended.")
+        now = timezone.now()
+        couple.ended_at = now
+        couple.save(update_fields=["ended_at"])
+        others = list(
+            couple.partners.select_related("user").filter(left_at__isnull=True).exclude(pk=seat.pk)
+        )
+        couple.partners.filter(left_at__isnull=True).update(left_at=now)
+        if hasattr(couple, "agreement"):
+            record_event(couple.agreement, "partnership_ended", partner=seat)
+            couple.agreement.therapist_accesses.filter(status__in=["requested", "active"]).update(
+                status="ended", ended_at=now
+            )
+        for other in others:
+            if other.user_id:
+                emails.send(
+                    "partnership_ended", other.user.email, {"name": other.user.display_name}
+                )
+    return couple

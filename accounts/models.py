@@ -1,0 +1,172 @@
+"""People and pairs: accounts, couples (a pair of partner seats) and invitations."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from intimacy.crypto import EncryptedTextField
+
+INVITATION_LIFETIME = timedelta(days=7)
+FORMER_PARTNER = "former partner"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=60)
+    is_therapist = models.BooleanField(default=False)
+    practice_name = models.CharField(max_length=120, blank=True)
+    # "Your partner updated your shared agreement" emails; at most one an hour, and they can be
+    # turned off on the settings page.
+    partner_update_emails = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.display_name
+
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def current_partner_seat(self) -> "Partner | None":
+        return (
+            Partner.objects.select_related("couple").filter(user=self, left_at__isnull=True).first()
+        )
+
+
+class Couple(models.Model):
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Couple {self.pk}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_at is None
+
+
+class Partner(models.Model):
+    """A seat in a couple. It outlives the account: a deleted person stays "former partner"."""
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="partners")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="partner_seats"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(left_at__isnull=True),
+                name="one_current_couple_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["couple", "user"], name="one_seat_per_person_per_couple"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.user.display_name if self.user_id else FORMER_PARTNER
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def find(self, token: str) -> "Invitation | None":
+        if not token or len(token) > 100:
+            return None
+        return self.select_related("inviter").filter(token_digest=_token_digest(token)).first()
+
+
+class Invitation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "open"
+        CANCELLED = "cancelled", "cancelled"
+        DECLINED = "declined", "declined"
+        ACCEPTED = "accepted", "accepted"
+
+    inviter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    # The token itself is kept encrypted so that the inviter can copy the link again; lookups go
+    # through its digest.
+    token = EncryptedTextField()
+    token_digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    couple = models.ForeignKey(Couple, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inviter"],
+                condition=Q(status="open"),
+                name="one_open_invitation_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation from {self.inviter}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:invitation", args=[self.token])
+
+    @classmethod
+    def new(cls, inviter: User, email: str = "") -> "Invitation":
+        token = secrets.token_urlsafe(32)  # 256 bits
+        now = timezone.now()
+        return cls(
+            inviter=inviter,
+            token=token,
+            token_digest=_token_digest(token),
+            email=email,
+            created_at=now,
+            expires_at=now + INVITATION_LIFETIME,
+        )
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.OPEN and timezone.now() < self.expires_at

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("invite/", views.invite, name="invite"),
+    path("invite/cancel/", views.cancel_invitation, name="cancel_invitation"),
+    path("invitation/<str:token>/", views.invitation, name="invitation"),
+    path("partnership/end/", views.end_partnership, name="end_partnership"),
+    path("settings/", views.settings_page, name="settings"),
+]

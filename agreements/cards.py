@@ -1,0 +1,81 @@
+"""What a rule card shows to one viewer: derived from the rule, never stored."""
+
+from dataclasses import dataclass, field
+
+from accounts.models import Partner
+from agreements.diff import Segment, word_diff
+from agreements.models import Rule
+
+State = Rule.State
+
+
+@dataclass
+class Card:
+    rule: Rule
+    number: int
+    accepted_by: list[str] = field(default_factory=list)
+    accepted_by_me: bool = False
+    diff: list[Segment] | None = None
+    can_act: bool = False  # a current partner of an agreement that is not archived
+
+    @property
+    def waiting(self):
+        return self.rule.pending_version
+
+    @property
+    def can_accept(self) -> bool:
+        return self.can_act and self.waiting is not None and not self.accepted_by_me
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.can_act and self.rule.state == State.ACTIVE
+
+    @property
+    def can_change(self) -> bool:
+        return self.can_act and self.rule.state != State.ARCHIVED
+
+    @property
+    def can_archive(self) -> bool:
+        return self.can_act and self.rule.state not in (State.ACTIVE, State.ARCHIVED)
+
+    @property
+    def can_restore(self) -> bool:
+        return self.can_act and self.rule.state == State.ARCHIVED
+
+    @property
+    def draft(self):
+        """The wording a change starts from: the newest one still on the table."""
+        return self.rule.pending_version or self.rule.current_version or self.rule.latest_version
+
+
+def make_card(rule: Rule, number: int, seat: Partner | None, *, can_act: bool) -> Card:
+    card = Card(rule=rule, number=number, can_act=can_act)
+    waiting = rule.pending_version
+    if waiting is not None:
+        live = getattr(waiting, "live_acceptances", None)
+        if live is None:
+            live = list(
+                waiting.acceptances.filter(withdrawn_at__isnull=True).select_related(
+                    "partner__user"
+                )
+            )
+        card.accepted_by = [a.partner.name for a in live]
+        card.accepted_by_me = seat is not None and any(a.partner_id == seat.pk for a in live)
+        base = rule.current_version or waiting.previous
+        if base is not None and base.pk != waiting.pk:
+            card.diff = word_diff(base.text, waiting.text)
+    return card
+
+
+def make_cards(rules, seat: Partner | None, *, can_act: bool) -> list[Card]:
+    return [make_card(rule, n, seat, can_act=can_act) for n, rule in enumerate(rules, start=1)]
+
+
+def summary(rules) -> dict:
+    live = [r for r in rules if r.state != State.ARCHIVED]
+    return {
+        "in_force": sum(r.state == State.ACTIVE for r in live),
+        "total": len(live),
+        "waiting": sum(r.pending_version_id is not None for r in live),
+        "paused": sum(r.state == State.PAUSED for r in live),
+    }

@@ -1,0 +1,55 @@
+"""Reading the ledger: a rule's history and the agreement-wide timeline."""
+
+from dataclasses import dataclass
+
+from agreements.diff import Segment, word_diff
+from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
+
+
+@dataclass
+class VersionEntry:
+    version: RuleVersion
+    diff: list[Segment] | None
+    acceptances: list[Acceptance]
+    events: list[Event]
+
+
+def rule_history(rule: Rule) -> list[VersionEntry]:
+    versions = list(rule.versions.select_related("previous", "author__user").order_by("number"))
+    acceptances = list(
+        Acceptance.objects.filter(version__rule=rule)
+        .select_related("partner__user")
+        .order_by("created_at")
+    )
+    events = list(
+        rule.events.select_related("partner__user", "therapist", "version").order_by(
+            "created_at", "pk"
+        )
+    )
+    entries = []
+    for version in versions:
+        diff = word_diff(version.previous.text, version.text) if version.previous else None
+        entries.append(
+            VersionEntry(
+                version=version,
+                diff=diff,
+                acceptances=[a for a in acceptances if a.version_id == version.pk],
+                events=[e for e in events if e.version_id == version.pk],
+            )
+        )
+    return entries
+
+
+def timeline_entries(agreement: Agreement) -> list[Event | Comment]:
+    """Events and comments together, newest first."""
+    events = list(
+        agreement.events.exclude(kind=Event.Kind.COMMENTED)
+        .select_related("partner__user", "therapist", "rule", "version")
+        .order_by("-created_at")[:500]
+    )
+    comments = list(
+        agreement.comments.select_related("partner__user", "therapist", "rule").order_by(
+            "-created_at"
+        )[:500]
+    )
+    return sorted(events + comments, key=lambda item: item.created_at, reverse=True)

@@ -1,0 +1,68 @@
+"""Project-wide middleware: request size, session lifetime and privacy headers."""
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# How often the idle timer is written back, so that a busy page does not write its session
+# on every request.
+ACTIVITY_RESOLUTION = 60
+
+
+def limit_request_size(get_response: Handler) -> Handler:
+    def middleware(request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return render(request, "errors/413.html", status=413)
+        return get_response(request)
+
+    return middleware
+
+
+def session_lifetime(get_response: Handler) -> Handler:
+    """Ends a session after SESSION_IDLE_TIMEOUT seconds without a request, and at most
+    SESSION_COOKIE_AGE seconds after sign-in, whatever happens in between."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            started = request.session.setdefault("started_at", now)
+            seen = request.session.get("seen_at", now)
+            if (
+                now - seen > settings.SESSION_IDLE_TIMEOUT
+                or now - started > settings.SESSION_COOKIE_AGE
+            ):
+                logout(request)
+            elif now - seen >= ACTIVITY_RESOLUTION or "seen_at" not in request.session:
+                request.session["seen_at"] = now
+        return get_response(request)
+
+    return middleware
+
+
+def privacy_headers(get_response: Handler) -> Handler:
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        response.headers.setdefault(
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        )
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
+        if signed_in and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        if getattr(request, "clear_site_data", False):
+            response.headers["Clear-Site-Data"] = '"cache", "storage"'
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return middleware

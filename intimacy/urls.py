@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+from intimacy import views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+    path("agreement/", include("agreements.urls")),
+    path("therapist/", include("agreements.therapist_urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.BENCHMARK_FLOOR:
+    urlpatterns.append(path("bench/floor", views.floor, name="bench_floor"))
