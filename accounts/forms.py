@@ -47,3 +47,13 @@ class ProfileForm(forms.ModelForm):
             "display_name": "Your name, as your partner sees it",
             "partner_update_emails": "Email me (at most once an hour, without any rule text) when my partner updates our agreement",
         }
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand: my account and my personal data are deleted, and this cannot be undone",
+        required=True,
+        error_messages={
+            "required": "Tick the box to confirm that you want to delete your account."
+        },
+    )

@@ -105,9 +105,21 @@ def add_comment(
     partner: Partner | None = None,
     therapist: User | None = None,
 ) -> Comment:
+    if (partner is None) == (therapist is None):
+        raise ValueError("A comment has exactly one author: a partner or a therapist.")
     with transaction.atomic():
         if partner is not None:
             agreement = _check_current(partner, agreement)
+        else:
+            # Locks the access row that end_access also locks, so that a comment can never land
+            # after a partner ended the access.
+            live = (
+                TherapistAccess.objects.select_for_update()
+                .filter(agreement=agreement, therapist=therapist, status=Status.ACTIVE)
+                .first()
+            )
+            if live is None:
+                raise PermissionError("This therapist has no access to this agreement.")
         if rule is not None and rule.agreement_id != agreement.pk:
             raise PermissionError
         comment = Comment.objects.create(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("therapist/", views.therapist_access, name="therapist_access"),
     path("rules/new/", views.new_rule, name="new_rule"),
     path("rules/<int:rule_id>/", views.history, name="history"),
+    path("rules/<int:rule_id>/card/", views.card, name="card"),
     path("rules/<int:rule_id>/accept/", views.accept, name="accept"),
     path("rules/<int:rule_id>/not-yet/", views.not_yet, name="not_yet"),
     path("rules/<int:rule_id>/decline/", views.decline, name="decline"),

@@ -100,35 +100,78 @@ def poll(request: HttpRequest) -> HttpResponse:
     return response
 
 
+MODES = {
+    "change": "agreements:change",
+    "not_yet": "agreements:not_yet",
+    "decline": "agreements:decline",
+}
+
+
 def _card_response(
-    request: HttpRequest, rule: Rule, seat, *, status: int = 200, error: str = "", form=None
+    request: HttpRequest,
+    rule: Rule,
+    seat,
+    *,
+    status: int = 200,
+    error: str = "",
+    form=None,
+    mode: str = "",
 ):
-    """The updated card and summary for htmx; a redirect back to the page otherwise."""
+    """The updated card and summary for htmx; a redirect back to the page otherwise.
+    With a mode, the card holds the form for that action (a change, a note)."""
     if not request.htmx:
-        if error:
-            messages.error(request, error)
         if status == 200:
             return redirect(f"{reverse('agreements:agreement')}#rule-{rule.pk}")
+        if error:
+            messages.error(request, error)
         agreement = access.current_agreement(seat)
-        context = _page_context(agreement, seat, can_act=True)
-        context["open_form"] = (rule.pk, form)
-        return render(request, PAGE, context, status=status)
+        return render(request, PAGE, _page_context(agreement, seat, can_act=True), status=status)
     agreement = access.current_agreement(seat)
     rules = list(access.rules_for_page(agreement))
     fresh = next(r for r in rules if r.pk == rule.pk)
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     number = shown.index(fresh) + 1 if fresh in shown else 0
+    card = make_card(fresh, number, seat, can_act=True)
+    if mode and not (mode == "change" and card.can_change or card.waiting):
+        mode = ""  # the rule moved on: nothing left to answer
     context = {
-        "card": make_card(fresh, number, seat, can_act=True),
+        "card": card,
         "summary": summary(rules),
         "agreement": agreement,
         "error": error,
         "form": form,
+        "mode": mode,
+        "mode_url": MODES.get(mode, ""),
+        "viewer": "partner",
         "oob": True,
     }
     response = render(request, f"{PAGE}#card-response", context, status=status)
     response["ETag"] = agreement.etag
     return response
+
+
+def _mode_page(request: HttpRequest, rule: Rule, seat, mode: str, *, status: int = 200, form=None):
+    """An action's form: inside the card for htmx, on a page of its own without JavaScript."""
+    if request.htmx:
+        return _card_response(
+            request,
+            rule,
+            seat,
+            mode=mode,
+            form=form,
+            status=status,
+            error=_first_error(form) if form is not None and form.errors else "",
+        )
+    card = make_card(rule, 0, seat, can_act=True)
+    context = {
+        "card": card,
+        "mode": mode,
+        "mode_url": MODES[mode],
+        "form": form,
+        "viewer": "partner",
+        "agreement": rule.agreement,
+    }
+    return render(request, "agreements/rule_form.html", context, status=status)
 
 
 def _act(request: HttpRequest, rule_id: int, action, form_class=VersionForm) -> HttpResponse:
@@ -166,15 +209,29 @@ def accept(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @partner_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def not_yet(request: HttpRequest, rule_id: int) -> HttpResponse:
+    if request.method == "GET":
+        return _mode_page(request, *access.rule_of_partner_or_404(request, rule_id), "not_yet")
     return _act(request, rule_id, _versioned(consent.not_yet))
 
 
 @partner_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decline(request: HttpRequest, rule_id: int) -> HttpResponse:
+    if request.method == "GET":
+        return _mode_page(request, *access.rule_of_partner_or_404(request, rule_id), "decline")
     return _act(request, rule_id, _versioned(consent.decline))
+
+
+@partner_required
+@require_GET
+def card(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """One rule card as it is now (after Cancel on an inline form)."""
+    rule, seat = access.rule_of_partner_or_404(request, rule_id)
+    if not request.htmx:
+        return redirect(f"{reverse('agreements:agreement')}#rule-{rule.pk}")
+    return _card_response(request, rule, seat)
 
 
 @partner_required
@@ -209,6 +266,8 @@ def change(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule, seat = access.rule_of_partner_or_404(request, rule_id)
     card = make_card(rule, 0, seat, can_act=True)
     if request.method == "GET":
+        if request.htmx:
+            return _card_response(request, rule, seat, mode="change")
         draft = card.draft
         form = WordingForm(initial={"title": draft.title, "text": draft.text})
         return render(request, "agreements/change.html", {"card": card, "form": form})
@@ -216,7 +275,7 @@ def change(request: HttpRequest, rule_id: int) -> HttpResponse:
     if not form.is_valid():
         if request.htmx:
             return _card_response(
-                request, rule, seat, status=422, error=_first_error(form), form=form
+                request, rule, seat, status=422, error=_first_error(form), form=form, mode="change"
             )
         return render(request, "agreements/change.html", {"card": card, "form": form}, status=422)
     try:
@@ -224,7 +283,13 @@ def change(request: HttpRequest, rule_id: int) -> HttpResponse:
     except consent.ConsentError as error:
         if request.htmx:
             return _card_response(
-                request, rule, seat, status=error.status, error=error.message, form=form
+                request,
+                rule,
+                seat,
+                status=error.status,
+                error=error.message,
+                form=form,
+                mode="change",
             )
         messages.error(request, error.message)
         return render(
@@ -327,12 +392,13 @@ def archived_timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
 
 
 def print_context(agreement: Agreement) -> dict:
-    rules = [
-        r
-        for r in agreement.rules.select_related("current_version")
+    """The printable page: the rules in force only, in the agreement's order (for an archived
+    agreement, those in force when it ended)."""
+    rules = list(
+        agreement.rules.select_related("current_version")
         .filter(state=Rule.State.ACTIVE)
         .order_by("position", "pk")
-    ]
+    )
     return {
         "agreement": agreement,
         "partners": list(agreement.couple.partners.select_related("user")),
@@ -345,14 +411,18 @@ def print_context(agreement: Agreement) -> dict:
 @require_GET
 def print_page(request: HttpRequest) -> HttpResponse:
     seat = access.seat_or_404(request)
-    return render(request, "agreements/print.html", print_context(access.current_agreement(seat)))
+    context = print_context(access.current_agreement(seat))
+    context["viewer"] = "partner"
+    return render(request, "agreements/print.html", context)
 
 
 @partner_required
 @require_GET
 def archived_print(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, _ = access.past_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/print.html", print_context(agreement))
+    context = print_context(agreement)
+    context["viewer"] = "former"
+    return render(request, "agreements/print.html", context)
 
 
 @partner_required
@@ -403,7 +473,12 @@ def therapist_access(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "agreements/therapist_access.html",
-        {"seat": seat, "accesses": accesses, "form": form},
+        {
+            "seat": seat,
+            "current": [a for a in accesses if a.status in ("requested", "active")],
+            "past": [a for a in accesses if a.status in ("declined", "ended")],
+            "form": form,
+        },
         status=status,
     )
 

@@ -1,5 +1,6 @@
 """Project-wide middleware: request size, session lifetime and privacy headers."""
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -9,6 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 Handler = Callable[[HttpRequest], HttpResponse]
+
+audit = logging.getLogger("intimacy.audit")
+KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 # How often the idle timer is written back, so that a busy page does not write its session
 # on every request.
@@ -45,6 +49,29 @@ def session_lifetime(get_response: Handler) -> Handler:
             elif now - seen >= ACTIVITY_RESOLUTION or "seen_at" not in request.session:
                 request.session["seen_at"] = now
         return get_response(request)
+
+    return middleware
+
+
+def log_access_denials(get_response: Handler) -> Handler:
+    """Logs every 403 and every 404 answered to a signed-in person, by view name and account id
+    only: never the path (an invitation link carries its token), the query string or a body."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        if response.status_code in (403, 404):
+            user = getattr(request, "user", None)
+            signed_in = user is not None and user.is_authenticated
+            if signed_in or response.status_code == 403:
+                match = getattr(request, "resolver_match", None)
+                audit.warning(
+                    "access denied status=%s user=%s view=%s method=%s",
+                    response.status_code,
+                    user.pk if signed_in else "anonymous",
+                    match.view_name if match else "-",
+                    request.method if request.method in KNOWN_METHODS else "other",
+                )
+        return response
 
     return middleware
 

@@ -1,0 +1,78 @@
+# Rules of the Road: everyday commands. GNU make; every recipe runs under /bin/sh.
+SHELL := /bin/sh
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+LOCK := requirements-dev.lock
+CHROMIUM := /usr/bin/chromium
+# Extra arguments for pytest: make test PYTEST_ARGS="-k consent -x"
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint fmt bench screenshots clean distclean
+
+# Development settings for the commands people run by hand, unless the caller chose otherwise.
+run test screenshots: export DJANGO_DEBUG ?= true
+
+help:
+	@echo "make run          set up .venv, migrate, load the demo couples, serve http://127.0.0.1:8000/"
+	@echo "make test         set up .venv and run the test suite (SQLite, or DATABASE_URL if set)"
+	@echo "make lint         ruff check and ruff format --check"
+	@echo "make fmt          ruff fixes and formatting"
+	@echo "make bench        the benchmark (bench/run.sh)"
+	@echo "make screenshots  docs/screenshots/ from a real browser"
+	@echo "make clean        caches and collected static files; make distclean also removes .venv and var/"
+
+# The interpreter is only looked for when there is no virtual environment yet.
+$(PYTHON):
+	@python=$$(scripts/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$python"; \
+	"$$python" -m venv --clear $(VENV)
+
+# Reinstalled only when the lock file is newer than the last install.
+$(INSTALLED): $(LOCK) | $(PYTHON)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	@touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py seed_demo
+	@echo
+	@echo "Rules of the Road is at http://127.0.0.1:8000/ (Ctrl-C stops it)"
+	@echo
+	$(PYTHON) manage.py runserver 127.0.0.1:8000
+
+test: $(INSTALLED)
+	@if [ -x $(CHROMIUM) ] || [ "$${CI:-}" = "true" ]; then \
+		echo "$(PYTHON) -m pytest $(PYTEST_ARGS)"; \
+		$(PYTHON) -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "Chromium not found at $(CHROMIUM): skipping the browser tests (apt-get install chromium)"; \
+		echo "$(PYTHON) -m pytest -m \"not browser\" $(PYTEST_ARGS)"; \
+		$(PYTHON) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	fi
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(INSTALLED)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(INSTALLED)
+	bash bench/run.sh
+
+screenshots: $(INSTALLED)
+	$(PYTHON) scripts/screenshots.py
+
+clean:
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .hypothesis .ruff_cache var/staticfiles bench/out
+
+# Also removes the development database and the development keys kept in var/.
+distclean: clean
+	rm -rf $(VENV) var

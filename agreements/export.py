@@ -1,0 +1,397 @@
+"""Everything the app holds about one person: a JSON document for machines and a Markdown one for
+people. Texts are decrypted; times are ISO 8601 in UTC. A partner gets their account and every
+agreement they were part of; a therapist gets their own account only, never the couples' data."""
+
+from datetime import UTC, datetime
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from accounts.models import Invitation, Partner, User
+from agreements.models import (
+    Acceptance,
+    Agreement,
+    Comment,
+    Event,
+    Rule,
+    RuleVersion,
+    TherapistAccess,
+)
+
+FORMAT = "rules-of-the-road-export"
+FORMAT_VERSION = 1
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC, with a Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+
+
+def export_data(user: User) -> dict:
+    data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "exported_at": iso(timezone.now()),
+        "account": _account(user),
+    }
+    if user.is_therapist:
+        data["therapist_accesses"] = [
+            {
+                "id": access.pk,
+                "agreement_id": access.agreement_id,
+                "status": access.status,
+                "requested_at": iso(access.requested_at),
+                "granted_at": iso(access.granted_at),
+                "ended_at": iso(access.ended_at),
+                "last_viewed_at": iso(access.last_viewed_at),
+            }
+            for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
+        ]
+    else:
+        data["couples"] = [_couple(seat) for seat in _seats(user)]
+    return data
+
+
+def _account(user: User) -> dict:
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "display_name": user.display_name,
+        "is_therapist": user.is_therapist,
+        "practice_name": user.practice_name,
+        "partner_update_emails": user.partner_update_emails,
+        "date_joined": iso(user.date_joined),
+        "last_login": iso(user.last_login),
+        "email_addresses": [
+            {"email": address.email, "verified": address.verified, "primary": address.primary}
+            for address in EmailAddress.objects.filter(user=user).order_by("pk")
+        ],
+        # What kind of second factor, and when; never the secrets themselves.
+        "mfa_authenticators": [
+            {
+                "id": authenticator.pk,
+                "type": authenticator.type,
+                "created_at": iso(authenticator.created_at),
+                "last_used_at": iso(authenticator.last_used_at),
+            }
+            for authenticator in Authenticator.objects.filter(user=user).order_by("pk")
+        ],
+        "sessions": [
+            {
+                "ip": session.ip,
+                "user_agent": session.user_agent,
+                "created_at": iso(session.created_at),
+                "last_seen_at": iso(session.last_seen_at),
+            }
+            for session in UserSession.objects.filter(user=user).order_by("created_at")
+        ],
+        "invitations_sent": [
+            {
+                "id": invitation.pk,
+                "email": invitation.email,
+                "status": invitation.status,
+                "created_at": iso(invitation.created_at),
+                "expires_at": iso(invitation.expires_at),
+                "responded_at": iso(invitation.responded_at),
+                "couple_id": invitation.couple_id,
+            }
+            for invitation in Invitation.objects.filter(inviter=user).order_by("pk")
+        ],
+    }
+
+
+def _seats(user: User) -> list[Partner]:
+    return list(
+        Partner.objects.filter(user=user)
+        .select_related("couple")
+        .order_by("couple__created_at", "couple_id")
+    )
+
+
+def _couple(seat: Partner) -> dict:
+    couple = seat.couple
+    partners = list(couple.partners.select_related("user"))
+    agreement = Agreement.objects.filter(couple=couple).first()
+    return {
+        "id": couple.pk,
+        "created_at": iso(couple.created_at),
+        "ended_at": iso(couple.ended_at),
+        "your_seat_id": seat.pk,
+        "partners": [
+            {
+                "seat_id": partner.pk,
+                "name": partner.name,
+                "is_you": partner.pk == seat.pk,
+                "joined_at": iso(partner.joined_at),
+                "left_at": iso(partner.left_at),
+            }
+            for partner in partners
+        ],
+        "agreement": _agreement(agreement) if agreement else None,
+    }
+
+
+def _agreement(agreement: Agreement) -> dict:
+    versions = Prefetch(
+        "versions",
+        queryset=RuleVersion.objects.select_related("author__user")
+        .prefetch_related(
+            Prefetch(
+                "acceptances",
+                queryset=Acceptance.objects.select_related("partner__user").order_by(
+                    "created_at", "pk"
+                ),
+            )
+        )
+        .order_by("number"),
+    )
+    rules = agreement.rules.prefetch_related(versions).order_by("position", "pk")
+    events = agreement.events.select_related("partner__user", "therapist").order_by(
+        "created_at", "pk"
+    )
+    comments = agreement.comments.select_related("partner__user", "therapist").order_by(
+        "created_at", "pk"
+    )
+    accesses = agreement.therapist_accesses.select_related(
+        "therapist", "requested_by__user", "approved_by__user"
+    ).order_by("requested_at", "pk")
+    return {
+        "id": agreement.pk,
+        "created_at": iso(agreement.created_at),
+        "archived": agreement.is_archived,
+        "rules": [_rule(rule) for rule in rules],
+        "events": [_event(event) for event in events],
+        "comments": [_comment(comment) for comment in comments],
+        "therapist_accesses": [_access(access) for access in accesses],
+    }
+
+
+def _rule(rule: Rule) -> dict:
+    return {
+        "id": rule.pk,
+        "position": rule.position,
+        "state": rule.state,
+        "state_label": rule.get_state_display(),
+        "in_force_since": iso(rule.in_force_since),
+        "created_at": iso(rule.created_at),
+        "current_version_id": rule.current_version_id,
+        "pending_version_id": rule.pending_version_id,
+        "latest_version_id": rule.latest_version_id,
+        "versions": [_version(version) for version in rule.versions.all()],
+    }
+
+
+def _version(version: RuleVersion) -> dict:
+    return {
+        "id": version.pk,
+        "number": version.number,
+        "previous_id": version.previous_id,
+        "title": version.title,
+        "text": version.text,
+        "author_seat_id": version.author_id,
+        "author": version.author.name if version.author_id else None,
+        "created_at": iso(version.created_at),
+        "acceptances": [
+            {
+                "id": acceptance.pk,
+                "seat_id": acceptance.partner_id,
+                "partner": acceptance.partner.name,
+                "created_at": iso(acceptance.created_at),
+                "withdrawn_at": iso(acceptance.withdrawn_at),
+            }
+            for acceptance in version.acceptances.all()
+        ],
+    }
+
+
+def _event(event: Event) -> dict:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "description": event.get_kind_display(),
+        "rule_id": event.rule_id,
+        "version_id": event.version_id,
+        "seat_id": event.partner_id,
+        "by": event.actor_name,
+        "note": event.note,
+        "created_at": iso(event.created_at),
+    }
+
+
+def _comment(comment: Comment) -> dict:
+    return {
+        "id": comment.pk,
+        "rule_id": comment.rule_id,
+        "seat_id": comment.partner_id,
+        "by": comment.author_name,
+        "by_therapist": comment.by_therapist,
+        "text": comment.text,
+        "created_at": iso(comment.created_at),
+    }
+
+
+def _access(access: TherapistAccess) -> dict:
+    return {
+        "id": access.pk,
+        "therapist": access.therapist_name,
+        "email": access.email,
+        "status": access.status,
+        "requested_by": access.requested_by.name,
+        "approved_by": access.approved_by.name if access.approved_by_id else None,
+        "requested_at": iso(access.requested_at),
+        "granted_at": iso(access.granted_at),
+        "ended_at": iso(access.ended_at),
+        "last_viewed_at": iso(access.last_viewed_at),
+    }
+
+
+# -- Markdown -------------------------------------------------------------------------------------
+
+
+def export_markdown(user: User) -> str:
+    """The same data for a person to read: the account, then each agreement with the rules in
+    force first, every version and who accepted it, the comments and the timeline."""
+    data = export_data(user)
+    account = data["account"]
+    lines = [
+        "# Rules of the Road: your data",
+        "",
+        f"Exported {_when(data['exported_at'])} (times in UTC).",
+        "",
+        "## Your account",
+        "",
+        f"- Name: {account['display_name']}",
+        f"- Email: {account['email']}",
+        f"- Account type: {'therapist' if account['is_therapist'] else 'partner'}",
+    ]
+    if account["practice_name"]:
+        lines.append(f"- Practice: {account['practice_name']}")
+    lines += [
+        f"- Joined: {_when(account['date_joined'])}",
+        f"- Last sign-in: {_when(account['last_login'])}",
+        f"- Emails about your partner's updates: {'on' if account['partner_update_emails'] else 'off'}",
+        f"- Two-factor methods: {', '.join(a['type'] for a in account['mfa_authenticators']) or 'none'}",
+        f"- Signed-in sessions: {len(account['sessions'])}",
+        "",
+    ]
+    if user.is_therapist:
+        lines += [
+            "## Access to couples' agreements",
+            "",
+            "The agreements themselves belong to the couples and are not part of your export.",
+            "",
+        ]
+        for access in data["therapist_accesses"]:
+            lines.append(
+                f"- Access {access['id']}: {access['status']}, asked {_when(access['requested_at'])}"
+                + (f", ended {_when(access['ended_at'])}" if access["ended_at"] else "")
+            )
+        if not data["therapist_accesses"]:
+            lines.append("You have not had access to any agreement.")
+        return "\n".join(lines).rstrip() + "\n"
+    if not data["couples"]:
+        lines += ["You have not been part of a couple, so there is no agreement.", ""]
+    for couple in data["couples"]:
+        lines += _couple_markdown(couple)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _couple_markdown(couple: dict) -> list[str]:
+    names = " and ".join(p["name"] for p in couple["partners"])
+    agreement = couple["agreement"]
+    status = f"archived on {_day(couple['ended_at'])}" if couple["ended_at"] else "current"
+    lines = [f"## Agreement between {names} ({status})", ""]
+    if agreement is None:
+        return [*lines, "No agreement.", ""]
+    in_force = [r for r in agreement["rules"] if r["state"] == Rule.State.ACTIVE]
+    lines += ["### Rules in force", ""]
+    if not in_force:
+        lines += ["No rule is in force.", ""]
+    for number, rule in enumerate(in_force, start=1):
+        version = _find_version(rule, rule["current_version_id"])
+        lines += [
+            f"{number}. **{version['title'] or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
+            "",
+            *_quote(version["text"], indent="   "),
+            "",
+        ]
+    lines += ["### Every rule and its versions", ""]
+    for rule in agreement["rules"]:
+        latest = _find_version(rule, rule["latest_version_id"]) or rule["versions"][-1]
+        lines += [f"#### {latest['title'] or 'Rule'} ({rule['state_label'].lower()})", ""]
+        for version in rule["versions"]:
+            author = version["author"] or "Rules of the Road"
+            lines += [
+                f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
+                "",
+                *_quote(
+                    f"**{version['title']}**\n\n{version['text']}"
+                    if version["title"]
+                    else version["text"]
+                ),
+                "",
+            ]
+            for acceptance in version["acceptances"]:
+                withdrawn = (
+                    f", withdrawn {_when(acceptance['withdrawn_at'])}"
+                    if acceptance["withdrawn_at"]
+                    else ""
+                )
+                lines.append(
+                    f"- Accepted by {acceptance['partner']} {_when(acceptance['created_at'])}{withdrawn}"
+                )
+            if version["acceptances"]:
+                lines.append("")
+    if agreement["comments"]:
+        lines += ["### Comments", ""]
+        for comment in agreement["comments"]:
+            lines += [
+                f"{comment['by']}, {_when(comment['created_at'])}:",
+                "",
+                *_quote(comment["text"]),
+                "",
+            ]
+    if agreement["therapist_accesses"]:
+        lines += ["### Therapist access", ""]
+        for access in agreement["therapist_accesses"]:
+            lines.append(
+                f"- {access['therapist']}: {access['status']}, asked by {access['requested_by']} "
+                f"{_when(access['requested_at'])}"
+            )
+        lines.append("")
+    lines += ["### Timeline", ""]
+    for event in agreement["events"]:
+        line = f"- {_when(event['created_at'])}: {event['by']}: {event['description'].lower()}"
+        lines.append(line)
+        if event["note"]:
+            lines += _quote(event["note"], indent="  ")
+    lines.append("")
+    return lines
+
+
+def _find_version(rule: dict, version_id: int | None) -> dict | None:
+    return next((v for v in rule["versions"] if v["id"] == version_id), None)
+
+
+def _quote(text: str, indent: str = "") -> list[str]:
+    return [f"{indent}> {line}".rstrip() for line in text.splitlines()] or [f"{indent}>"]
+
+
+def _when(value: str | None) -> str:
+    if value is None:
+        return "never"
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _day(value: str | None) -> str:
+    if value is None:
+        return "-"
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d")

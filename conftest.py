@@ -1,0 +1,4 @@
+import os
+
+# Tests run with development settings (generated keys under var/) unless told otherwise.
+os.environ.setdefault("DJANGO_DEBUG", "true")

@@ -1,0 +1,295 @@
+"""Browser fixtures: one Chromium for the session, fresh contexts per test, the app on
+pytest-django's live server, and helpers to log in and to run axe-core.
+
+Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from a
+thread with a running loop (SynchronousOnlyOperation). The calls are synchronous all the same, so
+the usual Playwright + Django workaround applies: allow them for the browser tests.
+"""
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest  # noqa: E402
+from django.conf import settings as django_settings  # noqa: E402
+from django.core import mail  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from agreements import consent  # noqa: E402
+from agreements.models import Rule  # noqa: E402
+from tests.conftest import PASSWORD  # noqa: E402
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+except ImportError:  # reported by the browser fixture, as a failure
+    sync_playwright = None
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# The agreement page polls every 5 s: a change made elsewhere shows within two polls.
+POLL_WAIT_MS = 12_000
+
+if sync_playwright is not None:
+    expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """One Chromium for the whole run. A missing browser is a failure, never a skip: without
+    Chromium, deselect these tests with -m "not browser" (make test does so outside CI)."""
+    if sync_playwright is None:
+        pytest.fail("Playwright is not installed: pip install -r requirements-dev.lock")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM} (apt-get install chromium), "
+            'or run without the browser tests: pytest -m "not browser"'
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _relaxed_rate_limits(settings) -> None:
+    # A journey logs several people in and out from one IP within a minute; allauth's default
+    # rate limits would refuse that. The limits themselves are tested elsewhere. (False, not {}:
+    # allauth merges a dict into its defaults.)
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
+class Contexts:
+    """Makes browser contexts (independent cookie jars: one per person) and checks, when the test
+    ends, that no page raised a JavaScript error or hit the Content-Security-Policy."""
+
+    def __init__(self, browser: "Browser", base_url: str):
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    def new(self, *, viewport: dict | None = None, **options) -> "BrowserContext":
+        context = self.browser.new_context(
+            base_url=self.base_url, viewport=viewport or DESKTOP, **options
+        )
+        context.set_default_timeout(10_000)
+        context.on("page", self._watch)
+        self.contexts.append(context)
+        return context
+
+    def page(self, user: User | None = None, **options) -> "Page":
+        """A new page in a new context: one person's browser, signed in as user if given."""
+        context = self.new(**options)
+        if user is not None:
+            log_in_by_cookie(context, user, self.base_url)
+        return context.new_page()
+
+    def _watch(self, page: "Page") -> None:
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+
+        def on_console(message) -> None:
+            if message.type == "error" and "Content Security Policy" in message.text:
+                self.errors.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+
+    def keep_evidence(self, folder: Path) -> None:
+        """A screenshot and the HTML of every open page, for a failed test (var/ is ignored)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for c, context in enumerate(self.contexts):
+            for p, page in enumerate(context.pages):
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=folder / f"{c}-{p}.png", full_page=True)
+                    (folder / f"{c}-{p}.html").write_text(f"<!-- {page.url} -->\n{page.content()}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+FAILURES = Path(__file__).resolve().parents[2] / "var" / "browser-failures"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.browser_test_failed = report.failed
+    return report
+
+
+@pytest.fixture
+def contexts(request, browser, live_server) -> Iterator[Contexts]:
+    made = Contexts(browser, live_server.url)
+    yield made
+    if getattr(request.node, "browser_test_failed", False):
+        made.keep_evidence(FAILURES / re.sub(r"[^\w.-]+", "_", request.node.name))
+    made.close()
+    assert not made.errors, "JavaScript errors or CSP violations:\n" + "\n".join(made.errors)
+
+
+# -- logging in -----------------------------------------------------------------------------------
+
+
+def log_in(page: "Page", email: str, password: str = PASSWORD) -> None:
+    """Through the real log-in form, as a person would."""
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_role("button", name=re.compile(r"^(Sign in|Log in)$", re.I)).click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def log_in_by_cookie(context: "BrowserContext", user: User, base_url: str) -> None:
+    """A session made by Django's force_login, handed to the browser: fast, for the people whose
+    log-in is not what the test is about."""
+    client = Client()
+    client.force_login(user)
+    context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": base_url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
+
+
+# -- emails ---------------------------------------------------------------------------------------
+
+
+def link_in_last_email(to: str, pattern: str) -> str:
+    """The path of the first link containing pattern in the newest email sent to this address
+    (the live server runs in this process, so its emails land in mail.outbox)."""
+    for message in reversed(mail.outbox):
+        if to in message.to:
+            paths = re.findall(r"https?://[^/\s]+(/\S*)", message.body)
+            found = [path for path in paths if pattern in path]
+            assert found, f"no link with {pattern!r} in:\n{message.body}"
+            return found[0]
+    raise AssertionError(f"no email to {to}; sent: {[m.to for m in mail.outbox]}")
+
+
+# -- data set up without the browser --------------------------------------------------------------
+
+
+def rules_of(user: User) -> list[Rule]:
+    seat = user.current_partner_seat()
+    return list(Rule.objects.filter(agreement__couple_id=seat.couple_id).order_by("position"))
+
+
+def both_accept(rule: Rule, a: User, b: User) -> None:
+    for user in (a, b):
+        rule.refresh_from_db()
+        consent.accept(
+            partner=user.current_partner_seat(), rule=rule, version_id=rule.pending_version_id
+        )
+
+
+def varied_agreement(alice: User, bob: User) -> list[Rule]:
+    """Alice and Bob's agreement with a card in every state a partner meets: in force, waiting
+    for either of them, a change proposed, paused, declined, and a comment thread."""
+    a, b = alice.current_partner_seat(), bob.current_partner_seat()
+    rules = rules_of(alice)
+    for rule in rules[:3]:
+        both_accept(rule, alice, bob)
+    consent.accept(partner=b, rule=rules[3], version_id=rules[3].pending_version_id)
+    consent.accept(partner=a, rule=rules[4], version_id=rules[4].pending_version_id)
+    both_accept(rules[5], alice, bob)
+    rules[5].refresh_from_db()
+    consent.propose_change(
+        partner=b,
+        rule=rules[5],
+        title="Equals, with room for both voices",
+        text="We name the power differences between us, out loud and without blame, and treat "
+        "each other as equals, teammates and allies.",
+        note="I'd like us to say them out loud.",
+    )
+    both_accept(rules[6], alice, bob)
+    rules[6].refresh_from_db()
+    consent.withdraw(partner=a, rule=rules[6], note="I want to talk about this one again.")
+    rules[7].refresh_from_db()
+    consent.decline(
+        partner=b, rule=rules[7], version_id=rules[7].pending_version_id, note="Not like this."
+    )
+    for rule in rules:
+        rule.refresh_from_db()
+    return rules
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+def card(page: "Page", number: int):
+    """The rule card numbered `number` on the agreement page (1-based, as shown)."""
+    return page.locator("ol.rules > li").nth(number - 1).locator("article.rule-card")
+
+
+def accept_on_page(page: "Page", number: int) -> None:
+    rule_card = card(page, number)
+    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    expect(rule_card.get_by_role("button", name="Accept", exact=True)).to_have_count(0)
+
+
+def withdraw_on_page(page: "Page", number: int) -> None:
+    """With JavaScript, Withdraw asks window.confirm first: say yes."""
+    page.once("dialog", lambda dialog: dialog.accept())
+    rule_card = card(page, number)
+    rule_card.get_by_role("button", name="Withdraw consent").click()
+    expect(rule_card).to_have_attribute("data-state", "paused")
+
+
+def expect_summary(page: "Page", in_force: int, total: int, *, timeout: int | None = None) -> None:
+    expect(page.locator("#summary")).to_contain_text(
+        f"{in_force} of {total} rules in force", timeout=timeout
+    )
+
+
+# -- accessibility --------------------------------------------------------------------------------
+
+
+def axe_violations(page: "Page", *, tags: list[str] | None = None) -> list[dict]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now. Injecting a script needs a
+    context made with bypass_csp=True: our CSP refuses scripts that are not ours."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        tags or WCAG_TAGS,
+    )
+    return result["violations"]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} {v['helpUrl']}")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {node['target']}: {node['failureSummary']}".replace("\n", " "))
+    return "\n".join(lines)
+
+
+def assert_accessible(page: "Page") -> None:
+    violations = axe_violations(page)
+    assert not violations, f"axe on {page.url}:\n{describe_violations(violations)}"
+

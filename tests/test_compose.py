@@ -1,0 +1,130 @@
+"""The docker-compose deployment and its image: read as files, since no Docker engine runs here."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_WEB_ENV = {
+    "DATABASE_URL",
+    "DJANGO_SECRET_KEY",
+    "FIELD_ENCRYPTION_KEYS",
+    "DJANGO_ALLOWED_HOSTS",
+}
+ENV_READ = re.compile(
+    r"""(?:env(?:bool|int|list|str)\(|os\.environ\.get\(|os\.getenv\(|os\.environ\[)\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def web_environment() -> dict[str, str]:
+    environment = compose()["services"]["web"]["environment"]
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return {name: str(value) for name, value in environment.items()}
+
+
+def names_read_by_settings() -> set[str]:
+    source = (ROOT / "intimacy" / "settings.py").read_text() + (
+        ROOT / "intimacy" / "env.py"
+    ).read_text()
+    return set(ENV_READ.findall(source))
+
+
+def dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def test_compose_has_a_database_and_a_web_service():
+    assert {"db", "web"} <= set(compose()["services"])
+
+
+def test_compose_database_is_postgres_with_a_healthcheck_and_a_named_volume():
+    config = compose()
+    db = config["services"]["db"]
+    assert db["image"].startswith("postgres:")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    volume_names = {volume.split(":", 1)[0] for volume in db["volumes"]}
+    assert volume_names & set(config["volumes"]), "the database must live in a named volume"
+
+
+def test_compose_web_is_built_from_the_dockerfile_and_waits_for_a_healthy_database():
+    web = compose()["services"]["web"]
+    build = web["build"]
+    if isinstance(build, str):
+        build = {"context": build}
+    context = ROOT / build["context"]
+    assert (context / build.get("dockerfile", "Dockerfile")).resolve() == ROOT / "Dockerfile"
+    assert web["depends_on"]["db"]["condition"] == "service_healthy"
+    assert any(str(port).endswith(":8000") for port in web["ports"])
+
+
+def test_compose_web_env_names_are_read_by_settings():
+    read_by_image = {
+        name for name in web_environment() if re.search(rf"\${{?{name}\b", dockerfile())
+    }
+    unknown = set(web_environment()) - names_read_by_settings() - read_by_image
+    assert not unknown, f"docker-compose.yml sets variables nothing reads: {sorted(unknown)}"
+
+
+def test_compose_web_sets_the_required_settings():
+    assert set(web_environment()) >= REQUIRED_WEB_ENV
+    assert names_read_by_settings() >= REQUIRED_WEB_ENV
+
+
+def test_compose_secrets_come_from_the_host_and_stop_compose_when_missing():
+    environment = web_environment()
+    for name in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS"):
+        assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", environment[name]), name
+
+
+def test_compose_database_url_points_at_the_db_service():
+    assert re.fullmatch(r"postgres://rules:[^@]+@db:5432/rules", web_environment()["DATABASE_URL"])
+
+
+def test_compose_uses_the_database_cache_and_the_image_creates_its_table():
+    assert web_environment()["CACHE_URL"].startswith("db://")
+    assert "createcachetable" in dockerfile()
+
+
+def test_compose_does_not_redirect_to_https_by_default_for_local_http():
+    assert web_environment()["DJANGO_SECURE_SSL_REDIRECT"] == "${DJANGO_SECURE_SSL_REDIRECT:-false}"
+
+
+def test_dockerfile_installs_the_production_lock_with_hashes():
+    text = dockerfile()
+    assert re.search(r"^FROM python:3\.13-slim", text, re.MULTILINE)
+    assert re.search(r"pip install --require-hashes -r \S*requirements\.lock", text)
+    assert "requirements-dev.lock" not in text
+
+
+def test_dockerfile_collects_static_files_at_build_time():
+    assert re.search(r"^RUN .*\bcollectstatic --noinput", dockerfile(), re.MULTILINE | re.DOTALL)
+
+
+def test_dockerfile_runs_migrations_then_gunicorn_as_a_non_root_user():
+    text = dockerfile()
+    migrate = text.index("manage.py migrate --noinput")
+    gunicorn = text.index("gunicorn intimacy.wsgi --bind 0.0.0.0:8000")
+    assert migrate < gunicorn
+    assert "${WEB_CONCURRENCY:-3}" in text
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}
+
+
+def test_dockerfile_keeps_build_time_keys_out_of_the_image_environment():
+    env_lines = re.findall(r"^ENV\b.*?(?<!\\)$", dockerfile(), re.MULTILINE | re.DOTALL)
+    assert not any("SECRET_KEY" in line or "FIELD_ENCRYPTION_KEYS" in line for line in env_lines)
+
+
+def test_docker_build_context_leaves_out_local_secrets_and_the_venv():
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"var", ".venv", ".git"} <= ignored
