@@ -180,7 +180,7 @@ def _download(body: str, content_type: str, extension: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
     user = request.user
-    form = DeleteAccountForm(request.POST or None)
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         erasure.delete_account(user=user, current_session_key=request.session.session_key)
         logout(request)

@@ -13,6 +13,9 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 audit = logging.getLogger("intimacy.audit")
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
 
 # How often the idle timer is written back, so that a busy page does not write its session
 # on every request.
@@ -26,7 +29,11 @@ def limit_request_size(get_response: Handler) -> Handler:
         except ValueError:
             length = 0
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return render(request, "errors/413.html", status=413)
+            # Answered before the session is read: the page gets the privacy headers here.
+            response = render(request, "errors/413.html", status=413)
+            response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+            response.headers["Cache-Control"] = "no-store"
+            return response
         return get_response(request)
 
     return middleware
@@ -79,10 +86,7 @@ def log_access_denials(get_response: Handler) -> Handler:
 def privacy_headers(get_response: Handler) -> Handler:
     def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
-        response.headers.setdefault(
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
-        )
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
         if signed_in and "Cache-Control" not in response.headers:

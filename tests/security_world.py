@@ -14,6 +14,7 @@ Every signed-in client has just re-authenticated, so that re-authentication does
 answer a view gives (it is tested on its own).
 """
 
+import time
 from dataclasses import dataclass, field
 
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -214,3 +215,20 @@ def every_page(world: World, *, secure: bool = False, roles=ROLES):
             secure=secure,
         ),
     )
+
+
+def activate_totp(client: Client) -> str:
+    """Turns on TOTP through allauth's pages (the client has just re-authenticated); returns the
+    secret. A code typed at the very end of its 30 seconds may be refused: then the next one."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    for _ in range(3):
+        code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+        response = client.post(reverse("mfa_activate_totp"), {"code": code})
+        if response.status_code == 302:
+            return secret
+        time.sleep(1)
+    raise AssertionError(response.content.decode()[:1000])

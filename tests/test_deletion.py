@@ -65,7 +65,9 @@ def shared(couple) -> dict:
     rules = rules_of(a)
     both_accept(rules[0], a, b)
     both_accept(rules[1], a, b)
-    consent.propose_change(partner=a, rule=rules[2], title="A gentler wording", text="Said more gently.")
+    consent.propose_change(
+        partner=a, rule=rules[2], title="A gentler wording", text="Said more gently."
+    )
     return {"rules": rules, "agreement": Agreement.objects.get(couple_id=a.couple_id)}
 
 
@@ -172,7 +174,7 @@ def test_the_partner_keeps_the_agreement_archived_with_a_former_partner(
     assert "Between former partner and Bob" in " ".join(html.split())
     assert "Alice" not in html
     for rule in shared["rules"][:2]:
-        assert rule.current_version.title in html
+        assert fresh(rule).current_version.title in html
     timeline = bob_client.get(reverse("agreements:archived_timeline", args=[agreement.pk]))
     assert "former partner" in timeline.content.decode()
     assert "Alice" not in timeline.content.decode()

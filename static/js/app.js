@@ -36,31 +36,90 @@
     if (live.contains(document.activeElement) && /^(TEXTAREA|INPUT|SELECT)$/.test(document.activeElement.tagName)) {
       return true;
     }
-    return Array.prototype.some.call(live.querySelectorAll("details[open]"), function () { return true; });
+    // A card holding an open form (a change, a note) keeps it until it is sent or cancelled.
+    return live.querySelector(".respond-form") !== null;
   }
+  // The ETag of the whole live region as the page load or the last poll brought it. An action's
+  // answer updates one card and the summary (and its ETag), not the other cards: the poll keeps
+  // asking with this one, so that what the other partner did meanwhile still arrives.
+  var pollEtag = currentEtag();
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.hasAttribute("data-poll")) {
-      var etag = currentEtag();
-      if (etag) event.detail.headers["If-None-Match"] = etag;
+    if (elt && elt.hasAttribute("data-poll") && pollEtag) {
+      event.detail.headers["If-None-Match"] = pollEtag;
     }
   });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.hasAttribute("data-poll") && busyWriting(elt)) event.preventDefault();
   });
-  // Keep focus sensible after a card is swapped: on the card's heading, so that keyboard and
-  // screen reader users stay where they were.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.target;
-    if (!target || target.id === "live") return;
-    var card = target.id && document.getElementById(target.id);
-    if (card && card.classList.contains("rule-card")) {
-      var heading = card.querySelector("h2");
-      if (heading) {
-        heading.setAttribute("tabindex", "-1");
-        heading.focus({ preventScroll: true });
-      }
+  // A poll and the partner's own action can cross: the poll's answer, read before the action,
+  // may arrive after it. The revision in the ETag only grows, so an older answer is dropped
+  // rather than put back on screen what the partner has just changed (the next poll, still
+  // asking with the older pollEtag, brings the whole picture).
+  function revision(etag) {
+    var match = /r(\d+)"?$/.exec(etag || "");
+    return match ? parseInt(match[1], 10) : -1;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail.elt;
+    var xhr = event.detail.xhr;
+    if (!elt || !elt.hasAttribute("data-poll") || !xhr || xhr.status !== 200) return;
+    var answered = xhr.getResponseHeader("ETag");
+    if (revision(answered) < revision(currentEtag())) {
+      event.detail.shouldSwap = false;
+    } else {
+      pollEtag = answered;
     }
   });
+  // Keep focus sensible after a swap, so that keyboard and screen reader users stay where they
+  // were: in an opened form, its first field; otherwise the heading of the card they acted on.
+  function focusCard(card) {
+    if (!card) return;
+    var field = card.querySelector(".respond-form textarea:not([name=note]), .respond-form textarea, .respond-form input:not([type=hidden])");
+    var target = field || card.querySelector("h2");
+    if (!field) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
+  var focusedCardId = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    var card = active && active.closest ? active.closest("[data-rule]") : null;
+    focusedCardId = card ? card.id : null;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target) return;
+    if (target.id === "live" || target.hasAttribute("data-poll")) {
+      if (focusedCardId) focusCard(document.getElementById(focusedCardId));
+      return;
+    }
+    var card = target.id && document.getElementById(target.id);
+    if (card && card.classList.contains("rule-card")) focusCard(card);
+  });
+
+  // Announcing the summary ("3 of 9 rules in force"): every action and every poll swaps in a
+  // new #summary, and a live region that is itself new is not reliably read out. This one stays.
+  function summaryText() {
+    var summary = document.getElementById("summary");
+    return summary ? summary.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+  var main = document.getElementById("main");
+  if (main && document.getElementById("summary")) {
+    var announcer = document.createElement("div");
+    announcer.id = "announcer";
+    announcer.className = "visually-hidden";
+    announcer.setAttribute("role", "status");
+    announcer.setAttribute("aria-live", "polite");
+    announcer.setAttribute("aria-atomic", "true");
+    main.appendChild(announcer);
+    var announced = summaryText();
+    document.addEventListener("htmx:afterSettle", function () {
+      var text = summaryText();
+      if (text && text !== announced) {
+        announced = text;
+        announcer.textContent = text;
+      }
+    });
+  }
 })();

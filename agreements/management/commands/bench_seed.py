@@ -31,6 +31,7 @@ from accounts.models import Couple, Partner, User
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
 from agreements.models import TherapistAccess as Access
+from intimacy.crypto import EncryptedTextField
 
 State = Rule.State
 Kind = Event.Kind
@@ -148,6 +149,34 @@ def _author(planned: PlannedRule, index: int, pair: tuple[Partner, Partner]) -> 
     return None
 
 
+def _insert(model, rows: list) -> None:
+    """bulk_create, but through COPY on PostgreSQL: several times faster for tens of thousands of
+    rows. Values go through each field's get_db_prep_save, so wording is encrypted; the same
+    wording is encrypted once and its token reused (each token decrypts on its own)."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows, batch_size=BATCH)
+        return
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and rows[0].pk is None)]
+    tokens: dict[str, str] = {}
+
+    def prepared(field, row):
+        value = getattr(row, field.attname)
+        if isinstance(field, EncryptedTextField) and value:
+            if value not in tokens:
+                tokens[value] = field.get_db_prep_save(value, connection)
+            return tokens[value]
+        return field.get_db_prep_save(value, connection)
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([prepared(f, row) for f in fields])
+
+
 class Command(BaseCommand):
     help = "Fills an empty database with the benchmark's data set and signed-in sessions."
 
@@ -247,6 +276,7 @@ class Command(BaseCommand):
         """Every agreement with its rules, versions, acceptances and events, the therapists'
         accesses and comments. Rules and versions point at each other, so their ids are given
         here (foreign keys are checked at commit) and the sequences moved past them after."""
+        next_agreement = (Agreement.objects.aggregate(n=Max("pk"))["n"] or 0) + 1
         next_rule = (Rule.objects.aggregate(n=Max("pk"))["n"] or 0) + 1
         next_version = (RuleVersion.objects.aggregate(n=Max("pk"))["n"] or 0) + 1
         agreements, rules, versions, acceptances, events = [], [], [], [], []
@@ -260,7 +290,9 @@ class Command(BaseCommand):
         }
         for i, (pair, pattern) in enumerate(zip(seats, patterns, strict=True)):
             created = pair[0].joined_at
-            agreement = Agreement(couple_id=pair[0].couple_id, created_at=created)
+            agreement = Agreement(
+                id=next_agreement + i, couple_id=pair[0].couple_id, created_at=created
+            )
             agreements.append(agreement)
             own_events = [Event(agreement=agreement, kind=Kind.CREATED, created_at=created)]
             moment = created
@@ -386,16 +418,21 @@ class Command(BaseCommand):
             rules += made
             by_agreement.append(made)
 
-        Agreement.objects.bulk_create(agreements, batch_size=BATCH)
-        RuleVersion.objects.bulk_create(versions, batch_size=BATCH)
-        Rule.objects.bulk_create(rules, batch_size=BATCH)
+        for model, rows in [
+            (Agreement, agreements),
+            (RuleVersion, versions),
+            (Rule, rules),
+            (Acceptance, acceptances),
+            (Event, events),
+            (Access, accesses),
+            (Comment, comments),
+        ]:
+            _insert(model, rows)
         with connection.cursor() as cursor:
-            for sql in connection.ops.sequence_reset_sql(no_style(), [Rule, RuleVersion]):
+            for sql in connection.ops.sequence_reset_sql(
+                no_style(), [Agreement, Rule, RuleVersion]
+            ):
                 cursor.execute(sql)
-        Acceptance.objects.bulk_create(acceptances, batch_size=BATCH)
-        Event.objects.bulk_create(events, batch_size=BATCH)
-        Access.objects.bulk_create(accesses, batch_size=BATCH)
-        Comment.objects.bulk_create(comments, batch_size=BATCH)
         return agreements, by_agreement
 
     # -- sessions ----------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+-- wrk script for every endpoint of the benchmark (bench/run.sh).
+--   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS [PART PARTS]
+-- MODE is floor, floor_signed_in, page, poll, print, therapist or actions; FIXTURES is the
+-- folder bench_seed wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
+-- through them; every answer whose status is not the one expected is counted, and done() prints
+-- one line of JSON for bench/report.py.
+
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+local function lines(path)
+  local out = {}
+  for line in io.lines(path) do
+    if line ~= "" then
+      local fields = {}
+      for field in line:gmatch("%S+") do table.insert(fields, field) end
+      table.insert(out, fields)
+    end
+  end
+  return out
+end
+
+local function headers(session, csrf, extra)
+  -- The app sits behind a TLS proxy in production; the header says so, as the proxy would.
+  local h = { ["X-Forwarded-Proto"] = "https" }
+  if session then
+    h["Cookie"] = "sessionid=" .. session .. (csrf and ("; csrftoken=" .. csrf) or "")
+  end
+  for k, v in pairs(extra or {}) do h[k] = v end
+  return h
+end
+
+local function post(path, session, csrf, body, rule)
+  return wrk.format("POST", path, headers(session, csrf, {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["X-CSRFToken"] = csrf,
+    ["Origin"] = "https://" .. wrk.host .. ":" .. wrk.port,
+    ["HX-Request"] = "true",
+    ["HX-Target"] = "rule-" .. rule,
+    ["HX-Current-URL"] = "https://" .. wrk.host .. ":" .. wrk.port .. "/agreement/",
+  }), body)
+end
+
+local requests, expected = {}, {}
+local next_request = 0
+mode = ""
+statuses = {}
+unexpected = 0
+
+function init(args)
+  mode = args[1]
+  local dir = args[2]
+  local nthreads = tonumber(args[3])
+  local part, parts = tonumber(args[4] or "0"), tonumber(args[5] or "1")
+  local mine = function(i) return (i - 1) % nthreads == id end
+
+  if mode == "floor" then
+    expected = { [200] = true }
+    table.insert(requests, wrk.format("GET", "/bench/floor", headers()))
+  elseif mode == "actions" then
+    -- Both partners of each couple act on their paused rule, all couples step by step:
+    -- the first partner accepts, the second accepts (it comes into force), the first withdraws
+    -- (paused again). A rule's next step is a whole round of couples later, so no two
+    -- connections act on one rule at once, and every answer should be a 200.
+    expected = { [200] = true }
+    local all = lines(dir .. "/actions.txt")
+    local size = math.floor(#all / parts)
+    local couples = {}
+    for i = part * size + 1, (part + 1) * size do
+      if mine(i) then table.insert(couples, all[i]) end
+    end
+    for step = 1, 3 do
+      for _, c in ipairs(couples) do
+        local a_session, a_csrf, b_session, b_csrf, rule, version = c[1], c[2], c[3], c[4], c[5], c[6]
+        local base = "/agreement/rules/" .. rule
+        if step == 1 then
+          table.insert(requests, post(base .. "/accept/", a_session, a_csrf, "version=" .. version, rule))
+        elseif step == 2 then
+          table.insert(requests, post(base .. "/accept/", b_session, b_csrf, "version=" .. version, rule))
+        else
+          table.insert(requests, post(base .. "/withdraw/", a_session, a_csrf, "note=", rule))
+        end
+      end
+    end
+  elseif mode == "therapist" then
+    expected = { [200] = true }
+    for i, t in ipairs(lines(dir .. "/therapist.txt")) do
+      if mine(i) then
+        table.insert(requests, wrk.format("GET", "/therapist/", headers(t[1])))
+      end
+    end
+  else
+    local paths = {
+      floor_signed_in = "/bench/floor",
+      page = "/agreement/",
+      poll = "/agreement/poll/",
+      print = "/agreement/print/",
+    }
+    expected = { [200] = true }
+    if mode == "poll" then expected = { [304] = true } end
+    for i, p in ipairs(lines(dir .. "/page.txt")) do
+      if mine(i) then
+        local extra = {}
+        if mode == "poll" then
+          extra = { ["If-None-Match"] = p[3], ["HX-Request"] = "true" }
+        end
+        table.insert(requests, wrk.format("GET", paths[mode], headers(p[1], nil, extra)))
+      end
+    end
+  end
+  if #requests == 0 then
+    error("no requests for mode " .. tostring(mode))
+  end
+end
+
+function request()
+  next_request = next_request % #requests + 1
+  return requests[next_request]
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if not expected[status] then unexpected = unexpected + 1 end
+end
+
+function done(summary, latency, requests)
+  local by_status, bad = {}, 0
+  local name = threads[1]:get("mode")
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("unexpected")
+    for status, n in pairs(thread:get("statuses")) do
+      by_status[status] = (by_status[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(by_status) do
+    table.insert(parts, string.format('"%d": %d', status, n))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"mode": "%s", "requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f, ' ..
+    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
+    '"unexpected": %d, "statuses": {%s}}\n',
+    name, summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency.mean, e.connect, e.read, e.write, e.status, e.timeout, bad, table.concat(parts, ", ")))
+end
