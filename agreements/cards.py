@@ -71,11 +71,18 @@ def make_cards(rules, seat: Partner | None, *, can_act: bool) -> list[Card]:
     return [make_card(rule, n, seat, can_act=can_act) for n, rule in enumerate(rules, start=1)]
 
 
-def summary(rules) -> dict:
+def summary(rules, seat: Partner | None = None) -> dict:
     live = [r for r in rules if r.state != State.ARCHIVED]
+    waiting = [r for r in live if r.pending_version_id is not None]
     return {
         "in_force": sum(r.state == State.ACTIVE for r in live),
         "total": len(live),
-        "waiting": sum(r.pending_version_id is not None for r in live),
+        "waiting": len(waiting),
+        "waiting_for_you": sum(
+            not any(a.partner_id == seat.pk for a in getattr(r.pending_version, "live_acceptances", []))
+            for r in waiting
+        )
+        if seat is not None
+        else 0,
         "paused": sum(r.state == State.PAUSED for r in live),
     }

@@ -44,7 +44,7 @@ def _page_context(agreement: Agreement, seat, *, can_act: bool, viewer: str = "p
         "partners": list(agreement.couple.partners.select_related("user")),
         "cards": make_cards(shown, seat, can_act=can_act),
         "archived_cards": make_cards(archived, seat, can_act=can_act),
-        "summary": summary(rules),
+        "summary": summary(rules, seat),
         "general_comments": list(
             agreement.comments.filter(rule__isnull=True).select_related(
                 "partner__user", "therapist"
@@ -136,7 +136,7 @@ def _card_response(
         mode = ""  # the rule moved on: nothing left to answer
     context = {
         "card": card,
-        "summary": summary(rules),
+        "summary": summary(rules, seat),
         "agreement": agreement,
         "error": error,
         "form": form,
