@@ -6,6 +6,16 @@ from django.http import Http404, HttpRequest
 from accounts.models import Partner
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 
+# The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
+# even compare with it (OverflowError, a 500) when it is matched against a foreign key.
+MAX_ID = 2**63 - 1
+
+
+def id_or_404(value: int) -> int:
+    if not 0 < value <= MAX_ID:
+        raise Http404
+    return value
+
 
 def seat_or_404(request: HttpRequest) -> Partner:
     """The signed-in partner's seat in their current couple."""
@@ -21,6 +31,7 @@ def current_agreement(seat: Partner) -> Agreement:
 
 def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Partner]:
     """An archived agreement the signed-in person was a partner in (read-only for both)."""
+    id_or_404(agreement_id)
     seat = (
         Partner.objects.select_related("couple")
         .filter(
@@ -34,6 +45,7 @@ def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agre
 
 
 def rule_of_partner_or_404(request: HttpRequest, rule_id: int) -> tuple[Rule, Partner]:
+    id_or_404(rule_id)
     seat = seat_or_404(request)
     rule = (
         Rule.objects.select_related("agreement__couple")
@@ -50,6 +62,7 @@ def therapist_access_or_404(request: HttpRequest, agreement_id: int) -> Therapis
     user = request.user
     if not user.is_therapist:
         raise Http404
+    id_or_404(agreement_id)
     access = (
         TherapistAccess.objects.select_related("agreement__couple")
         .filter(

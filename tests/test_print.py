@@ -313,7 +313,7 @@ def test_chromium_prints_exactly_the_rules_in_force_in_order_on_a4_and_letter(
         assert "Between Alice and Bob" in text
         assert "living agreement, not a contract" in text
         assert "Print" not in text.replace("Printed", "")
-        assert "Back" not in text
+        assert "Back" not in text and "Quick exit" not in text
 
 
 @pytest.mark.browser
