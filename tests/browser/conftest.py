@@ -1,10 +1,5 @@
-"""Browser fixtures: one Chromium for the session, fresh contexts per test, the app on
-pytest-django's live server, and helpers to log in and to run axe-core.
-
-Playwright's sync API runs an event loop in the test thread, and Django refuses ORM calls from a
-thread with a running loop (SynchronousOnlyOperation). The calls are synchronous all the same, so
-the usual Playwright + Django workaround applies: allow them for the browser tests.
-"""
+"""Browser fixtures: one Chromium for these tests, fresh contexts per test, the app on
+pytest-django's live server, and helpers to log in and to run axe-core."""
 
 import contextlib
 import os
@@ -12,17 +7,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+import pytest
+from django.conf import settings as django_settings
+from django.core import mail
+from django.test import Client
 
-import pytest  # noqa: E402
-from django.conf import settings as django_settings  # noqa: E402
-from django.core import mail  # noqa: E402
-from django.test import Client  # noqa: E402
-
-from accounts.models import User  # noqa: E402
-from agreements import consent  # noqa: E402
-from agreements.models import Rule  # noqa: E402
-from tests.conftest import PASSWORD  # noqa: E402
+from accounts.models import User
+from agreements import consent
+from agreements.models import Rule
+from tests.conftest import PASSWORD
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -50,10 +43,15 @@ if sync_playwright is not None:
     expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator["Browser"]:
-    """One Chromium for the whole run. A missing browser is a failure, never a skip: without
-    Chromium, deselect these tests with -m "not browser" (make test does so outside CI)."""
+    """One Chromium for the browser tests. A missing browser is a failure, never a skip: without
+    Chromium, deselect these tests with -m "not browser" (make test does so outside CI).
+
+    While Playwright's sync API is running, an event loop runs in this thread, and Django refuses
+    ORM calls from a thread with a running loop (SynchronousOnlyOperation). Our calls are
+    synchronous all the same: the usual Playwright + Django workaround allows them, for as long
+    as the browser is up (package scope: the tests after these get Django's check back)."""
     if sync_playwright is None:
         pytest.fail("Playwright is not installed: pip install -r requirements-dev.lock")
     if not os.access(CHROMIUM, os.X_OK):
@@ -61,10 +59,18 @@ def browser() -> Iterator["Browser"]:
             f"Chromium not found at {CHROMIUM} (apt-get install chromium), "
             'or run without the browser tests: pytest -m "not browser"'
         )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +214,7 @@ def both_accept(rule: Rule, a: User, b: User) -> None:
 
 def varied_agreement(alice: User, bob: User) -> list[Rule]:
     """Alice and Bob's agreement with a card in every state a partner meets: in force, waiting
-    for either of them, a change proposed, paused, declined, and a comment thread."""
+    for either of them, in force with a change proposed, paused and declined."""
     a, b = alice.current_partner_seat(), bob.current_partner_seat()
     rules = rules_of(alice)
     for rule in rules[:3]:
@@ -287,9 +293,3 @@ def describe_violations(violations: list[dict]) -> str:
         for node in v["nodes"][:5]:
             lines.append(f"    {node['target']}: {node['failureSummary']}".replace("\n", " "))
     return "\n".join(lines)
-
-
-def assert_accessible(page: "Page") -> None:
-    violations = axe_violations(page)
-    assert not violations, f"axe on {page.url}:\n{describe_violations(violations)}"
-

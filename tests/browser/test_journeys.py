@@ -179,9 +179,7 @@ def test_the_printed_pdf_holds_exactly_the_rules_in_force(contexts, alice, bob, 
     assert "Print" not in text.split("Our agreement")[0]  # the screen-only button is hidden
 
 
-def test_without_javascript_a_partner_accepts_changes_and_withdraws(
-    contexts, alice, bob, couple
-):
+def test_without_javascript_a_partner_accepts_changes_and_withdraws(contexts, alice, bob, couple):
     rules = rules_of(alice)
     both_accept(rules[0], alice, bob)
     consent.accept(
@@ -287,7 +285,9 @@ def test_a_therapist_both_partners_chose_comments_until_one_partner_ends_access(
     confirm_password(alice_page)
     alice_page.get_by_label("The therapist's account email").fill("dana@example.com")
     alice_page.get_by_role("button", name="Ask my partner").click()
-    expect(alice_page.locator("[data-status=requested]")).to_contain_text("waiting for your partner")
+    expect(alice_page.locator("[data-status=requested]")).to_contain_text(
+        "waiting for your partner"
+    )
 
     # Bob agrees from the notice on his agreement page.
     bob_page.goto("/agreement/")
@@ -305,7 +305,9 @@ def test_a_therapist_both_partners_chose_comments_until_one_partner_ends_access(
     expect(dana_page.get_by_role("button", name="Accept")).to_have_count(0)  # read-only
     first = card(dana_page, 1)
     first.get_by_text("Comment on this rule").click()
-    first.get_by_label(re.compile("Your comment")).fill("What does stopping look like for each of you?")
+    first.get_by_label(re.compile("Your comment")).fill(
+        "What does stopping look like for each of you?"
+    )
     first.get_by_role("button", name="Add comment").click()
     expect(card(dana_page, 1).locator(".comment")).to_contain_text("What does stopping look like")
 
@@ -375,9 +377,7 @@ def test_a_late_poll_answer_never_undoes_what_the_partner_just_did(contexts, ali
     expect(card(page, 2)).to_contain_text("Accepted by Alice")
 
 
-def test_what_the_other_partner_did_still_arrives_after_an_own_action(
-    contexts, alice, bob, couple
-):
+def test_what_the_other_partner_did_still_arrives_after_an_own_action(contexts, alice, bob, couple):
     """Alice's own action brings back her card and the newest ETag; Bob's acceptance of another
     rule, made before it, must still reach her page with the next poll."""
     rules = rules_of(alice)

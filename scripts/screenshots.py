@@ -1,0 +1,222 @@
+"""Screenshots of the main pages, at desktop and phone sizes, into docs/screenshots/.
+
+Sets up its own world: a throwaway SQLite database in a temporary folder, migrated and filled
+with the demo couples (seed_demo), served by runserver on a free port, and photographed by
+Debian's Chromium through Playwright as alice (a partner) and dana (a therapist). The server is
+stopped and the folder removed at the end. Run it with `make screenshots`.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def wait_until_up(url: str, server: subprocess.Popen) -> None:
+    for _ in range(100):
+        if server.poll() is not None:
+            raise SystemExit(f"runserver stopped (exit code {server.returncode})")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310 (http://127.0.0.1)
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("runserver did not answer within 20 seconds")
+
+
+def totp_code(secret: str) -> str:
+    """The current code of an authenticator app (RFC 6238: SHA-1, 6 digits, 30 s)."""
+    key = base64.b32decode(secret, casefold=True)
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def log_in(page: Page, email: str, password: str, totp_secret: str | None = None) -> None:
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    if totp_secret:
+        page.locator("input[name=code]").fill(totp_code(totp_secret))
+        page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def shoot(page: Page, name: str, size: str, *, full_page: bool = False) -> None:
+    path = OUT / f"{name}-{size}.png"
+    page.screenshot(path=path, full_page=full_page, animations="disabled")
+    print(f"  {path.relative_to(ROOT)}")
+
+
+def main() -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ror-screenshots-") as tmp:
+        env = {
+            **os.environ,
+            "DJANGO_DEBUG": "true",
+            "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
+            "EMAIL_URL": "memory://",
+            "DJANGO_DISABLE_RATE_LIMITS": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+        print("Preparing a throwaway database with the demo couples")
+        manage(env, "migrate", "--noinput")
+        seeded = manage(env, "seed_demo")
+        password = re.search(r"^password: (\S+)$", seeded, re.M).group(1)
+        totp_secret = re.search(r"^totp secret \(dana\): (\S+)$", seeded, re.M).group(1)
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = open(Path(tmp) / "runserver.log", "w")  # noqa: SIM115 (closed below)
+        server = subprocess.Popen(  # noqa: S603 (our own manage.py, fixed arguments)
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(url, server)
+            print(f"Photographing {url} into {OUT.relative_to(ROOT)}/")
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                # Each person logs in once: a TOTP code cannot be used twice.
+                sessions = {
+                    "alice": signed_in(browser, url, "alice@example.com", password),
+                    "dana": signed_in(browser, url, "dana@example.com", password, totp_secret),
+                }
+                for size, viewport in SIZES.items():
+                    photograph(browser, url, size, viewport, sessions)
+                browser.close()
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+
+
+def signed_in(browser, url: str, email: str, password: str, totp_secret: str | None = None):
+    context = browser.new_context(base_url=url)
+    log_in(context.new_page(), email, password, totp_secret)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> None:
+    def context(person: str | None = None):
+        return browser.new_context(
+            base_url=url,
+            viewport=viewport,
+            device_scale_factor=1,
+            is_mobile=size == "phone",
+            has_touch=size == "phone",
+            storage_state=sessions[person] if person else None,
+        )
+
+    visitor = context()
+    page = visitor.new_page()
+    page.goto("/")
+    shoot(page, "home", size)
+    page.goto("/accounts/signup/")
+    shoot(page, "signup", size)
+    page.goto("/accounts/login/")
+    shoot(page, "login", size)
+    visitor.close()
+
+    alice = context("alice")
+    page = alice.new_page()
+    page.goto("/")
+    shoot(page, "home-partner", size)
+    page.goto("/agreement/")
+    expect(page.locator("article.rule-card").first).to_be_visible()
+    shoot(page, "agreement", size)
+    shoot(page, "agreement-full", size, full_page=True)
+    # A rule with a change waiting (rule 6 in the demo), and the change form open on rule 1.
+    changed = page.locator("article.rule-card").nth(5)
+    changed.scroll_into_view_if_needed()
+    page.evaluate(
+        "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 16)",
+        changed.element_handle(),
+    )
+    shoot(page, "agreement-change-proposed", size)
+    first = page.locator("article.rule-card").first
+    first.get_by_role("button", name="Propose a change").click()
+    expect(first.get_by_role("button", name="Propose this wording")).to_be_visible()
+    page.evaluate(
+        "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 16)",
+        first.element_handle(),
+    )
+    shoot(page, "agreement-change-form", size)
+    rule_id = changed.get_attribute("data-rule")
+    page.goto(f"/agreement/rules/{rule_id}/")
+    shoot(page, "rule-history", size)
+    page.goto("/agreement/timeline/")
+    shoot(page, "timeline", size)
+    page.goto("/agreement/print/")
+    shoot(page, "print", size, full_page=True)
+    page.goto("/settings/")
+    shoot(page, "settings", size)
+    alice.close()
+
+    dana = context("dana")
+    page = dana.new_page()
+    page.goto("/therapist/")
+    shoot(page, "therapist-home", size)
+    page.locator("[data-client] h2 a").first.click()
+    expect(page.locator("article.rule-card").first).to_be_visible()
+    shoot(page, "therapist-agreement", size)
+    dana.close()
+
+
+if __name__ == "__main__":
+    main()
