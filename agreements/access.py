@@ -3,7 +3,7 @@
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 
-from accounts.models import Partner
+from accounts.models import Couple, Partner
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
@@ -18,14 +18,23 @@ def id_or_404(value: int) -> int:
 
 
 def seat_or_404(request: HttpRequest) -> Partner:
-    """The signed-in partner's seat in their current couple."""
-    seat = request.user.current_partner_seat()
+    """The signed-in partner's seat in their current couple. A GET changes nothing, so its
+    agreement comes in the same query; a POST reads it afresh after the change (its revision is
+    the new ETag)."""
+    related = "couple__agreement" if request.method in ("GET", "HEAD") else "couple"
+    seat = (
+        Partner.objects.select_related(related)
+        .filter(user=request.user, left_at__isnull=True)
+        .first()
+    )
     if seat is None:
         raise Http404("You are not linked with a partner.")
     return seat
 
 
 def current_agreement(seat: Partner) -> Agreement:
+    if "couple" in seat._state.fields_cache and Couple.agreement.is_cached(seat.couple):
+        return seat.couple.agreement  # read along with the seat (a GET)
     return Agreement.objects.select_related("couple").get(couple_id=seat.couple_id)
 
 
@@ -85,7 +94,6 @@ def rules_for_page(agreement: Agreement):
         agreement.rules.select_related(
             "current_version",
             "pending_version__previous",
-            "pending_version__author__user",
             "latest_version",
         )
         .prefetch_related(

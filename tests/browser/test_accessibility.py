@@ -11,10 +11,11 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect
 
 from accounts import linking
-from agreements import therapy
+from agreements import consent, therapy
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
+    POLL_WAIT_MS,
     accept_on_page,
     axe_violations,
     card,
@@ -261,3 +262,18 @@ def test_a_partner_acts_by_keyboard_and_hears_the_summary(contexts, alice, bob, 
     expect(card(page, 2)).to_have_attribute("data-state", "paused")
     expect(card(page, 2).get_by_role("heading", level=2)).to_be_focused()
     expect(announcer).to_contain_text("4 of 9 rules in force")
+
+
+def test_a_live_update_keeps_the_keyboard_focus_where_it_was(contexts, alice, bob, couple):
+    rules = varied_agreement(alice, bob)
+    page = contexts.page(alice)
+    page.goto("/agreement/")
+    tab_to(page, card(page, 2).get_by_role("button", name="Withdraw consent"))
+    consent.accept(  # Bob, elsewhere: the poll brings a new live region
+        partner=bob.current_partner_seat(), rule=rules[4], version_id=rules[4].pending_version_id
+    )
+    expect(card(page, 5)).to_have_attribute("data-state", "active", timeout=POLL_WAIT_MS)
+    focused_card = page.evaluate("() => document.activeElement.closest('[data-rule]')?.id")
+    assert focused_card == f"rule-{rules[1].pk}", "the focus left the card it was in"
+    announcer = page.locator("#announcer")
+    expect(announcer).to_contain_text("5 of 9 rules in force")

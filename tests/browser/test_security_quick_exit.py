@@ -1,0 +1,77 @@
+"""The quick exit in a real browser: first in the tab order, one click or Shift three times blanks
+the page at once and leaves for a neutral site with location.replace, so Back does not return."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in_by_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BEFORE = "https://before.example/"  # whatever the person had open before coming to us
+EXIT = "https://www.wikipedia.org/"
+ELSEWHERE = "<!doctype html><title>Elsewhere</title><p>Somewhere else entirely.</p>"
+
+
+def private_tab(contexts, user):
+    """alice's browser, with the outside world answered locally (the tests have no network)."""
+    context = contexts.new()
+    held = []
+
+    def outside(route):
+        if route.request.url.startswith(EXIT):
+            held.append(route)  # answered by the test, once it has looked at our page
+        else:
+            route.fulfill(status=200, content_type="text/html", body=ELSEWHERE)
+
+    context.route("https://**/*", outside)
+    log_in_by_cookie(context, user, contexts.base_url)
+    page = context.new_page()
+    page.goto(BEFORE)
+    page.goto(f"{contexts.base_url}/agreement/")
+    expect(page.locator("#summary")).to_be_visible()
+    return page, held
+
+
+def assert_left_for_good(page, held, *, back_to: str = BEFORE) -> None:
+    left_from = page.url
+    # The navigation is held: our page must already be blank and untitled.
+    page.wait_for_function("() => document.body.hidden === true", polling=50)
+    assert page.title() == "New Tab"
+    assert len(held) == 1
+    held[0].fulfill(status=200, content_type="text/html", body=ELSEWHERE)
+    page.wait_for_url(f"{EXIT}**")
+    page.go_back()
+    # Back skips the page left from: the exit replaced it in the history. (Earlier pages stay:
+    # the settings page says so.)
+    page.wait_for_url(back_to)
+    assert page.url != left_from
+
+
+def test_the_quick_exit_is_the_first_thing_the_tab_key_reaches(contexts, couple, alice):
+    page, _ = private_tab(contexts, alice)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "quick-exit"
+
+
+def test_one_click_on_quick_exit_leaves_and_back_does_not_return(contexts, couple, alice):
+    page, held = private_tab(contexts, alice)
+    page.locator("#quick-exit").click(no_wait_after=True)
+    assert_left_for_good(page, held)
+
+
+def test_pressing_shift_three_times_leaves_too(contexts, couple, alice):
+    page, held = private_tab(contexts, alice)
+    for _ in range(3):
+        page.keyboard.press("Shift")
+    assert_left_for_good(page, held)
+
+
+def test_the_print_page_has_the_quick_exit_too(contexts, couple, alice):
+    page, held = private_tab(contexts, alice)
+    agreement = page.url
+    page.goto(f"{contexts.base_url}/agreement/print/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "quick-exit"
+    page.keyboard.press("Enter")
+    assert_left_for_good(page, held, back_to=agreement)
