@@ -277,9 +277,9 @@ def two_servers(a: str, b: str, out: Path) -> dict:
     on_a = call(a, "GET", "/agreement/", cookies=cookies)
     step(
         "signed out on B, the session is gone on A too",
-        out_b.status == 302 and on_a.status == 302 and "/accounts/login/" in on_a.headers.get(
-            "location", ""
-        ),
+        out_b.status == 302
+        and on_a.status == 302
+        and "/accounts/login/" in on_a.headers.get("location", ""),
         f"logout {out_b.status}, then A {on_a.status} {on_a.headers.get('location', '')}",
     )
 

@@ -122,8 +122,9 @@ class Contexts:
         for c, context in enumerate(self.contexts):
             for p, page in enumerate(context.pages):
                 with contextlib.suppress(Exception):
-                    page.screenshot(path=folder / f"{c}-{p}.png", full_page=True)
                     (folder / f"{c}-{p}.html").write_text(f"<!-- {page.url} -->\n{page.content()}")
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=folder / f"{c}-{p}.png", full_page=True, timeout=5000)
 
     def close(self) -> None:
         for context in self.contexts:
