@@ -79,7 +79,9 @@ def summary(rules, seat: Partner | None = None) -> dict:
         "total": len(live),
         "waiting": len(waiting),
         "waiting_for_you": sum(
-            not any(a.partner_id == seat.pk for a in getattr(r.pending_version, "live_acceptances", []))
+            not any(
+                a.partner_id == seat.pk for a in getattr(r.pending_version, "live_acceptances", [])
+            )
             for r in waiting
         )
         if seat is not None

@@ -235,7 +235,13 @@ def write(args) -> None:
     out, doc = Path(args.out), Path(args.doc)
     rows = results(out / "results.jsonl")
     fixtures = json.loads((out / "fixtures.json").read_text())
-    seed = (out / "seed.txt").read_text().strip() if (out / "seed.txt").exists() else ""
+    seed = ""
+    if (out / "seed.txt").exists():
+        # "2000 couples, 18666 rules, ... each; fixtures in bench/out" and "Seeded in 28 s."
+        made, _, rest = (out / "seed.txt").read_text().partition("; fixtures in")
+        took = re.search(r"Seeded in (\d+) s", rest)
+        seed = made.split(f", {fixtures['therapists']} therapists")[0]
+        seed += f" (seeded in {took.group(1)} s)" if took else ""
     generated = [
         BEGIN,
         "",
@@ -247,8 +253,8 @@ def write(args) -> None:
         "",
         "### Data set",
         "",
-        f"{fixtures['couples']:,} couples, {fixtures['therapists']} therapists with"
-        f" {fixtures['clients_each']} client couples each. {seed}",
+        f"{seed or str(fixtures['couples']) + ' couples'}; {fixtures['therapists']} therapists"
+        f" with {fixtures['clients_each']} client couples each.",
         "Page loads come from 200 signed-in partners of different couples (nine rules each, in"
         " force, waiting, changed, paused, declined); each accept / withdraw run has 200 couples"
         " of its own, each request a real change (first partner accepts, second accepts and the"

@@ -9,7 +9,7 @@
 # Knobs (environment): BENCH_DURATION (seconds per run, 10), BENCH_CONNECTIONS ("16 64"),
 # BENCH_WORKERS (gunicorn sync workers per server, 4: two per core, so that a worker waiting on
 # PostgreSQL does not leave a core idle; the Dockerfile's WEB_CONCURRENCY is 3), BENCH_WRK_THREADS (2),
-# BENCH_COUPLES (2000), BENCH_DATABASE (ror_bench, dropped and made again each run),
+# BENCH_COUPLES (2000), BENCH_DATABASE (ror_bench, made afresh for each run and dropped after),
 # BENCH_CACHE_URL (redis://127.0.0.1:6379/0 when Redis answers, else db://cache_table),
 # BENCH_PROFILE=1 (a py-spy profile of the workers for each endpoint, if py-spy is installed).
 set -euo pipefail
@@ -95,6 +95,8 @@ stop_servers() {
     local pid
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # Its encryption key lived only in this run: nothing in it can be read any more.
+    psql_admin -c "DROP DATABASE IF EXISTS \"$DATABASE\" WITH (FORCE)" || true
 }
 trap stop_servers EXIT
 for port in "$PORT_A" "$PORT_B"; do
@@ -122,7 +124,7 @@ load() {
     local label=$1 connections=$2 seconds=$3 mode=$4 part=${5:-0} output json spy=""
     if [ -n "$profiler" ] && [ "$label" != warm-up ]; then
         "$profiler" record --subprocesses --pid "$(cat "$OUT/gunicorn-$PORT_A.pid")" --rate 200 \
-            --duration "$seconds" --format speedscope --output "$OUT/profile-$mode-c$connections.json" \
+            --duration "$seconds" --format speedscope --output "$OUT/profile-$label-c$connections.json" \
             >/dev/null 2>&1 &
         spy=$!
     fi

@@ -13,9 +13,8 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 audit = logging.getLogger("intimacy.audit")
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-PERMISSIONS_POLICY = (
-    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
-)
+# (No "interest-cohort": browsers dropped FLoC, and Chromium logs the unknown feature as an error.)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 # How often the idle timer is written back, so that a busy page does not write its session
 # on every request.

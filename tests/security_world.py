@@ -200,6 +200,12 @@ def every_page(world: World, *, secure: bool = False, roles=ROLES):
             secure=secure,
         ),
     )
+    yield (
+        "403 form expired (CSRF) signed out",
+        Client(enforce_csrf_checks=True).post(
+            reverse("account_login"), {"login": "x"}, secure=secure
+        ),
+    )
     yield "404 signed out", anonymous.get("/no-such-page/", secure=secure)
     yield "404 signed in", alice.get("/no-such-page/", secure=secure)
     yield "405", alice.post(reverse("agreements:agreement"), secure=secure)

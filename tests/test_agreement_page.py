@@ -236,3 +236,14 @@ def test_propose_a_change_over_htmx_keeps_what_was_typed_when_refused(alice_clie
     )
     assert refused.status_code == 422
     assert "Kept title" in refused.content.decode()
+
+
+def test_the_timeline_tells_who_did_what_in_words(alice_client, couple):
+    rule = rules_of(couple[0])[0]
+    for seat in couple:
+        consent.accept(partner=seat, rule=rule, version_id=rule.pending_version_id)
+    html = alice_client.get(reverse("agreements:timeline")).content.decode()
+    title = rule.pending_version.title
+    assert f"Bob accepted “{title}” (version 1)" in html
+    assert f"“{title}” (version 1) came into force, accepted by both partners" in html
+    assert "Bob came into force" not in html

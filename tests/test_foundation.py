@@ -37,7 +37,9 @@ def test_seed_demo_prints_the_password_on_a_line_of_its_own_and_it_works(client,
     settings.DEBUG = True
     output = seed()
     password = re.search(r"^password: (\S+)$", output, re.M).group(1)
-    response = client.post(reverse("account_login"), {"login": "alice@example.com", "password": password})
+    response = client.post(
+        reverse("account_login"), {"login": "alice@example.com", "password": password}
+    )
     assert response.status_code == 302
     assert client.get("/agreement/").status_code == 200
 
@@ -53,8 +55,13 @@ def test_seed_demo_is_idempotent_and_shows_every_state(db, settings):
     states = {r.state for r in rules}
     assert {"active", "proposed", "paused", "declined"} <= states
     assert any(r.has_pending_change for r in rules)
-    assert not TherapistAccess.objects.filter(agreement__couple=alice.current_partner_seat().couple).exists()
-    assert TherapistAccess.objects.filter(status="active", therapist__email="dana@example.com").count() == 1
+    assert not TherapistAccess.objects.filter(
+        agreement__couple=alice.current_partner_seat().couple
+    ).exists()
+    assert (
+        TherapistAccess.objects.filter(status="active", therapist__email="dana@example.com").count()
+        == 1
+    )
 
 
 def test_seed_demo_refuses_without_debug(db, settings):
@@ -80,7 +87,10 @@ def test_sign_up_verify_by_the_emailed_link_and_log_in(client, db, mailoutbox):
     user = User.objects.get(email="river@example.org")
     assert user.display_name == "River" and not user.is_therapist
     client.post(reverse("account_logout"))
-    response = client.post(reverse("account_login"), {"login": "river@example.org", "password": "a-long-test-password-1"})
+    response = client.post(
+        reverse("account_login"),
+        {"login": "river@example.org", "password": "a-long-test-password-1"},
+    )
     assert response.status_code == 302
     assert "Invite your partner" in client.get("/").content.decode()
 
@@ -88,10 +98,17 @@ def test_sign_up_verify_by_the_emailed_link_and_log_in(client, db, mailoutbox):
 def test_log_in_before_verifying_is_not_possible(client, db, mailoutbox):
     client.post(
         reverse("account_signup"),
-        {"email": "new@example.org", "password1": "a-long-test-password-1", "display_name": "N", "account_type": "partner"},
+        {
+            "email": "new@example.org",
+            "password1": "a-long-test-password-1",
+            "display_name": "N",
+            "account_type": "partner",
+        },
     )
     client.post(reverse("account_logout"))
-    client.post(reverse("account_login"), {"login": "new@example.org", "password": "a-long-test-password-1"})
+    client.post(
+        reverse("account_login"), {"login": "new@example.org", "password": "a-long-test-password-1"}
+    )
     assert client.get("/agreement/").status_code == 302
 
 
@@ -103,7 +120,7 @@ def test_the_base_layout_loads_htmx_from_static_with_private_settings(client, db
     assert config["allowEval"] is False
     assert config["includeIndicatorStyles"] is False
     assert config["selfRequestsOnly"] is True
-    assert "hx-headers='{\"X-CSRFToken\"" in html
+    assert 'hx-headers=\'{"X-CSRFToken"' in html
     assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)", html)
     assert " style=" not in html
     assert "<title>Rules of the Road</title>" in html

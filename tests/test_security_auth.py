@@ -439,12 +439,13 @@ def test_a_session_cannot_be_used_after_logging_out(db, alice):
 
 def test_signing_in_changes_the_session_key(db, alice):
     client = Client()
-    client.get(reverse("account_login"))
-    client.session.save()
-    before = client.cookies.get("sessionid")
+    session = client.session  # a session from before signing in, as a fixation attack plants
+    session["planted"] = True
+    session.save()
+    client.cookies["sessionid"] = session.session_key
     client.post(reverse("account_login"), {"login": "alice@example.com", "password": PASSWORD})
-    after = client.cookies["sessionid"].value
-    assert before is None or before.value != after
+    assert signed_in(client)
+    assert client.cookies["sessionid"].value != session.session_key
 
 
 def test_a_therapist_account_cannot_join_a_couple_through_an_invitation(db, alice, dana):

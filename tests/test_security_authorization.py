@@ -14,7 +14,6 @@ from agreements.models import Rule, TherapistAccess
 from tests.security_world import ENTITLED, ROLES, SECRET, World, build_world
 
 LOGIN = "login"  # a redirect to the log-in page, coming back here afterwards
-THERAPIST_ROLES = ("therapist", "therapist_without", "therapist_revoked")
 
 
 def row(
@@ -56,8 +55,8 @@ def ours(status: int) -> dict:
 PARTNER_WRONG_METHOD = row(partner=405, other_couple=405, loner=405)
 
 
-# Any signed-in person, their own data (settings, export, deletion).
 def anyone_signed_in(status: int) -> dict:
+    """Any signed-in person, about their own account (settings, export, deletion)."""
     return row(partner=status, other_couple=status, loner=status, therapist=status)
 
 
@@ -309,7 +308,7 @@ def _ask(client: Client, method: str, url: str, data: dict):
     return response
 
 
-def _matches(response, expected: int | str, url: str) -> bool:
+def _matches(response, expected: int | str) -> bool:
     if expected == LOGIN:
         login = reverse("account_login")
         return response.status_code == 302 and response["Location"].startswith(f"{login}?next=")
@@ -330,7 +329,7 @@ def test_every_project_url_answers_every_role_as_the_matrix_says(db, caplog):
                 expected = getattr(case, method)[role]
                 with caplog.at_level(logging.CRITICAL):
                     response = _ask(world.clients[role], method, url, case.data(world))
-                if not _matches(response, expected, url):
+                if not _matches(response, expected):
                     where = response.get("Location", "")
                     wrong.append(
                         f"{method} {name} as {role}: {response.status_code} {where}"

@@ -413,6 +413,7 @@ def test_error_reports_never_carry_what_people_wrote(db, settings, caplog, alice
     assert response.status_code == 500
     assert SECRET not in response.content.decode()
     assert "Something went wrong" in response.content.decode()
+    assert 'id="quick-exit"' in response.content.decode()
 
     reports = [m for m in mail.outbox if "ops@example.com" in m.to]
     assert reports, "the error report was emailed to ADMINS"

@@ -76,7 +76,9 @@
   // were: in an opened form, its first field; otherwise the heading of the card they acted on.
   function focusCard(card) {
     if (!card) return;
-    var field = card.querySelector(".respond-form textarea:not([name=note]), .respond-form textarea, .respond-form input:not([type=hidden])");
+    // The wording when changing it, otherwise the note: querySelector with a list of selectors
+    // would return the first in page order, so they are tried one by one.
+    var field = card.querySelector(".respond-form textarea[name=text]") || card.querySelector(".respond-form textarea");
     var target = field || card.querySelector("h2");
     if (!field) target.setAttribute("tabindex", "-1");
     target.focus({ preventScroll: true });
