@@ -239,3 +239,13 @@ def test_home_shows_the_next_step(alice, bob):
     assert "Invite your partner" in client.get("/").content.decode()
     link(alice, bob)
     assert "Open your agreement" in client.get("/").content.decode()
+
+
+def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_on_commit_callbacks):
+    from tests.conftest import make_user
+
+    inviter = make_user("ob@example.com", "Róisín O'Brien")
+    with django_capture_on_commit_callbacks(execute=True):
+        linking.create_invitation(inviter=inviter, email="partner@example.org")
+    assert mailoutbox[0].subject == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
+    assert "Róisín O'Brien invited you" in mailoutbox[0].body
