@@ -124,7 +124,7 @@ load() {
     local label=$1 connections=$2 seconds=$3 mode=$4 part=${5:-0} output json spy=""
     if [ -n "$profiler" ] && [ "$label" != warm-up ]; then
         "$profiler" record --subprocesses --pid "$(cat "$OUT/gunicorn-$PORT_A.pid")" --rate 200 \
-            --duration "$seconds" --format speedscope --output "$OUT/profile-$label-c$connections.json" \
+            --duration "$seconds" --format speedscope --output "$OUT/profile-$label-c$connections-$(date +%s).json" \
             >/dev/null 2>&1 &
         spy=$!
     fi
@@ -151,15 +151,13 @@ part=0
 for connections in $CONNECTIONS; do
     part=$((part + 1))
     say "$connections connections, ${DURATION} s each"
-    # The floor first and last, so that a machine whose load drifts shows it.
+    # The floor between every two endpoints: each endpoint is compared with the floor measured
+    # just before and just after it, so that a machine whose load drifts moves both alike.
     load floor "$connections" "$DURATION" floor
-    load floor_signed_in "$connections" "$DURATION" floor_signed_in
-    load page "$connections" "$DURATION" page
-    load poll "$connections" "$DURATION" poll
-    load actions "$connections" "$DURATION" actions "$part"
-    load print "$connections" "$DURATION" print
-    load therapist "$connections" "$DURATION" therapist
-    load floor_again "$connections" "$DURATION" floor
+    for mode in floor_signed_in page poll actions print therapist; do
+        load "$mode" "$connections" "$DURATION" "$mode" "$part"
+        load floor "$connections" "$DURATION" floor
+    done
 done
 uptime >"$OUT/load-after.txt"
 
