@@ -1,6 +1,9 @@
 """What a rule card shows to one viewer: derived from the rule, never stored."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.urls import reverse
 
 from accounts.models import Partner
 from agreements.diff import Segment, word_diff
@@ -17,6 +20,25 @@ class Card:
     accepted_by_me: bool = False
     diff: list[Segment] | None = None
     can_act: bool = False  # a current partner of an agreement that is not archived
+
+    @cached_property
+    def urls(self) -> dict[str, str]:
+        """The partner action URLs of this rule: one reverse() for the card instead of one per
+        link (the page has about seventy)."""
+        base = reverse("agreements:history", args=[self.rule.pk])
+        actions = (
+            "accept",
+            "not_yet",
+            "decline",
+            "change",
+            "withdraw",
+            "archive",
+            "restore",
+            "card",
+        )
+        urls = {action: f"{base}{action.replace('_', '-')}/" for action in actions}
+        urls["history"] = base
+        return urls
 
     @property
     def waiting(self):

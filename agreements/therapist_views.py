@@ -70,6 +70,7 @@ def client_accesses(therapist: User):
             agreement__couple__ended_at__isnull=True,
         )
         .select_related("agreement__couple")
+        .defer("email")  # encrypted, and not shown here: no need to decrypt it for every couple
         .prefetch_related(
             Prefetch("agreement__couple__partners", queryset=current, to_attr="current_partners")
         )

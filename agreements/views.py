@@ -100,13 +100,6 @@ def poll(request: HttpRequest) -> HttpResponse:
     return response
 
 
-MODES = {
-    "change": "agreements:change",
-    "not_yet": "agreements:not_yet",
-    "decline": "agreements:decline",
-}
-
-
 def _card_response(
     request: HttpRequest,
     rule: Rule,
@@ -141,7 +134,7 @@ def _card_response(
         "error": error,
         "form": form,
         "mode": mode,
-        "mode_url": MODES.get(mode, ""),
+        "mode_action": card.urls[mode] if mode else "",
         "viewer": "partner",
         "oob": True,
     }
@@ -166,7 +159,7 @@ def _mode_page(request: HttpRequest, rule: Rule, seat, mode: str, *, status: int
     context = {
         "card": card,
         "mode": mode,
-        "mode_url": MODES[mode],
+        "mode_action": card.urls[mode],
         "form": form,
         "viewer": "partner",
         "agreement": rule.agreement,
