@@ -16,18 +16,9 @@ from accounts import linking
 from accounts.models import Partner
 from agreements import consent
 from agreements.models import Rule
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import client_for, rules_of
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Page sizes in PostScript points (A4 is 595.3 x 841.9).
 A4 = (595, 842)
 LETTER = (612, 792)

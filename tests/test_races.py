@@ -2,40 +2,17 @@
 lock in one transaction, so that two partners acting at once bring a rule into force exactly once,
 and no acceptance is ever recorded for wording the partner did not see."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts import linking
 from accounts.models import Couple
 from agreements import consent
 from agreements.models import Acceptance, Event, Rule
+from tests.concurrency import run_together
 from tests.conftest import link, make_user, rules_of
 
 ROUNDS = 15
-
-
-def run_together(*calls):
-    """Runs the calls at the same moment, each in its own thread and database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects what each side got
-            results[i] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,14 +2,13 @@
 therapist) at once, read-only everywhere, two-factor first, and nothing for anyone else."""
 
 import re
-import threading
 
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, reverse
 
@@ -21,6 +20,7 @@ from agreements.cards import summary
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Agreement, Comment, Event, Rule, TherapistAccess
 from agreements.therapist_views import client_accesses
+from tests.concurrency import run_together
 from tests.conftest import client_for, link, make_user, reauthenticate, rules_of
 
 Status = TherapistAccess.Status
@@ -647,28 +647,6 @@ def test_the_home_page_costs_the_same_queries_for_1_or_50_couples(
 
 
 # -- races -----------------------------------------------------------------------------------------
-
-
-def run_together(*calls) -> list:
-    """The calls at the same moment, each in its own thread and database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects what each side got
-            results[i] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

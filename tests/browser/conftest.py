@@ -15,6 +15,7 @@ from django.test import Client
 from accounts.models import User
 from agreements import consent
 from agreements.models import Rule
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import PASSWORD
 
 try:
@@ -22,16 +23,6 @@ try:
 except ImportError:  # reported by the browser fixture, as a failure
     sync_playwright = None
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DESKTOP = {"width": 1280, "height": 900}
