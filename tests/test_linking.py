@@ -247,5 +247,8 @@ def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_o
     inviter = make_user("ob@example.com", "Róisín O'Brien")
     with django_capture_on_commit_callbacks(execute=True):
         linking.create_invitation(inviter=inviter, email="partner@example.org")
-    assert mailoutbox[0].subject == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
+    assert (
+        mailoutbox[0].subject
+        == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
+    )
     assert "Róisín O'Brien invited you" in mailoutbox[0].body
