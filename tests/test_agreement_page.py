@@ -247,3 +247,18 @@ def test_the_timeline_tells_who_did_what_in_words(alice_client, couple):
     assert f"Bob accepted “{title}” (version 1)" in html
     assert f"“{title}” (version 1) came into force, accepted by both partners" in html
     assert "Bob came into force" not in html
+
+
+def test_the_summary_says_how_many_proposals_wait_for_this_partner(
+    alice_client, bob_client, couple
+):
+    rule = rules_of(couple[0])[0]
+    consent.accept(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
+    assert (
+        "9 waiting for acceptance, 8 of them for your answer"
+        in alice_client.get("/agreement/").content.decode()
+    )
+    assert (
+        "9 waiting for acceptance, 9 of them for your answer"
+        in bob_client.get("/agreement/").content.decode()
+    )
