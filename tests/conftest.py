@@ -3,6 +3,7 @@ access to carol and dave's agreement), mallory (signed in, belongs to nothing)."
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from accounts import linking
 from accounts.models import Partner, User
+from agreements import consent
 from agreements.models import Agreement, Rule
 
 PASSWORD = "a-long-test-password-1"
@@ -48,6 +50,24 @@ def reauthenticate(client: Client, user: User) -> None:
     assert client.session.get("_auth_user_id") == str(user.pk), "client is not signed in as user"
     response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     assert response.status_code == 302, f"re-authentication failed: {response.status_code}"
+
+
+def fresh(rule: Rule) -> Rule:
+    """The rule as the database has it now."""
+    return Rule.objects.select_related("pending_version", "current_version").get(pk=rule.pk)
+
+
+def both_accept(rule: Rule, a: Partner, b: Partner) -> Rule:
+    """Both partners accept the wording waiting on the rule; the rule as it is afterwards."""
+    for seat in (a, b):
+        consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
+    return fresh(rule)
+
+
+@pytest.fixture
+def fresh_cache():
+    """Rate limits (re-authentication allows 10 a minute per user) start afresh in each test."""
+    cache.clear()
 
 
 def rules_of(seat: Partner) -> list[Rule]:

@@ -5,13 +5,9 @@ import pytest
 from agreements import consent
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
-from tests.conftest import rules_of
+from tests.conftest import fresh, rules_of
 
 State = Rule.State
-
-
-def fresh(rule: Rule) -> Rule:
-    return Rule.objects.select_related("current_version", "pending_version").get(pk=rule.pk)
 
 
 def accept(seat, rule):

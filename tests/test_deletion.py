@@ -11,32 +11,27 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.usersessions.models import UserSession
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from accounts import erasure, linking
 from accounts.models import Couple, Invitation, Partner, User
 from agreements import consent, therapy
-from agreements.models import Agreement, Comment, Event, Rule, RuleVersion, TherapistAccess
-from tests.conftest import PASSWORD, client_for, link, reauthenticate, rules_of
+from agreements.models import Agreement, Comment, Event, RuleVersion, TherapistAccess
+from tests.conftest import (
+    PASSWORD,
+    both_accept,
+    client_for,
+    fresh,
+    link,
+    reauthenticate,
+    rules_of,
+)
 
 DELETE_URL = "/settings/delete/"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate limits (re-authentication allows 10 a minute per user) start afresh in each test."""
-    cache.clear()
-
-
-def fresh(rule: Rule) -> Rule:
-    return Rule.objects.get(pk=rule.pk)
-
-
-def both_accept(rule: Rule, a: Partner, b: Partner) -> None:
-    for seat in (a, b):
-        consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def signed_in(email: str, agent: str = "a browser") -> Client:

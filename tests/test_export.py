@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -17,26 +16,22 @@ from accounts import linking
 from accounts.models import Partner, User
 from agreements import consent, therapy
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
-from tests.conftest import PASSWORD, client_for, link, reauthenticate, rules_of
+from tests.conftest import (
+    PASSWORD,
+    both_accept,
+    client_for,
+    fresh,
+    link,
+    reauthenticate,
+    rules_of,
+)
 
 JSON_URL = "/settings/export/data.json"
 MARKDOWN_URL = "/settings/export/agreement.md"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate limits (re-authentication allows 10 a minute per user) start afresh in each test."""
-    cache.clear()
-
-
-def fresh(rule: Rule) -> Rule:
-    return Rule.objects.get(pk=rule.pk)
-
-
-def both_accept(rule: Rule, a: Partner, b: Partner) -> None:
-    for seat in (a, b):
-        consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
+pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 @pytest.fixture

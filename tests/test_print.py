@@ -17,7 +17,7 @@ from accounts.models import Partner
 from agreements import consent
 from agreements.models import Rule
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import client_for, rules_of
+from tests.conftest import both_accept, client_for, fresh, rules_of
 
 # Page sizes in PostScript points (A4 is 595.3 x 841.9).
 A4 = (595, 842)
@@ -26,16 +26,6 @@ LETTER = (612, 792)
 
 def is_size(measured: tuple[float, float], expected: tuple[int, int]) -> bool:
     return all(abs(m - e) <= 1.5 for m, e in zip(measured, expected, strict=True))
-
-
-def fresh(rule: Rule) -> Rule:
-    return Rule.objects.select_related("pending_version", "current_version").get(pk=rule.pk)
-
-
-def both_accept(rule: Rule, a: Partner, b: Partner) -> Rule:
-    for seat in (a, b):
-        consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
-    return fresh(rule)
 
 
 def mixed_agreement(alice: Partner, bob: Partner) -> tuple[list[Rule], list[tuple[str, str]]]:
