@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
-from agreements.pages.agreement import home_url
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
+from agreements.pages.agreement import home_url
 
 
 @dataclass
