@@ -103,10 +103,10 @@ def id_or_404(value: int) -> int:
 # -- partners -------------------------------------------------------------------------------------
 
 
-def seat_or_404(request: HttpRequest) -> Partner:
-    """The signed-in partner's seat in their current couple (with the couple)."""
+def seat_or_404(request: HttpRequest, *, related: str = "couple") -> Partner:
+    """The signed-in partner's seat in their current couple (with the couple, or more)."""
     seat = (
-        Partner.objects.select_related("couple")
+        Partner.objects.select_related(related)
         .filter(user=request.user, left_at__isnull=True)
         .first()
     )
@@ -123,13 +123,7 @@ def partner_or_404(request: HttpRequest) -> Viewer:
 
 def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
     """The current agreement of the signed-in partner, read with the seat in one query."""
-    seat = (
-        Partner.objects.select_related("couple__agreement")
-        .filter(user=request.user, left_at__isnull=True)
-        .first()
-    )
-    if seat is None:
-        raise Http404("You are not linked with a partner.")
+    seat = seat_or_404(request, related="couple__agreement")
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat)
 
 
