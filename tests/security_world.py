@@ -26,7 +26,7 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
-from tests.conftest import PASSWORD, link, make_user
+from tests.conftest import client_for, grant_therapist, link, make_user, reauthenticate
 
 # Written into every rule, note and comment of alice and bob; must never reach anyone else.
 SECRET = "Zanzibar-marmalade"
@@ -59,11 +59,6 @@ class World:
     seats: dict[str, object] = field(default_factory=dict)
 
 
-def reauthenticate(client: Client) -> None:
-    response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-
-
 def give_totp(user: User) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
@@ -71,9 +66,8 @@ def give_totp(user: User) -> str:
 
 
 def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    reauthenticate(client)
+    client = client_for(user)
+    reauthenticate(client, user)
     return client
 
 
@@ -121,10 +115,8 @@ def build_world() -> World:
     c, _ = link(carol, dave)
     other_agreement = Agreement.objects.get(couple_id=c.couple_id)
 
-    live = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=live.pk, agree=True)
-    revoked = therapy.request_access(partner=b, agreement=agreement, email=rita.email)
-    therapy.respond(partner=a, access_id=revoked.pk, agree=True)
+    grant_therapist((a, b), dana)
+    revoked = grant_therapist((b, a), rita)
     therapy.add_comment(
         agreement=agreement, rule=Rule.objects.get(pk=active.pk), therapist=rita, text=SECRET
     )
