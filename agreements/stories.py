@@ -120,6 +120,19 @@ def agreement_in_every_state(a: Partner, b: Partner) -> dict[str, Rule]:
     return {name: fresh(rule) for name, rule in story.items()}
 
 
+def rules_of_their_own(a: Partner, b: Partner, count: int) -> list[Rule]:
+    """That many more rules, each proposed by the first partner; every other one accepted by the
+    second as well (in force), the rest waiting for the second. For agreements of some size."""
+    agreement = agreement_of(a)
+    rules = []
+    for n in range(count):
+        rule = consent.propose_rule(
+            partner=a, agreement=agreement, title=f"Rule {n}", text=f"Wording {n}."
+        )
+        rules.append(accept(b, rule) if n % 2 else rule)
+    return rules
+
+
 def grant_therapist(seats: tuple[Partner, Partner], therapist: User) -> TherapistAccess:
     """One partner asks, the other agrees: the only way a therapist's access starts."""
     first, second = seats

@@ -7,12 +7,11 @@ written at most once a minute) and only the page's own queries are counted."""
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils.timezone import now
 
 from accounts.models import User
 from agreements import consent
-from agreements.models import Acceptance, Rule, RuleVersion
-from agreements.stories import agreement_in_every_state, therapist_review
+from agreements.models import Rule
+from agreements.stories import agreement_in_every_state, rules_of_their_own, therapist_review
 from tests.conftest import agreement_of, client_for, grant_therapist, link, make_user, rules_of
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
@@ -32,36 +31,6 @@ def lived_in(seats, therapist: User | None = None) -> None:
         therapist_review(seats, therapist, rules[:3])
 
 
-def more_rules(seats, count: int) -> None:
-    """That many more rules of the couple's own, every other one in force and the rest waiting
-    for Bob; written in bulk, as consent.py would have left them, to keep the test quick."""
-    alice, bob = seats
-    agreement = agreement_of(alice)
-    start = agreement.rules.count()
-    rules = Rule.objects.bulk_create(
-        [Rule(agreement=agreement, position=start + n + 1) for n in range(count)]
-    )
-    versions = RuleVersion.objects.bulk_create(
-        [
-            RuleVersion(rule=rule, number=1, title=f"Rule {n}", text=f"Wording {n}.", author=alice)
-            for n, rule in enumerate(rules)
-        ]
-    )
-    acceptances = []
-    for n, (rule, version) in enumerate(zip(rules, versions, strict=True)):
-        rule.latest_version = version
-        acceptances.append(Acceptance(version=version, partner=alice))
-        if n % 2:
-            rule.state, rule.current_version, rule.in_force_since = "active", version, now()
-            acceptances.append(Acceptance(version=version, partner=bob))
-        else:
-            rule.pending_version = version
-    Rule.objects.bulk_update(
-        rules, ["state", "current_version", "pending_version", "latest_version", "in_force_since"]
-    )
-    Acceptance.objects.bulk_create(acceptances)
-
-
 def queries(client, path: str, **headers) -> tuple[int, object]:
     client.get(path, headers=headers)  # the session settles
     with CaptureQueriesContext(connection) as captured:
@@ -77,7 +46,7 @@ def test_the_agreement_page_costs_the_same_queries_for_10_or_200_rules(
     assert response.content.decode().count('class="rule-card ') == 10
     assert ten <= AGREEMENT_PAGE
 
-    more_rules(couple, 190)
+    rules_of_their_own(*couple, 190)
     many, response = queries(alice_client, reverse("agreements:agreement"))
     assert response.content.decode().count('class="rule-card ') == 200
     assert many == ten
@@ -87,14 +56,14 @@ def test_the_printable_page_costs_the_same_queries_for_10_or_200_rules(couple, a
     lived_in(couple)
     ten, _ = queries(alice_client, reverse("agreements:print"))
     assert ten <= PRINT_PAGE
-    more_rules(couple, 190)
+    rules_of_their_own(*couple, 190)
     many, response = queries(alice_client, reverse("agreements:print"))
     assert response.status_code == 200
     assert many == ten
 
 
 def test_an_unchanged_poll_costs_two_queries_however_big_the_agreement(couple, alice_client):
-    more_rules(couple, 190)
+    rules_of_their_own(*couple, 190)
     etag = alice_client.get(reverse("agreements:agreement"))["ETag"]
     count, response = queries(
         alice_client, reverse("agreements:poll"), if_none_match=etag, hx_request="true"
@@ -129,7 +98,7 @@ def test_accepting_costs_the_same_queries_for_10_or_200_rules(couple, alice_clie
     lived_in(couple)
     ten = accept_one()
     assert ten <= ACCEPT
-    more_rules(couple, 190)
+    rules_of_their_own(*couple, 190)
     assert accept_one() == ten
 
 
