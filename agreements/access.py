@@ -104,3 +104,56 @@ def rules_for_page(agreement: Agreement):
         )
         .order_by("position", "pk")
     )
+
+
+# == Check-ins (the checkins app) ================================================================
+# Appended as one section: who may read or change a check-in. A check-in of another couple is a
+# 404; a partner of an ended couple reads their check-ins but changes nothing; a therapist reads a
+# revealed check-in only while both partners share it and the therapist's access is live.
+
+
+def checkin_of_partner_or_404(request: HttpRequest, checkin_id: int):
+    """(check-in, the signed-in person's seat in its couple, may they change it?). The seat may be
+    a past one: an ended couple's check-ins stay readable, read-only, as its agreement does."""
+    from checkins.models import CheckIn
+
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple__partners__user=request.user)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    seat = Partner.objects.select_related("user").get(
+        couple_id=checkin.couple_id, user=request.user
+    )
+    can_write = seat.left_at is None and checkin.couple.ended_at is None
+    return checkin, seat, can_write
+
+
+def past_checkins_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Partner]:
+    """An ended couple's check-ins, for either of its partners (read-only)."""
+    return past_agreement_or_404(request, agreement_id)
+
+
+def shared_checkin_for_therapist_or_404(
+    request: HttpRequest, agreement_id: int, checkin_id: int
+) -> tuple[TherapistAccess, object]:
+    """A revealed check-in of the therapist's live client, shared by both partners, read afresh
+    on every request: when either stops sharing, the very next request is a 404."""
+    from checkins.models import CheckIn
+
+    access = therapist_access_or_404(request, agreement_id)
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple_id=access.agreement.couple_id, revealed_at__isnull=False)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    answers = list(checkin.answers.values_list("shared_with_therapist", flat=True))
+    if len(answers) != 2 or not all(answers):
+        raise Http404
+    return access, checkin

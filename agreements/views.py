@@ -296,7 +296,10 @@ def change(request: HttpRequest, rule_id: int) -> HttpResponse:
 def new_rule(request: HttpRequest) -> HttpResponse:
     seat = access.seat_or_404(request)
     agreement = access.current_agreement(seat)
-    form = WordingForm(request.POST or None)
+    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
+    form = WordingForm(
+        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(partner=seat, agreement=agreement, **form.cleaned_data)
