@@ -51,9 +51,9 @@ def _lock(partner: Partner, checkin_id: int | None = None) -> Locked:
 
 def _check_may_write(partner: Partner, locked: Locked) -> None:
     partner = Partner.objects.get(pk=partner.pk)
-    if partner.couple_id != locked.couple.pk or partner.left_at is not None:
-        raise PermissionError("Only a current partner of this couple may change its check-ins.")
-    if locked.couple.ended_at is not None:
+    if partner.couple_id != locked.couple.pk:
+        raise PermissionError("Only a partner of this couple may change its check-ins.")
+    if locked.couple.ended_at is not None or partner.left_at is not None:
         raise CheckInError("This partnership has ended: its check-ins can be read, not changed.")
 
 
