@@ -485,3 +485,27 @@ def test_an_ended_partnership_keeps_its_check_ins_readable_and_read_only(couple,
     link(alice, bob)
     listing = alice_client.get(reverse("checkins:list")).content.decode()
     assert url("checkin", checkin) not in listing
+
+
+# -- demo data -------------------------------------------------------------------------------------
+
+
+def test_seed_demo_makes_the_demo_check_ins_once(settings):
+    from io import StringIO
+
+    settings.DEBUG = True
+    for _ in range(2):
+        call_command("seed_demo", stdout=StringIO())
+    from accounts.models import User
+
+    alice = User.objects.get(email="alice@example.com").current_partner_seat()
+    carol = User.objects.get(email="carol@example.com").current_partner_seat()
+    ours = list(CheckIn.objects.filter(couple_id=alice.couple_id))
+    assert len(ours) == 2
+    assert [c.is_revealed for c in ours].count(True) == 1
+    sealed_only = next(c for c in ours if c.is_open)
+    assert [a.partner.user.email for a in sealed_only.answers.filter(sealed_at__isnull=False)] == [
+        "alice@example.com"
+    ]
+    theirs = CheckIn.objects.get(couple_id=carol.couple_id)
+    assert theirs.is_revealed and all(a.shared_with_therapist for a in theirs.answers.all())

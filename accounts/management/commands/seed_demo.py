@@ -13,6 +13,7 @@ from accounts import linking
 from accounts.models import User
 from agreements import consent, therapy
 from agreements.models import Rule
+from checkins.stories import seed_demo_checkins
 from intimacy import emails
 
 PEOPLE = {
@@ -53,6 +54,13 @@ class Command(BaseCommand):
                 TOTP.activate(dana, totp_secret)
             self._alice_and_bob(users["alice@example.com"], users["bob@example.com"])
             self._carol_and_dave(users["carol@example.com"], users["dave@example.com"], dana)
+            seed_demo_checkins(
+                *(
+                    users[f"{n}@example.com"].current_partner_seat()
+                    for n in ("alice", "bob", "carol", "dave")
+                ),
+                dana,
+            )
         self.stdout.write(
             "Demo logins: alice@example.com, bob@example.com (a couple); carol@example.com, dave@example.com"
         )
