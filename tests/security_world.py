@@ -26,6 +26,7 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
+from checkins import services as checkin_services
 from tests.conftest import PASSWORD, link, make_user
 
 # Written into every rule, note and comment of alice and bob; must never reach anyone else.
@@ -57,6 +58,8 @@ class World:
     archived_rule: Rule
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
+    checkin: object = None  # revealed, with the secret words, shared by both with dana
+    open_checkin: object = None  # alice has sealed her answer, bob has not
 
 
 def reauthenticate(client: Client) -> None:
@@ -134,6 +137,15 @@ def build_world() -> World:
     invitation = linking.create_invitation(inviter=ivy)
     assert Invitation.objects.find(invitation.token) is not None
 
+    checkin, _ = checkin_services.start(partner=a, topic=f"{SECRET} topic")
+    checkin_services.seal(partner=a, checkin=checkin, want=f"{SECRET} want", overall=2)
+    checkin_services.seal(partner=b, checkin=checkin, emotion=f"{SECRET} emotion")
+    checkin_services.add_reply(partner=b, checkin=checkin, text=f"{SECRET} reply")
+    for seat in (a, b):
+        checkin_services.set_sharing(partner=seat, checkin=checkin, share=True)
+    open_checkin, _ = checkin_services.start(partner=b)
+    checkin_services.seal(partner=a, checkin=open_checkin, sensation=f"{SECRET} sealed")
+
     users = {
         "anonymous": None,
         "partner": alice,
@@ -156,6 +168,8 @@ def build_world() -> World:
         archived_rule=Rule.objects.get(pk=archived.pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
+        checkin=checkin,
+        open_checkin=open_checkin,
     )
 
 
