@@ -40,7 +40,7 @@ def test_both_sealing_at_the_same_moment_reveal_exactly_once(seats):
 
 def test_two_starts_at_once_make_one_open_check_in(seats):
     alice, bob = seats
-    for n in range(ROUNDS):
+    for _ in range(ROUNDS):
         results = run_together(
             lambda: services.start(partner=alice, topic="a"),
             lambda: services.start(partner=bob, topic="b"),
