@@ -9,9 +9,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from agreements import access
+from agreements.access import partner_required, therapist_required
 from agreements.models import Rule
-from agreements.therapist_views import therapist_required
-from agreements.views import partner_required
 from checkins import pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
 
@@ -29,6 +28,11 @@ def _rule_choices(agreement) -> list[tuple[int, str]]:
     return [(r.pk, f"{n}. {r.shown_version.title or 'Rule'}") for n, r in enumerate(rules, 1)]
 
 
+def _partner_checkin(request: HttpRequest, checkin_id: int):
+    found, viewer = access.checkin_of_partner_or_404(request, checkin_id)
+    return found, viewer.seat, viewer.may_act
+
+
 def _first_error(form) -> str:
     for errors in form.errors.values():
         return errors[0]
@@ -41,9 +45,8 @@ def _first_error(form) -> str:
 @partner_required
 @require_GET
 def checkin_list(request: HttpRequest) -> HttpResponse:
-    seat = access.seat_or_404(request)
-    agreement = access.current_agreement(seat)
-    return _list(request, seat, StartForm(rule_choices=_rule_choices(agreement)))
+    agreement, viewer = access.partner_agreement_or_404(request)
+    return _list(request, viewer.seat, StartForm(rule_choices=_rule_choices(agreement)))
 
 
 def _list(request: HttpRequest, seat, form, *, status: int = 200) -> HttpResponse:
@@ -55,8 +58,8 @@ def _list(request: HttpRequest, seat, form, *, status: int = 200) -> HttpRespons
 @partner_required
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
-    seat = access.seat_or_404(request)
-    agreement = access.current_agreement(seat)
+    agreement, viewer = access.partner_agreement_or_404(request)
+    seat = viewer.seat
     form = StartForm(request.POST, rule_choices=_rule_choices(agreement))
     if not form.is_valid():
         messages.error(request, _first_error(form))
@@ -77,8 +80,8 @@ def start(request: HttpRequest) -> HttpResponse:
 @partner_required
 @require_GET
 def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, seat = access.past_checkins_or_404(request, agreement_id)
-    page = pages.list_page(agreement.couple_id, seat, can_write=False)
+    agreement, viewer = access.past_agreement_or_404(request, agreement_id)
+    page = pages.list_page(agreement.couple_id, viewer.seat, can_write=False)
     return render(request, LIST, {"page": page, "form": None, "archived": agreement})
 
 
@@ -128,7 +131,7 @@ def _render_checkin(
 @partner_required
 @require_GET
 def checkin(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+    found, seat, can_write = _partner_checkin(request, checkin_id)
     return _render_checkin(request, found, seat, can_write)
 
 
@@ -136,7 +139,7 @@ def checkin(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @require_GET
 def poll(request: HttpRequest, checkin_id: int) -> HttpResponse:
     """The check-in element as it is now, or 304 when nothing changed since the ETag asked with."""
-    found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+    found, seat, can_write = _partner_checkin(request, checkin_id)
     if not request.htmx:
         return redirect("checkins:checkin", checkin_id=found.pk)
     view = pages.checkin_page(found, seat, can_write=can_write)
@@ -162,7 +165,7 @@ def _after(request: HttpRequest, checkin, seat, can_write: bool, *, error: str =
 @partner_required
 @require_POST
 def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+    found, seat, can_write = _partner_checkin(request, checkin_id)
     form = AnswerForm(request.POST)
     if form.is_valid():
         try:
@@ -188,7 +191,7 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
 
 
 def _action(request: HttpRequest, checkin_id: int, call) -> HttpResponse:
-    found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+    found, seat, can_write = _partner_checkin(request, checkin_id)
     try:
         call(found, seat)
     except services.CheckInError as error:
@@ -219,7 +222,7 @@ def delete_answer(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @partner_required
 @require_POST
 def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+    found, seat, can_write = _partner_checkin(request, checkin_id)
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:
@@ -250,7 +253,7 @@ def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
 def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
     form = ShareForm(request.POST)
     if not form.is_valid():
-        found, seat, can_write = access.checkin_of_partner_or_404(request, checkin_id)
+        found, seat, can_write = _partner_checkin(request, checkin_id)
         return _after(request, found, seat, can_write, error="Choose share or stop.", status=422)
     wanted = form.cleaned_data["share"]
     return _action(
@@ -266,8 +269,7 @@ def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @therapist_required
 @require_GET
 def therapist_list(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    therapist_access = access.therapist_access_or_404(request, agreement_id)
-    agreement = therapist_access.agreement
+    agreement, _ = access.therapist_agreement_or_404(request, agreement_id)
     checkins = pages.shared_with_therapist(agreement.couple_id)
     partners = list(agreement.couple.partners.select_related("user"))
     return render(
@@ -280,9 +282,7 @@ def therapist_list(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @therapist_required
 @require_GET
 def therapist_checkin(request: HttpRequest, agreement_id: int, checkin_id: int) -> HttpResponse:
-    therapist_access, found = access.shared_checkin_for_therapist_or_404(
-        request, agreement_id, checkin_id
-    )
+    found, viewer = access.shared_checkin_for_therapist_or_404(request, agreement_id, checkin_id)
     fresh = pages.checkins_of(found.couple_id).select_related("couple").get(pk=found.pk)
     view = pages.view_for_therapist(fresh)
     context = {
@@ -290,7 +290,7 @@ def therapist_checkin(request: HttpRequest, agreement_id: int, checkin_id: int) 
         "checkin": view.checkin,
         "form": None,
         "viewer": "therapist",
-        "agreement": therapist_access.agreement,
+        "agreement": viewer.therapist_access.agreement,
     }
     response = render(request, PAGE, context)
     response["Cache-Control"] = "no-store"

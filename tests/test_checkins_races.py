@@ -62,9 +62,9 @@ def test_a_seal_racing_a_let_go_reveals_or_lets_go_never_both(seats):
             lambda c=checkin: services.let_go(partner=alice, checkin=c),
         )
         for result in results:
-            assert not isinstance(result, Exception) or isinstance(
-                result, services.CheckInError
-            ), results
+            assert not isinstance(result, Exception) or isinstance(result, services.CheckInError), (
+                results
+            )
         checkin.refresh_from_db()
         assert checkin.is_revealed != checkin.is_closed
         revealed = Event.objects.filter(kind=Event.Kind.CHECKIN_REVEALED).count()

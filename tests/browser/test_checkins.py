@@ -24,7 +24,9 @@ def checkin_element(page):
     return page.locator("[data-checkin]")
 
 
-def test_written_apart_sealed_then_revealed_to_both_within_ten_seconds(contexts, alice, bob, couple):
+def test_written_apart_sealed_then_revealed_to_both_within_ten_seconds(
+    contexts, alice, bob, couple
+):
     alice_page = contexts.page(alice, **PHONE_CONTEXT)
     bob_page = contexts.page(bob, **PHONE_CONTEXT)
 
