@@ -86,12 +86,10 @@ def test_the_other_partner_sees_that_a_check_in_waits_but_not_what_was_written(
 
     request = RequestFactory().get("/")
     request.user = couple[1].user
-    line = Template("{% load checkins %}{% checkin_waiting %}").render(
-        Context({"request": request})
-    )
+    line = Template('{% include "checkins/_waiting.html" %}').render(Context({"request": request}))
     assert "A check-in is waiting for your answer" in line and url("checkin", checkin) in line
     request.user = couple[0].user  # alice has sealed: nothing waits for her
-    assert "waiting" not in Template("{% load checkins %}{% checkin_waiting %}").render(
+    assert "waiting" not in Template('{% include "checkins/_waiting.html" %}').render(
         Context({"request": request})
     )
 

@@ -1,5 +1,5 @@
 """{% checkin_waiting %}: one line on a partner's page when a check-in waits for their answer
-(never what anyone wrote). Place it with {% load checkins %}{% checkin_waiting %}."""
+(never what anyone wrote). Place it with {% include "checkins/_waiting.html" %} on any page."""
 
 from django import template
 
@@ -8,7 +8,7 @@ from checkins import pages
 register = template.Library()
 
 
-@register.inclusion_tag("checkins/_waiting.html", takes_context=True)
+@register.inclusion_tag("checkins/_waiting_line.html", takes_context=True)
 def checkin_waiting(context) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)
