@@ -8,7 +8,7 @@ OVERALL_CHOICES = [(str(v), label) for v, label in Answer.Overall.choices]
 class StartForm(forms.Form):
     topic = forms.CharField(
         label="What is it about? (optional)",
-        help_text='A few words, like "Saturday night".',
+        help_text='A few words, like "Saturday night". Your partner sees them.',
         max_length=MAX_TOPIC,
         required=False,
         strip=True,

@@ -73,8 +73,18 @@ def _state(answer: Answer | None) -> str:
     return "sealed" if answer.is_sealed else "writing"
 
 
-def view_for_partner(checkin: CheckIn, seat: Partner, *, can_write: bool) -> CheckInView:
-    partners = list(checkin.couple.partners.select_related("user").order_by("joined_at", "pk"))
+def _partners(couple_id: int) -> list[Partner]:
+    return list(
+        Partner.objects.filter(couple_id=couple_id)
+        .select_related("user")
+        .order_by("joined_at", "pk")
+    )
+
+
+def view_for_partner(
+    checkin: CheckIn, seat: Partner, *, can_write: bool, partners: list[Partner] | None = None
+) -> CheckInView:
+    partners = partners if partners is not None else _partners(checkin.couple_id)
     answers = {a.partner_id: a for a in checkin.answers.all()}
     ended = checkin.couple.ended_at is not None
     status = _status(checkin, ended)
@@ -251,8 +261,8 @@ class ListPage:
 def list_page(couple_id: int, seat: Partner, *, can_write: bool) -> ListPage:
     services.close_stale_of(couple_id=couple_id)
     checkins = list(checkins_of(couple_id).select_related("couple"))
-    views = [view_for_partner(c, seat, can_write=can_write) for c in checkins]
-    partners = list(seat.couple.partners.select_related("user").order_by("joined_at", "pk"))
+    partners = _partners(couple_id)
+    views = [view_for_partner(c, seat, can_write=can_write, partners=partners) for c in checkins]
     return ListPage(
         views=views,
         open_view=next((v for v in views if v.status == "open"), None),

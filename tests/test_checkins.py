@@ -507,3 +507,24 @@ def test_seed_demo_makes_the_demo_check_ins_once(settings):
     ]
     theirs = CheckIn.objects.get(couple_id=carol.couple_id)
     assert theirs.is_revealed and all(a.shared_with_therapist for a in theirs.answers.all())
+
+
+def test_the_list_costs_the_same_number_of_queries_however_many_check_ins(couple):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a, b = couple
+    alice = client_for(a.user)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice.get(reverse("checkins:list")).status_code == 200
+        return len(queries)
+
+    for _ in range(3):
+        revealed(a, b)
+    count()  # the first request of a session does a little more
+    few = count()
+    for _ in range(4):
+        revealed(a, b)
+    assert count() == few
