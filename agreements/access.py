@@ -216,3 +216,49 @@ def rule_of_agreement_or_404(agreement: Agreement, rule_id: int) -> Rule:
     if rule is None:
         raise Http404
     return rule
+
+
+# == Check-ins (the checkins app) ================================================================
+# Appended as one section: who may read or change a check-in. A check-in of another couple is a
+# 404; a partner of an ended couple reads their check-ins (Viewer.FORMER) but changes nothing; a
+# therapist reads a revealed check-in only while both partners share it and the access is live.
+
+
+def checkin_of_partner_or_404(request: HttpRequest, checkin_id: int):
+    """(check-in, Viewer). The seat may be a past one: an ended couple's check-ins stay readable,
+    read-only, as its agreement does; viewer.may_act only for a current partner."""
+    from checkins.models import CheckIn
+
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple__partners__user=request.user)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    seat = Partner.objects.select_related("user", "couple").get(
+        couple_id=checkin.couple_id, user=request.user
+    )
+    current = seat.left_at is None and checkin.couple.ended_at is None
+    return checkin, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat)
+
+
+def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int, checkin_id: int):
+    """(check-in, Viewer): a revealed check-in of the therapist's live client, shared by both
+    partners, asked afresh on every request: when either stops sharing, the next one is a 404."""
+    from checkins.models import CheckIn
+
+    live = therapist_access_or_404(request, agreement_id)
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple_id=live.agreement.couple_id, revealed_at__isnull=False)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    shared = list(checkin.answers.values_list("shared_with_therapist", flat=True))
+    if len(shared) != 2 or not all(shared):
+        raise Http404
+    return checkin, Viewer(Viewer.THERAPIST, therapist_access=live)

@@ -20,6 +20,7 @@ from agreements.models import (
     RuleVersion,
     TherapistAccess,
 )
+from checkins import export as checkins_export
 
 FORMAT = "rules-of-the-road-export"
 FORMAT_VERSION = 1
@@ -136,6 +137,7 @@ def _couple(seat: Partner) -> dict:
             for partner in partners
         ],
         "agreement": _agreement(agreement) if agreement else None,
+        "checkins": checkins_export.checkins_for(seat),
     }
 
 
@@ -367,6 +369,7 @@ def _couple_markdown(couple: dict) -> list[str]:
                 f"{_when(access['requested_at'])}"
             )
         lines.append("")
+    lines += checkins_export.markdown(couple.get("checkins", []))
     lines += ["### Timeline", ""]
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {event['by']}: {event['description'].lower()}"

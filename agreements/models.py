@@ -156,6 +156,7 @@ class Event(models.Model):
         ACCESS_DECLINED = "access_declined", "Declined therapist access"
         ACCESS_ENDED = "access_ended", "Ended therapist access"
         PARTNERSHIP_ENDED = "partnership_ended", "Ended the partnership"
+        CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "agreements",
+    "checkins",
 ]
 
 MIDDLEWARE = [

@@ -100,6 +100,10 @@ def _therapist(extra: Callable[[World], dict] | None = None) -> Callable[[World]
     return kwargs
 
 
+def _checkin(attr: str) -> Callable[[World], dict]:
+    return lambda w: {"checkin_id": getattr(w, attr).pk}
+
+
 def _past(w: World) -> dict:
     return {"agreement_id": w.past_agreement.pk}
 
@@ -202,6 +206,53 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:archived_print": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    # -- check-ins -------------------------------------------------------------------------------
+    "checkins:list": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
+    "checkins:start": Case(GET=PARTNER_WRONG_METHOD, POST=own(302), data=lambda w: {"topic": "x"}),
+    "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
+    # The poll is for htmx; a plain request is sent to the check-in's page.
+    "checkins:poll": Case(
+        GET=ours(302), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("open_checkin")
+    ),
+    "checkins:seal": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("open_checkin"),
+        data=lambda w: {"want": "A want"},
+    ),
+    "checkins:reopen": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:let_go": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:delete_answer": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:reply": Case(
+        GET=PARTNER_WRONG_METHOD,
+        # bob has replied already: the page comes back with his words and the reason.
+        POST=ours(302) | {"other_partner": 409},
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"text": "A reply"},
+    ),
+    "checkins:share": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"share": "no"},
+    ),
+    "checkins:archived": Case(
+        GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    "checkins:therapist_list": Case(
+        GET=therapist_view(200), POST=THERAPIST_WRONG_METHOD, kwargs=_therapist()
+    ),
+    "checkins:therapist_checkin": Case(
+        GET=therapist_view(200),
+        POST=THERAPIST_WRONG_METHOD,
+        kwargs=_therapist(lambda w: {"checkin_id": w.checkin.pk}),
     ),
     # -- the therapist's side ---------------------------------------------------------------------
     "therapist:home": Case(

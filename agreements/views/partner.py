@@ -56,7 +56,10 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    form = WordingForm(request.POST or None)
+    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
+    form = WordingForm(
+        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
