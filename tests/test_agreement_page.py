@@ -245,9 +245,9 @@ def test_the_timeline_tells_who_did_what_in_words(alice_client, couple):
         consent.accept(partner=seat, rule=rule, version_id=rule.pending_version_id)
     html = alice_client.get(reverse("agreements:timeline")).content.decode()
     title = rule.pending_version.title
-    assert f"Bob accepted “{title}” (version 1)" in html
-    assert f"“{title}” (version 1) came into force, accepted by both partners" in html
-    assert "Bob came into force" not in html
+    assert f"You accepted rule 1 “{title}”." in html
+    assert f"Bob accepted rule 1 “{title}”, so it is now in force." in html
+    assert "(version 1)" not in html and "Bob came into force" not in html
 
 
 def test_the_summary_says_how_many_proposals_wait_for_this_partner(

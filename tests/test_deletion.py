@@ -171,7 +171,7 @@ def test_the_partner_keeps_the_agreement_archived_with_a_former_partner(
     for rule in shared["rules"][:2]:
         assert fresh(rule).current_version.title in html
     timeline = bob_client.get(reverse("agreements:archived_timeline", args=[agreement.pk]))
-    assert "former partner" in timeline.content.decode()
+    assert "Former partner accepted" in timeline.content.decode()
     assert "Alice" not in timeline.content.decode()
 
     # Bob was told, neutrally: no rule text, no name of hers.
