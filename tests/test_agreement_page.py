@@ -191,9 +191,11 @@ def test_a_poll_after_the_partner_acted_returns_the_new_state(alice_client, coup
     assert "Accepted by Bob" in response.content.decode()
 
 
-def test_a_therapist_and_a_lone_user_have_no_agreement_page(dana, mallory):
+def test_a_therapist_has_no_agreement_page_and_a_lone_user_is_told_the_next_step(dana, mallory):
     assert client_for(dana).get("/agreement/").status_code == 404
-    assert client_for(mallory).get("/agreement/").status_code == 404
+    response = client_for(mallory).get("/agreement/")
+    assert response.status_code == 200
+    assert "You are not linked with a partner yet" in response.content.decode()
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, db):

@@ -38,7 +38,12 @@ def test_the_timeline_tells_who_did_what_in_plain_sentences(alice_client, couple
     html = text_of(page(alice_client, reverse("agreements:timeline")))
     assert f"You accepted rule 1 “{title}”." in html
     assert f"Bob accepted rule 1 “{title}”, so it is now in force." in html
-    for log_word in ("version 1", "(version", "no longer counts since", "came into force, accepted"):
+    for log_word in (
+        "version 1",
+        "(version",
+        "no longer counts since",
+        "came into force, accepted",
+    ):
         assert log_word not in html
 
 
@@ -50,7 +55,10 @@ def test_a_not_yet_and_its_note_read_as_the_persons_own_words(alice_client, bob_
         partner=bob, rule=rule, version_id=rule.pending_version_id, note="I'd like a pause word."
     )
     html = page(alice_client, reverse("agreements:timeline"))
-    assert f"Bob said not yet to rule 7 “{title}”: <q class=\"note\">I&#x27;d like a pause word.</q>" in html
+    assert (
+        f'Bob said not yet to rule 7 “{title}”: <q class="note">I&#x27;d like a pause word.</q>'
+        in html
+    )
     today = timezone.localdate()
     assert f"{today:%A} {today.day} {today:%B}" in text_of(html)
     history = text_of(page(bob_client, reverse("agreements:history", args=[rule.pk])))
@@ -75,9 +83,7 @@ def test_a_proposed_change_names_the_rule_by_its_number_and_the_history_shows_th
     assert "<ins>" in history
 
 
-def test_accepting_the_nine_defaults_is_one_sentence_per_person_not_eighteen(
-    alice_client, couple
-):
+def test_accepting_the_nine_defaults_is_one_sentence_per_person_not_eighteen(alice_client, couple):
     alice, bob = couple
     rules = rules_of(alice)
     for rule in rules:
@@ -145,9 +151,7 @@ def test_the_other_partners_acceptance_changes_nothing_you_can_see_before_you_an
     assert "You accepted rule 4" in page(alice_client, urls[0])
 
 
-def test_a_change_accepted_by_its_proposers_partner_stays_blind_to_nobody_else(
-    bob_client, couple
-):
+def test_a_change_accepted_by_its_proposers_partner_stays_blind_to_nobody_else(bob_client, couple):
     """A proposal is its author's own: showing it proposed is not showing an acceptance."""
     alice, bob = couple
     rule = both_accept(rules_of(alice)[1], alice, bob)
