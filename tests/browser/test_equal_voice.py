@@ -36,11 +36,13 @@ TARGETS = """() => {
     "a[href], button, summary, input:not([type=hidden]), textarea, select"
   )].filter(el => el.checkVisibility() && !inline(el)).map(el => {
     const box = el.getBoundingClientRect();
+    // The skip link waits off screen until it is focused (then it is a full target too).
+    if (box.right <= 0 || box.bottom <= 0) return null;
     return {
       name: (el.innerText || el.value || el.name || el.tagName).trim().slice(0, 40),
       tag: el.tagName, width: Math.round(box.width * 10) / 10, height: Math.round(box.height * 10) / 10,
     };
-  });
+  }).filter(Boolean);
 }"""
 
 
