@@ -95,6 +95,18 @@ def test_accepting_the_nine_defaults_is_one_sentence_per_person_not_eighteen(ali
     assert " and rule 9 “" in lines[1]
 
 
+def test_a_busy_day_folds_its_first_lines_away_without_javascript(alice_client, couple):
+    alice, bob = couple
+    rules = rules_of(alice)
+    for rule in rules:  # one line each: notes are never grouped
+        consent.not_yet(partner=bob, rule=rule, version_id=rule.pending_version_id, note="Later")
+    html = page(alice_client, reverse("agreements:timeline"))
+    lines = ledger.LINES_PER_DAY
+    assert f"Earlier that day ({9 + 1 - lines})" in html
+    shown = html.split("</details>")[1]
+    assert shown.count("<li>") == lines and "Bob said not yet to rule 9" in shown
+
+
 def test_rule_numbers_are_permanent_after_an_archive(alice_client, couple):
     alice, _ = couple
     rules = rules_of(alice)

@@ -19,8 +19,10 @@ from agreements.pages import blind
 from agreements.pages.agreement import home_url
 
 Kind = Event.Kind
-# Days of the timeline on one page: a phone shows each day in about a screen, a page in a few.
+# Days of the timeline on one page, and lines of a day shown before "Earlier that day": a phone
+# shows a day in about one screen, the rest of a busy day one tap away (a <details>, no script).
 DAYS_PER_PAGE = 7
+LINES_PER_DAY = 8
 # Kinds whose events by one person in a row are told in one sentence ("You accepted rules 1, 2
 # and 3"): on the first day a couple accepts the nine defaults, that is 2 lines instead of 27.
 GROUPED = {Kind.ACCEPTED, Kind.ARCHIVED}
@@ -51,6 +53,15 @@ class Day:
     date: date
     label: str
     lines: list[Line] = field(default_factory=list)
+
+    @property
+    def earlier(self) -> list[Line]:
+        """The first lines of a busy day, folded away."""
+        return self.lines[: max(0, len(self.lines) - LINES_PER_DAY)]
+
+    @property
+    def latest(self) -> list[Line]:
+        return self.lines[len(self.earlier) :]
 
 
 # -- words ----------------------------------------------------------------------------------------
