@@ -224,3 +224,27 @@ def test_the_archive_stays_blind_for_the_former_partner_who_never_answered(coupl
         page(client_for(bob), reverse("agreements:archived_timeline", args=[agreement.pk]))
     )
     assert "Alice accepted" not in html and "Alice ended the partnership" in html
+
+
+def test_visible_to_is_the_one_predicate_for_acceptance_rows_too(couple, dana):
+    from agreements.access import Viewer
+    from agreements.models import Acceptance
+    from agreements.pages import blind
+
+    alice, bob = couple
+    rule = rules_of(alice)[3]
+    consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    row = Acceptance.objects.get(version=rule.pending_version, partner=alice)
+
+    def visible(viewer) -> bool:
+        return blind.visible_to(viewer, row, rule=rule, rounds=blind.rounds_for([rule]))
+
+    assert visible(Viewer(Viewer.PARTNER, alice))
+    assert not visible(Viewer(Viewer.PARTNER, bob))
+    assert not visible(Viewer(Viewer.THERAPIST))
+    consent.not_yet(partner=bob, rule=rule, version_id=rule.pending_version_id)  # an answer
+    assert visible(Viewer(Viewer.PARTNER, bob))
+    assert not visible(Viewer(Viewer.THERAPIST))
+    rule = both_accept(rule, alice, bob)  # in force: everything is shown, to everyone
+    row = Acceptance.objects.get(version=rule.current_version, partner=alice)
+    assert visible(Viewer(Viewer.PARTNER, bob)) and visible(Viewer(Viewer.THERAPIST))

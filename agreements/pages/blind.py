@@ -46,6 +46,16 @@ def acceptance_visible(viewer: Viewer, *, partner_id: int, answered: bool) -> bo
     return partner_id == viewer.seat_id or answered
 
 
+def visible_to(viewer: Viewer, acceptance: Acceptance, *, rule: Rule, rounds: dict) -> bool:
+    """May this viewer see this acceptance row? `rounds`: `rounds_for(rules)` of the page's rules
+    (two queries for the whole page). For the cards: `[a for a in live if visible_to(...)]`."""
+    if acceptance.version_id != rule.pending_version_id:
+        return True
+    current = rounds.get(acceptance.version_id)
+    answered = current is not None and current.answered_by(viewer.seat_id)
+    return acceptance_visible(viewer, partner_id=acceptance.partner_id, answered=answered)
+
+
 def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
     """The current round of every rule with a wording waiting, by pending version id: two queries
     for any number of rules."""
