@@ -200,9 +200,15 @@ def test_a_therapist_sees_no_acceptance_of_a_wording_still_waiting(couple, dana)
     access = therapy.request_access(partner=alice, agreement=agreement, email=dana.email)
     therapy.respond(partner=bob, access_id=access.pk, agree=True)
     rules = rules_of(alice)
-    consent.accept(partner=alice, rule=rules[3], version_id=rules[3].pending_version_id)
     both_accept(rules[0], alice, bob)
     dana_client = client_for(dana)
+    urls = [
+        reverse("therapist:timeline", args=[agreement.pk]),
+        reverse("therapist:history", args=[agreement.pk, rules[3].pk]),
+    ]
+    before = [page(dana_client, url) for url in urls]
+    consent.accept(partner=alice, rule=rules[3], version_id=rules[3].pending_version_id)
+    assert [page(dana_client, url) for url in urls] == before  # byte for byte
     html = text_of(page(dana_client, reverse("therapist:timeline", args=[agreement.pk])))
     assert "Alice accepted rule 4" not in html
     assert "Bob accepted rule 1 “" in html and "so it is now in force" in html
