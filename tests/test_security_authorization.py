@@ -41,9 +41,10 @@ def row(
     }
 
 
-def own(status: int) -> dict:
-    """A partner page about "my current couple": carol sees her own, mallory has none."""
-    return row(partner=status, other_couple=status, loner=404)
+def own(status: int, *, loner: int = 404) -> dict:
+    """A partner page about "my current couple": carol sees her own; mallory has none, and gets
+    the page saying so and what to do next (a GET), or is sent to it (a POST)."""
+    return row(partner=status, other_couple=status, loner=loner)
 
 
 def ours(status: int) -> dict:
@@ -153,17 +154,19 @@ MATRIX: dict[str, Case] = {
         data=lambda w: {"confirm": "on"},
     ),
     # -- agreements: the partners' side ----------------------------------------------------------
-    "agreements:agreement": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:poll": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:timeline": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:print": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
+    "agreements:agreement": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:poll": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:timeline": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:print": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
     "agreements:therapist_access": Case(
-        GET=own(200),
-        POST=own(302),
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
         data=lambda w: {"action": "request", "email": "someone@example.com"},
     ),
     "agreements:new_rule": Case(
-        GET=own(200), POST=own(302), data=lambda w: {"title": "New", "text": "A new rule"}
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
+        data=lambda w: {"title": "New", "text": "A new rule"},
     ),
     "agreements:history": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_rule("active_rule")
@@ -194,7 +197,8 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:reply": Case(
         GET=PARTNER_WRONG_METHOD,
-        POST=ours(302),
+        # Mallory, with no couple, is sent to the page saying so (nothing of alice's is named).
+        POST=ours(302) | {"loner": 302},
         # A reply on alice and bob's rule: carol may reply on her own rules only.
         data=lambda w: {"text": "A reply", "rule": w.active_rule.pk},
     ),

@@ -91,7 +91,11 @@ def history(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_GET
 def timeline(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required
@@ -140,7 +144,11 @@ def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_GET
 def archived_timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = past_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required
