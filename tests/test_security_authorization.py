@@ -212,8 +212,10 @@ MATRIX: dict[str, Case] = {
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
     ),
     # -- check-ins -------------------------------------------------------------------------------
-    "checkins:list": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "checkins:start": Case(GET=PARTNER_WRONG_METHOD, POST=own(302), data=lambda w: {"topic": "x"}),
+    "checkins:list": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "checkins:start": Case(
+        GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
+    ),
     "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
     # The poll is for htmx; a plain request is sent to the check-in's page.
     "checkins:poll": Case(

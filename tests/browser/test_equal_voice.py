@@ -9,15 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from agreements import consent
-from tests.browser.conftest import (
-    PHONE,
-    POLL_WAIT_MS,
-    card,
-    log_in_by_cookie,
-    rules_of,
-    varied_agreement,
-)
-from tests.conftest import PASSWORD
+from agreements.stories import agreement_in_every_state
+from tests.browser.conftest import PHONE, POLL_WAIT_MS, card, log_in_by_cookie
+from tests.conftest import PASSWORD, rules_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,15 +47,16 @@ def small_targets(page) -> list[dict]:
 
 
 def test_every_target_is_at_least_44_pixels_on_a_phone(contexts, alice, bob, couple):
-    rules = varied_agreement(alice, bob)
+    story = agreement_in_every_state(*couple)
+    rules = [story["change_proposed"], story["paused"]]
     page = contexts.page(alice, viewport=PHONE, is_mobile=True, has_touch=True)
     found = {}
     for path in (
         "/",
         "/agreement/",
         "/agreement/timeline/",
-        f"/agreement/rules/{rules[5].pk}/",
-        f"/agreement/rules/{rules[6].pk}/",
+        f"/agreement/rules/{rules[0].pk}/",
+        f"/agreement/rules/{rules[1].pk}/",
     ):
         page.goto(path)
         if small := small_targets(page):
@@ -142,13 +137,13 @@ def test_logging_out_in_one_tab_makes_the_other_leave_the_agreement_at_its_next_
 def test_the_other_cards_update_while_a_form_is_open_and_the_typed_text_stays(
     contexts, alice, bob, couple
 ):
-    rules = rules_of(alice)
+    rules = rules_of(couple[0])
     page = contexts.page(alice)
     page.goto("/agreement/")
     page.evaluate("window.notReloaded = true")
     writing = card(page, 2)
-    writing.get_by_role("button", name="Not yet").click()
-    note = writing.locator(".respond-form textarea")
+    writing.get_by_role("button", name="Propose a change").click()
+    note = writing.locator(".respond-form textarea[name=note]")
     expect(note).to_be_visible()
     note.fill("Can we talk about this on Sunday?")
     note.press("End")
