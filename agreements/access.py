@@ -94,6 +94,7 @@ def rules_for_page(agreement: Agreement):
         agreement.rules.select_related(
             "current_version",
             "pending_version__previous",
+            "agreed_version",
             "latest_version",
         )
         .prefetch_related(

@@ -20,6 +20,7 @@ class Card:
     accepted_by_me: bool = False
     diff: list[Segment] | None = None
     can_act: bool = False  # a current partner of an agreement that is not archived
+    seat_id: int | None = None
 
     @cached_property
     def urls(self) -> dict[str, str]:
@@ -44,34 +45,42 @@ class Card:
     def waiting(self):
         return self.rule.pending_version
 
+    # What the card offers is what consent.py accepts: both ask the rule (Rule.may_*).
     @property
     def can_accept(self) -> bool:
-        return self.can_act and self.waiting is not None and not self.accepted_by_me
+        return self.can_act and self.rule.may_accept(self.seat_id)
+
+    @property
+    def can_not_yet(self) -> bool:
+        return self.can_act and self.rule.may_not_yet(self.seat_id)
+
+    @property
+    def can_decline(self) -> bool:
+        return self.can_act and self.rule.may_decline(self.seat_id)
 
     @property
     def can_withdraw(self) -> bool:
-        return self.can_act and self.rule.state == State.ACTIVE
+        return self.can_act and self.rule.may_withdraw(self.seat_id)
 
     @property
     def can_change(self) -> bool:
-        return self.can_act and self.rule.state != State.ARCHIVED
+        return self.can_act and self.rule.may_change(self.seat_id)
 
     @property
     def can_archive(self) -> bool:
-        return self.can_act and self.rule.state not in (State.ACTIVE, State.ARCHIVED)
+        return self.can_act and self.rule.may_archive(self.seat_id)
 
     @property
     def can_restore(self) -> bool:
-        return self.can_act and self.rule.state == State.ARCHIVED
+        return self.can_act and self.rule.may_restore(self.seat_id)
 
     @property
     def draft(self):
-        """The wording a change starts from: the newest one still on the table."""
-        return self.rule.pending_version or self.rule.current_version or self.rule.latest_version
+        return self.rule.draft
 
 
 def make_card(rule: Rule, number: int, seat: Partner | None, *, can_act: bool) -> Card:
-    card = Card(rule=rule, number=number, can_act=can_act)
+    card = Card(rule=rule, number=number, can_act=can_act, seat_id=seat.pk if seat else None)
     waiting = rule.pending_version
     if waiting is not None:
         live = getattr(waiting, "live_acceptances", None)

@@ -21,7 +21,8 @@ AGREEMENT_PAGE = 8  # user, seat with couple and agreement, rules, live acceptan
 # comments, partners, comments on the whole agreement, therapist access requests
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
-ACCEPT = 21  # the consent change (with its events and the email throttle) and the updated card
+ACCEPT = 22  # the consent change (the couple, agreement and rule locked in that order, its
+# events and the email throttle) and the updated card
 THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
 
 

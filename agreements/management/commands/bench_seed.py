@@ -57,6 +57,11 @@ class PlannedRule:
     withdrawn: list[tuple[int, int]] = field(default_factory=list)
     current: int | None = None
     pending: int | None = None
+    # A resting rule: the version both had agreed and the seat that withdrew.
+    agreed: int | None = None
+    withdrawn_by: int | None = None
+    # The seat that proposed what waits (None for the defaults).
+    proposed_by: int | None = None
 
 
 def _in_force(position: int, title: str, text: str) -> PlannedRule:
@@ -95,12 +100,15 @@ def plan_agreement(pattern: str) -> list[PlannedRule]:
             rule.story.append((Kind.PROPOSED_CHANGE, 0, 1))
             rule.live.append((0, 1))
             rule.pending = 1
+            rule.proposed_by = 0
         elif position == 7:
-            # Was in force; the second partner withdrew: paused, both acceptances ended.
+            # Was in force; the second partner withdrew: resting with the agreed wording, both
+            # acceptances ended, nothing waiting.
             rule = _in_force(position, title, text)
             rule.state = State.PAUSED
             rule.story.append((Kind.WITHDREW, 1, 0))
-            rule.withdrawn, rule.live, rule.current, rule.pending = rule.live, [], None, 0
+            rule.withdrawn, rule.live, rule.current, rule.pending = rule.live, [], None, None
+            rule.agreed, rule.withdrawn_by = 0, 1
         elif position == 8:
             # Accepted by the first partner, waiting for the second.
             rule = PlannedRule(
@@ -136,6 +144,7 @@ def plan_agreement(pattern: str) -> list[PlannedRule]:
                     story=[(Kind.PROPOSED_RULE, extra % 2, 0)],
                     live=[(extra % 2, 0)],
                     pending=0,
+                    proposed_by=extra % 2,
                 )
             )
     return rules
@@ -352,6 +361,12 @@ class Command(BaseCommand):
                     rule.in_force_since = moment
                 if planned.pending is not None:
                     rule.pending_version_id = own[planned.pending].id
+                if planned.proposed_by is not None:
+                    rule.proposed_by = pair[planned.proposed_by]
+                if planned.agreed is not None:
+                    rule.agreed_version_id = own[planned.agreed].id
+                    rule.withdrawn_by = pair[planned.withdrawn_by]
+                    rule.withdrawn_at = moment
                 versions += own
                 made.append(rule)
             if i in client_of:
@@ -488,7 +503,8 @@ class Command(BaseCommand):
                         self._session(b),
                         _get_new_csrf_string(),
                         str(rule.pk),
-                        str(rule.pending_version_id),
+                        # The wording both had agreed (the rule rests: nothing waits on it).
+                        str(rule.agreed_version_id),
                     ]
                 )
             )
