@@ -109,13 +109,9 @@ def summary(rules, seat: Partner | None = None) -> dict:
         "in_force": sum(r.state == State.ACTIVE for r in live),
         "total": len(live),
         "waiting": len(waiting),
-        "waiting_for_you": sum(
-            not any(
-                a.partner_id == seat.pk for a in getattr(r.pending_version, "live_acceptances", [])
-            )
-            for r in waiting
-        )
-        if seat is not None
-        else 0,
+        # The rule's own question (a resting rule with nothing waiting waits for no one; one's
+        # own proposal never waits for oneself). Not-yet answers count once the page passes
+        # consent.answers_by_rule to waits_for.
+        "waiting_for_you": sum(r.waits_for(seat.pk) for r in waiting) if seat is not None else 0,
         "paused": sum(r.state == State.PAUSED for r in live),
     }

@@ -6,8 +6,9 @@ only while both current partners hold a live acceptance of the exact version in 
 nothing comes into force once the partnership has ended.
 
 Lock order, everywhere (consent, agreements.partnership, accounts.linking.end_partnership):
-the couple row, then the agreement row, then the rule row, then partner seats (the other seat's
-``notified_at``, or every seat's ``left_at``). Consent actions lock the couple first so that they
+the couple row, then (ending a partnership only) its therapist access rows, then the agreement
+row, then the rule row, then partner seats (the other seat's ``notified_at``, or every seat's
+``left_at``). agreements.therapy locks an access row before the agreement row, which fits. Consent actions lock the couple first so that they
 and ending the partnership happen one after the other; the seat and couple are read afresh under
 that lock. Rows are locked without joins (PostgreSQL re-checks only the locked row once a lock
 is granted, so joined rows would come from an older snapshot); related rows are read afresh

@@ -19,15 +19,19 @@ def archive_agreement(*, couple: Couple, ended_by: Partner) -> None:
     """The partnership ended: the agreement becomes read-only (consent.py refuses every change
     once the couple has ended) and every therapist access, live or asked for, ends with it.
 
-    The caller holds the couple's row lock; the agreement's is taken here, before the caller
-    touches any seat (the lock order in agreements.consent)."""
-    agreement = Agreement.objects.select_for_update(no_key=True).filter(couple=couple).first()
-    if agreement is None:
+    The caller holds the couple's row lock and touches the seats only afterwards. The access rows
+    are ended before the agreement row is locked: agreements.therapy locks an access and then the
+    agreement, so this order (couple, accesses, agreement, seats) never waits in a cycle with it,
+    nor with consent.py (couple, agreement, rule, seats)."""
+    agreement_id = Agreement.objects.filter(couple=couple).values_list("pk", flat=True).first()
+    if agreement_id is None:
         return
-    record_event(agreement, Event.Kind.PARTNERSHIP_ENDED, partner=ended_by)
-    agreement.therapist_accesses.filter(
-        status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
+    TherapistAccess.objects.filter(
+        agreement_id=agreement_id,
+        status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE],
     ).update(status=TherapistAccess.Status.ENDED, ended_at=timezone.now())
+    agreement = Agreement.objects.select_for_update(no_key=True).get(pk=agreement_id)
+    record_event(agreement, Event.Kind.PARTNERSHIP_ENDED, partner=ended_by)
 
 
 def erase_couple_data(*, couple: Couple) -> None:

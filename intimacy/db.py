@@ -1,6 +1,7 @@
 """Transactions that lost a race with another one are run again instead of answering 500."""
 
 import functools
+import logging
 import random
 import time
 
@@ -9,6 +10,7 @@ from django.db import OperationalError, connection
 # PostgreSQL's SQLSTATE for a deadlock the server broke, and for a serialisation failure.
 RETRYABLE = {"40P01", "40001"}
 ATTEMPTS = 4
+logger = logging.getLogger("intimacy.db")
 
 
 def lost_a_race(error: OperationalError) -> bool:
@@ -36,6 +38,7 @@ def retry_on_conflict(function):
             except OperationalError as error:
                 if attempt == ATTEMPTS or not lost_a_race(error):
                     raise
+                logger.warning("%s lost a race (%s); running it again", function.__name__, error)
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
         raise AssertionError("unreachable")
 

@@ -252,3 +252,44 @@ def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_o
         == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
     )
     assert "Róisín O'Brien invited you" in mailoutbox[0].body
+
+
+def test_ending_a_partnership_ends_therapist_access_through_the_agreements_service(
+    couple, alice, dana
+):
+    from agreements import therapy
+    from agreements.invariants import check_agreement
+    from agreements.models import Event, TherapistAccess
+
+    a, b = couple
+    agreement = Agreement.objects.get(couple_id=a.couple_id)
+    asked = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
+    therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    linking.end_partnership(user=alice)
+    assert TherapistAccess.objects.get(pk=asked.pk).status == TherapistAccess.Status.ENDED
+    ended = Event.objects.get(agreement=agreement, kind=Event.Kind.PARTNERSHIP_ENDED)
+    assert ended.partner == a
+    assert check_agreement(agreement) == []
+
+
+def test_accounts_reach_the_agreement_only_through_its_public_services():
+    """accounts may call agreements.partnership and agreements.therapy and read agreement
+    models; it never writes agreement rows, events or their state strings itself."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "accounts"
+    for module in ("linking.py", "erasure.py", "models.py"):
+        source = (root / module).read_text()
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agreements"):
+                names = {alias.name for alias in node.names}
+                if node.module == "agreements":
+                    assert names <= {"partnership", "therapy"}, (module, names)
+                else:
+                    assert node.module == "agreements.models", (module, node.module)
+                    assert names <= {"TherapistAccess"}, (module, names)
+        # (The email template "partnership_ended" is the accounts' own.)
+        for internal in ("record_event", "Event", '"ended"', '"active"', ".update(status"):
+            assert internal not in source, (module, internal)

@@ -27,6 +27,16 @@ EXPECTED = (consent.ConsentError, linking.LinkingError)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def no_transaction_lost_a_race(request, caplog):
+    """The services take their locks in one order: none of them should ever have to be run again
+    after a deadlock (the retry is a net, not the mechanism)."""
+    caplog.set_level("WARNING", logger="intimacy.db")
+    yield
+    if "run_again" not in request.node.name:
+        assert [r.getMessage() for r in caplog.records if r.name == "intimacy.db"] == []
+
+
 class Couples:
     """Fresh couples on demand: every round wants a rule nobody has answered yet."""
 
@@ -234,3 +244,67 @@ def test_one_person_accepting_two_invitations_at_once_joins_one_couple():
 
 def test_the_races_ran_on_a_real_database():
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+def test_a_transaction_that_loses_a_deadlock_is_run_again(couple, caplog):
+    """Two transactions that lock two rows in opposite orders: PostgreSQL aborts one of them to
+    break the deadlock, and retry_on_conflict runs it again, so both succeed. (Our own services
+    take their locks in one order and never get here; this proves the net under them.) SQLite
+    runs one whole transaction after the other, so there is nothing to lose there."""
+    import threading
+
+    from django.db import transaction
+
+    from accounts.models import Partner
+    from intimacy.db import retry_on_conflict
+
+    postgres = connection.vendor == "postgresql"
+    first, second = couple
+    both_locked_one = threading.Barrier(2, timeout=10)
+    attempts = []
+
+    @retry_on_conflict
+    def lock_both(a, b):
+        attempts.append(a)
+        with transaction.atomic():
+            Partner.objects.select_for_update().get(pk=a)
+            if postgres and len(attempts) <= 2:
+                both_locked_one.wait()
+            Partner.objects.select_for_update().get(pk=b)
+        return "done"
+
+    results = run_together(
+        lambda: lock_both(first.pk, second.pk), lambda: lock_both(second.pk, first.pk)
+    )
+    assert results == ["done", "done"]
+    assert len(attempts) == (3 if postgres else 2)
+    lost = [
+        r for r in caplog.records if r.name == "intimacy.db" and "lost a race" in r.getMessage()
+    ]
+    assert len(lost) == (1 if postgres else 0)
+
+
+def test_a_transaction_is_not_run_again_for_other_errors_nor_inside_a_callers_transaction():
+    from django.db import OperationalError, transaction
+
+    from intimacy.db import retry_on_conflict
+
+    calls = []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    @retry_on_conflict
+    def fails(cause):
+        calls.append(cause)
+        raise OperationalError("lost") from cause
+
+    with pytest.raises(OperationalError):
+        fails(Exception("something else"))
+    assert len(calls) == 1
+    with pytest.raises(OperationalError), transaction.atomic():
+        fails(Deadlock())
+    assert len(calls) == 2
+    with pytest.raises(OperationalError):
+        fails(Deadlock())
+    assert len(calls) == 2 + 4
