@@ -266,10 +266,26 @@ def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
     (the change stays, answered on its own)."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
-        if rule.is_resting:
-            return rule  # a double submit, or the other partner withdrew a moment earlier
         if not rule.may_withdraw(partner.pk):
+            if rule.is_resting:
+                return rule  # a double submit, or the other partner withdrew a moment earlier
             raise ConsentError("This rule is not in force, so there is no consent to withdraw.")
+        if rule.is_resting:
+            # The other partner withdrew a moment earlier: nothing is in force, and this
+            # partner's consent to the change waiting beside it ends too.
+            Acceptance.objects.filter(
+                version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
+            ).update(withdrawn_at=timezone.now())
+            record_event(
+                rule.agreement,
+                Kind.WITHDREW,
+                partner=partner,
+                rule=rule,
+                version=rule.pending_version,
+                note=note,
+            )
+            notify.partner_of(partner)
+            return rule
         in_force = rule.current_version
         now = timezone.now()
         _withdraw_acceptances(in_force.pk, now=now)

@@ -128,7 +128,8 @@ def _check_replay(rule: Rule, events: list[Event], seats: set[int]) -> list[str]
             pending = None
             if state == State.PROPOSED:
                 state = State.DECLINED
-        elif kind == Kind.WITHDREW:
+        elif kind == Kind.WITHDREW and state == State.ACTIVE:
+            # (On a resting rule a withdrawal only ends one's consent to a waiting change.)
             state, agreed, current = State.PAUSED, current, None
         elif kind in (Kind.REOPENED, Kind.RESTORED):
             state, pending, agreed = State.PROPOSED, version, None

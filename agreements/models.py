@@ -207,8 +207,18 @@ class Rule(models.Model):
     def may_take_back(self, seat_id: int | None) -> bool:
         return self.pending_version_id is not None and self._proposed_by(seat_id)
 
-    def may_withdraw(self, seat_id: int | None) -> bool:
-        return seat_id is not None and self.state == self.State.ACTIVE
+    def may_withdraw(self, seat_id: int | None, accepted_by: set[int] | None = None) -> bool:
+        """A rule in force; or a resting one while this seat still consents to a change waiting
+        beside it (the other partner withdrew first: this ends that consent too)."""
+        if seat_id is None:
+            return False
+        if self.state == self.State.ACTIVE:
+            return True
+        if self.state != self.State.PAUSED or self.pending_version_id is None:
+            return False
+        if accepted_by is None:
+            accepted_by = self.pending_accepted_by()
+        return seat_id in accepted_by
 
     def may_reopen(self, seat_id: int | None) -> bool:
         return (

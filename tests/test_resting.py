@@ -379,3 +379,20 @@ def test_the_invariant_check_finds_a_rule_in_force_with_one_acceptance(couple, a
     problems = check_agreement(agreement)
     assert any("in force with live acceptances" in p for p in problems), problems
     assert any("events say" in p for p in problems), problems
+
+
+def test_both_withdrawing_at_once_ends_both_partners_consent_to_a_waiting_change(couple, agreement):
+    alice, bob = couple
+    rule = both_accept(rules_of(alice)[0], alice, bob)
+    consent.propose_change(partner=alice, rule=rule, title="", text="Alice's change")
+    consent.withdraw(partner=bob, rule=rule)
+    # Alice's withdrawal lands just after Bob's: the rule already rests, and her consent to her
+    # own change ends too, so Bob's acceptance alone cannot bring it into force.
+    consent.withdraw(partner=alice, rule=rule, note="Me too")
+    rule = fresh(rule)
+    assert rule.withdrawn_by == bob and live(rule) == set()
+    consent.accept(partner=bob, rule=rule, version_id=rule.change.pk)
+    assert fresh(rule).state == State.PAUSED
+    answers = consent.answers_by_rule(agreement, [rule.change.pk])[rule.change.pk]
+    assert answers[alice.pk][0] == Kind.WITHDREW
+    assert check_agreement(agreement) == []
