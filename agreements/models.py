@@ -38,8 +38,8 @@ class Rule(models.Model):
     The pointers, by state (data-state values are fixed):
       proposed  pending = the proposal; nothing in force.
       active    current = the version in force; pending = a change waiting, or None.
-      paused    resting after a withdrawal: agreed = the version both had agreed (kept, never in
-                force again unless the withdrawer reopens it or both accept it anew);
+      paused    resting after a withdrawal: agreed = the version both had agreed (in force
+                again only if the withdrawer reopens it and the other accepts);
                 pending = a separate proposal waiting (a change pending at the withdrawal, or a
                 different wording either partner proposed since), or None.
       declined  pending None: the proposal ended (declined or taken back).
@@ -47,9 +47,10 @@ class Rule(models.Model):
 
     The ``may_*`` questions are asked by consent.py (which refuses exactly when they say no) and
     by the card (which offers exactly what they allow). They take the viewer's seat id and read
-    only this row's own columns and, for may_accept, the live acceptances of the pending version: pass ``accepted_by`` (seat ids), or prefetch
-    them as ``pending_version.live_acceptances`` (agreements.access.rules_for_page does), or
-    the question makes one query.
+    only this row's own columns and, for may_accept and may_withdraw, the live acceptances of
+    the pending version: pass ``accepted_by`` (seat ids), or prefetch them as
+    ``pending_version.live_acceptances`` (agreements.access.rules_for_page does), or the
+    question makes one query.
     """
 
     class State(models.TextChoices):
