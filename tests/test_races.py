@@ -260,7 +260,7 @@ def test_a_transaction_that_loses_a_deadlock_is_run_again(couple, caplog):
 
     postgres = connection.vendor == "postgresql"
     first, second = couple
-    both_locked_one = threading.Barrier(2, timeout=10)
+    both_locked_one = threading.Barrier(2, timeout=30)
     attempts = []
 
     @retry_on_conflict
@@ -276,12 +276,14 @@ def test_a_transaction_that_loses_a_deadlock_is_run_again(couple, caplog):
     results = run_together(
         lambda: lock_both(first.pk, second.pk), lambda: lock_both(second.pk, first.pk)
     )
-    assert results == ["done", "done"]
-    assert len(attempts) == (3 if postgres else 2)
+    assert results == ["done", "done"], results
     lost = [
         r for r in caplog.records if r.name == "intimacy.db" and "lost a race" in r.getMessage()
     ]
-    assert len(lost) == (1 if postgres else 0)
+    if postgres:
+        assert len(attempts) >= 3 and lost, (attempts, lost)
+    else:
+        assert len(attempts) == 2 and not lost
 
 
 def test_a_transaction_is_not_run_again_for_other_errors_nor_inside_a_callers_transaction():
