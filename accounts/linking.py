@@ -4,7 +4,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Couple, Invitation, Partner, User
+from agreements import partnership
 from intimacy import emails
+from intimacy.db import retry_on_conflict
 
 Status = Invitation.Status
 
@@ -53,8 +55,6 @@ def _cancel_open(inviter: User) -> None:
 
 def accept_invitation(*, token: str, user: User) -> Couple:
     """Forms the couple and its agreement in one transaction, and consumes the invitation."""
-    from agreements.consent import create_agreement
-
     try:
         with transaction.atomic():
             invitation = _lock_usable(token)
@@ -77,7 +77,7 @@ def accept_invitation(*, token: str, user: User) -> Couple:
             invitation.save(update_fields=["status", "responded_at", "couple"])
             # The acceptor may have an open invitation of their own: it has no use any more.
             _cancel_open(user)
-            create_agreement(couple=couple)
+            partnership.start_agreement(couple=couple)
     except IntegrityError:
         # The database refused a second current couple for one of the two (a race we lost).
         raise LinkingError("One of you is already linked with a partner.") from None
@@ -106,29 +106,26 @@ def _lock_usable(token: str) -> Invitation:
     return invitation
 
 
+@retry_on_conflict
 def end_partnership(*, user: User) -> Couple:
-    """Either partner, alone: the couple ends, its agreement is archived, both are free again."""
-    from agreements.consent import record_event
-
+    """Either partner, alone: the couple ends, its agreement is archived, both are free again.
+    Locks in the order consent uses (couple, agreement, then the seats), so that an acceptance
+    at the same instant lands before the end, or is refused after it."""
     with transaction.atomic():
         seat = user.current_partner_seat()
         if seat is None:
             raise LinkingError("You are not linked with a partner.")
-        couple = Couple.objects.select_for_update().get(pk=seat.couple_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is not None:
             raise LinkingError("This partnership has already ended.")
         now = timezone.now()
         couple.ended_at = now
         couple.save(update_fields=["ended_at"])
+        partnership.archive_agreement(couple=couple, ended_by=seat)
         others = list(
             couple.partners.select_related("user").filter(left_at__isnull=True).exclude(pk=seat.pk)
         )
         couple.partners.filter(left_at__isnull=True).update(left_at=now)
-        if hasattr(couple, "agreement"):
-            record_event(couple.agreement, "partnership_ended", partner=seat)
-            couple.agreement.therapist_accesses.filter(status__in=["requested", "active"]).update(
-                status="ended", ended_at=now
-            )
         for other in others:
             if other.user_id:
                 emails.send(

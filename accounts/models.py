@@ -70,10 +70,6 @@ class Couple(models.Model):
     def __str__(self) -> str:
         return f"Couple {self.pk}"
 
-    @property
-    def is_current(self) -> bool:
-        return self.ended_at is None
-
 
 class Partner(models.Model):
     """A seat in a couple. It outlives the account: a deleted person stays "former partner"."""

@@ -187,6 +187,9 @@ def _rule(rule: Rule) -> dict:
         "current_version_id": rule.current_version_id,
         "pending_version_id": rule.pending_version_id,
         "latest_version_id": rule.latest_version_id,
+        # A resting rule: the wording both had agreed, and when consent was withdrawn.
+        "agreed_version_id": rule.agreed_version_id,
+        "withdrawn_at": iso(rule.withdrawn_at),
         "versions": [_version(version) for version in rule.versions.all()],
     }
 

@@ -96,6 +96,8 @@ RULE_ACTIONS = {
     "agreements:decline": ["version", "note"],
     "agreements:change": ["title", "text", "note"],
     "agreements:withdraw": ["note"],
+    "agreements:take_back": ["version", "note"],
+    "agreements:reopen": ["note"],
     "agreements:archive": ["note"],
     "agreements:restore": ["note"],
 }
