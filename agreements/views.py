@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from agreements import access, consent, therapy
+from agreements import access, consent, notify, therapy
 from agreements.cards import make_card, make_cards, summary
 from agreements.forms import CommentForm, NoteForm, TherapistRequestForm, VersionForm, WordingForm
 from agreements.models import Agreement, Rule, TherapistAccess
@@ -87,6 +87,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     )
     if row is None:
         raise Http404
+    notify.mark_present(request.user.pk)
     etag = f'"a{row[0]}r{row[1]}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
