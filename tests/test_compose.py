@@ -155,4 +155,3 @@ def test_compose_worker_health_is_the_queue_not_the_web_check_of_the_image():
     # The image's HEALTHCHECK asks /healthz on port 8000, which the worker does not serve.
     test = compose()["services"]["worker"]["healthcheck"]["test"]
     assert "check_queue" in " ".join(test)
-
