@@ -38,6 +38,11 @@ def mark_present(user_id: int) -> None:
         logger.warning("Could not record presence", exc_info=True)
 
 
+def forget_presence(user_id: int) -> None:
+    """As if this user's page had been closed for two minutes."""
+    cache.delete(_presence_key(user_id))
+
+
 def is_present(user_id: int) -> bool:
     try:
         return cache.get(_presence_key(user_id)) is not None

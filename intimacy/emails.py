@@ -29,6 +29,10 @@ logger = logging.getLogger("intimacy.emails")
 _state = threading.local()
 
 
+class EmailNotSent(Exception):
+    """Recorded on the last attempt at an email: it stays in the queue, failed, until requeued."""
+
+
 class EmailRetryScheduled(Exception):
     """Recorded on an attempt that failed when a later attempt is already queued."""
 
@@ -137,29 +141,35 @@ def unseal(sealed: str) -> EmailMultiAlternatives:
 @task()
 def deliver(sealed: str, attempt: int = 1) -> None:
     """Sends one queued email. A failed attempt queues the next one (with the same sealed email)
-    before it fails; the worker records each failure on the task's row."""
+    before it fails; the worker records each failure on the task's row and in its log."""
     message = unseal(sealed)
     try:
         message.send()
     except Exception as error:
+        # Only the kind of failure is recorded: the server's own text (and so a traceback that
+        # includes it) may name the recipient, and neither logs nor the queue ever hold an address.
+        reason = _kind(error)
         delays = settings.EMAIL_RETRY_DELAYS
-        reason = type(error).__name__  # not str(error): it may name the recipient
         if attempt > len(delays) or not deliver.get_backend().supports_defer:
-            logger.error(
-                "Email attempt %d failed (%s); no attempt left: see manage.py check_queue",
-                attempt,
-                reason,
-            )
-            raise
+            raise EmailNotSent(f"attempt {attempt} failed ({reason}); no attempt left") from None
         run_after = timezone.now() + timedelta(seconds=delays[attempt - 1])
         deliver.using(run_after=run_after).enqueue(sealed, attempt=attempt + 1)
-        logger.warning(
-            "Email attempt %d failed (%s); the next one is queued for %s",
-            attempt,
-            reason,
-            run_after.isoformat(timespec="seconds"),
-        )
-        raise EmailRetryScheduled(f"attempt {attempt} failed ({reason})") from error
+        raise EmailRetryScheduled(
+            f"attempt {attempt} failed ({reason}); the next one is queued for"
+            f" {run_after.isoformat(timespec='seconds')}"
+        ) from None
+
+
+def _kind(error: BaseException) -> str:
+    """ "SMTPServerDisconnected after TimeoutError", "SMTPRecipientsRefused", "SMTPDataError 554"."""
+    kinds = []
+    while error is not None and len(kinds) < 3:
+        kind = type(error).__name__
+        if code := getattr(error, "smtp_code", None):
+            kind += f" {code}"
+        kinds.append(kind)
+        error = error.__cause__ or error.__context__
+    return " after ".join(kinds)
 
 
 def _queued():

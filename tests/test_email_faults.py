@@ -46,6 +46,11 @@ class FakeSMTP:
         self.mode = "hang"
         self._listen()
 
+    def reject(self) -> None:
+        """Answers, but refuses every recipient, naming them as real servers do."""
+        self.mode = "reject"
+        self._listen()
+
     def answer(self) -> None:
         self.mode = "answer"
         for conn in self._held:
@@ -107,7 +112,11 @@ class FakeSMTP:
                         recipients = []
                         say("250 OK")
                     elif verb == "RCPT":
-                        recipients.append(re.search(r"<([^>]*)>", command).group(1))
+                        address = re.search(r"<([^>]*)>", command).group(1)
+                        if self.mode == "reject":
+                            say(f"550 5.1.1 <{address}>: mailbox unavailable")
+                            continue
+                        recipients.append(address)
                         say("250 OK")
                     elif verb == "DATA":
                         say("354 End data with <CR><LF>.<CR><LF>")
@@ -294,6 +303,23 @@ def test_an_email_that_ran_out_of_attempts_is_kept_reported_and_sent_when_requeu
     assert len(emails_to(smtp, "alice@example.com")) == 1
     assert len(smtp.received) == 1
     call_command("check_queue", stdout=io.StringIO())  # healthy again: no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_recipient_is_recorded_without_the_address_in_the_queue_or_the_logs(
+    smtp, couple, bob_client, caplog
+):
+    alice, bob = couple
+    smtp.reject()
+    accept_first_rule(bob_client, bob)
+    run_worker()
+    rows = list(DBTaskResult.objects.failed())
+    assert len(rows) == 3
+    assert "SMTPRecipientsRefused" in rows[0].traceback
+    assert "SMTPRecipientsRefused" in caplog.text
+    for text in [row.traceback for row in rows] + [caplog.text]:
+        assert "alice@example.com" not in text
+    assert emails.failed_emails().count() == 1  # kept, for check_queue --requeue
 
 
 @pytest.mark.django_db(transaction=True)
