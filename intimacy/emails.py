@@ -161,7 +161,7 @@ def deliver(sealed: str, attempt: int = 1) -> None:
 
 
 def _kind(error: BaseException) -> str:
-    """ "SMTPServerDisconnected after TimeoutError", "SMTPRecipientsRefused", "SMTPDataError 554"."""
+    """The kinds of failure, outermost first: "SMTPServerDisconnected after TimeoutError"."""
     kinds = []
     while error is not None and len(kinds) < 3:
         kind = type(error).__name__
