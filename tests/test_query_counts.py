@@ -17,11 +17,13 @@ from agreements.models import Acceptance, Agreement, Rule, RuleVersion
 from tests.conftest import client_for, link, make_user, rules_of
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
-AGREEMENT_PAGE = 8  # user, seat with couple and agreement, rules, live acceptances, rule
-# comments, partners, comments on the whole agreement, therapist access requests
+AGREEMENT_PAGE = 9  # user, seat with couple and agreement, rules, live acceptances, rule
+# comments, the "not yet" notes of the waiting wordings, partners, comments on the whole
+# agreement, therapist access requests
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
-ACCEPT = 21  # the consent change (with its events and the email throttle) and the updated card
+ACCEPT = 23  # the consent change (with its events and the email throttle) and the updated card
+# (with the partners' names and the "not yet" notes)
 THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
 
 

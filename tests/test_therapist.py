@@ -16,10 +16,11 @@ from accounts import linking
 from accounts.models import User
 from agreements import consent, therapist_urls, therapy
 from agreements import urls as agreement_urls
-from agreements.cards import summary
+from agreements.access import Viewer
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Agreement, Comment, Event, Rule, TherapistAccess
-from agreements.therapist_views import client_accesses
+from agreements.pages.cards import make_cards, summary
+from agreements.pages.therapist import client_accesses
 from tests.concurrency import run_together
 from tests.conftest import client_for, link, make_user, reauthenticate, rules_of
 
@@ -590,14 +591,14 @@ def test_the_home_page_gives_counts_news_and_last_activity(
         consent.accept(partner=dave, rule=rule, version_id=rule.pending_version_id)
     consent.withdraw(partner=dave, rule=rules[2])
     agreement = carol_dave_access.agreement
-    expected = summary(list(agreement.rules.all()))
-    assert (expected["in_force"], expected["paused"]) == (2, 1)
+    expected = summary(make_cards(list(agreement.rules.all()), Viewer(Viewer.THERAPIST)))
+    assert (expected["in_force"], expected["resting"]) == (2, 1)
 
     [client] = client_accesses(dana_2fa)
     assert (client.in_force, client.waiting, client.paused, client.total) == (
         expected["in_force"],
         expected["waiting"],
-        expected["paused"],
+        expected["resting"],
         expected["total"],
     )
     assert client.last_activity == agreement.events.latest("created_at").created_at
