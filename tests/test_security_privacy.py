@@ -26,14 +26,13 @@ from accounts.management.commands.reencrypt import encrypted_fields
 from agreements import consent, therapy
 from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
 from intimacy import emails
-from tests.conftest import PASSWORD, client_for, link, make_user
+from tests.conftest import PASSWORD, client_for, link, make_user, reauthenticate
 from tests.security_production import ROOT
 from tests.security_world import (
     SECRET,
     activate_totp,
     build_world,
     every_page,
-    reauthenticate,
 )
 
 # Words that must never appear where a bystander could look: a tab title, a notification, an
@@ -304,13 +303,13 @@ def test_every_email_sent_along_the_way_is_neutral_and_carries_no_private_words(
 
     # allauth's notifications: password changed, two-factor on, new recovery codes, new address.
     client = client_for(alice)
-    reauthenticate(client)
+    reauthenticate(client, alice)
     client.post(
         reverse("account_change_password"),
         {"oldpassword": PASSWORD, "password1": "another-pass-77", "password2": "another-pass-77"},
     )
     client = client_for(bob)
-    reauthenticate(client)
+    reauthenticate(client, bob)
     activate_totp(client)
     client.post(reverse("mfa_generate_recovery_codes"))
     client.post(reverse("account_email"), {"action_add": "", "email": "bob2@example.com"})

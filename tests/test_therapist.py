@@ -22,7 +22,15 @@ from agreements.models import Agreement, Comment, Event, Rule, TherapistAccess
 from agreements.pages.cards import make_cards, summary
 from agreements.pages.therapist import client_accesses
 from tests.concurrency import run_together
-from tests.conftest import client_for, link, make_user, reauthenticate, rules_of
+from tests.conftest import (
+    agreement_of,
+    client_for,
+    grant_therapist,
+    link,
+    make_user,
+    reauthenticate,
+    rules_of,
+)
 
 Status = TherapistAccess.Status
 PARTNER_BUTTONS = ["Accept", "Not yet", "Decline", "Propose a change", "Withdraw consent"]
@@ -31,19 +39,6 @@ PARTNER_BUTTONS = ["Accept", "Not yet", "Decline", "Propose a change", "Withdraw
 def with_second_factor(user: User) -> User:
     TOTP.activate(user, generate_totp_secret())
     return user
-
-
-def agreement_of(seat) -> Agreement:
-    return Agreement.objects.get(couple_id=seat.couple_id)
-
-
-def grant(seats, therapist: User) -> TherapistAccess:
-    """One partner asks, the other agrees: the only way access starts."""
-    first, second = seats
-    asked = therapy.request_access(
-        partner=first, agreement=agreement_of(first), email=therapist.email
-    )
-    return therapy.respond(partner=second, access_id=asked.pk, agree=True)
 
 
 def couple_urls(agreement: Agreement) -> list[tuple[str, str, dict]]:
@@ -86,11 +81,6 @@ def main_of(html: str) -> str:
 
 
 @pytest.fixture
-def dana_2fa(dana) -> User:
-    return with_second_factor(dana)
-
-
-@pytest.fixture
 def dana_client(dana_2fa):
     return client_for(dana_2fa)
 
@@ -102,7 +92,7 @@ def erin(db) -> User:
 
 @pytest.fixture
 def carol_dave_access(other_couple, dana_2fa) -> TherapistAccess:
-    return grant(other_couple, dana_2fa)
+    return grant_therapist(other_couple, dana_2fa)
 
 
 # -- granting --------------------------------------------------------------------------------------
@@ -308,8 +298,8 @@ def test_a_therapist_without_access_gets_404_on_every_couple_url(
 def test_two_therapists_with_two_couples_each_see_only_their_own(
     couple, other_couple, dana_2fa, dana_client, erin
 ):
-    grant(couple, erin)
-    grant(other_couple, dana_2fa)
+    grant_therapist(couple, erin)
+    grant_therapist(other_couple, dana_2fa)
     alice_and_bob, carol_and_dave = agreement_of(couple[0]), agreement_of(other_couple[0])
     erin_client = client_for(erin)
 
@@ -481,7 +471,7 @@ def test_signing_up_as_a_therapist_makes_a_therapist_account(db, client, setting
 
 @pytest.mark.parametrize("factor", ["none", "recovery codes only"])
 def test_without_two_factor_a_therapist_sees_no_client_data(factor, other_couple, dana):
-    access = grant(other_couple, dana)
+    access = grant_therapist(other_couple, dana)
     if factor == "recovery codes only":
         RecoveryCodes.activate(dana)
     client = client_for(dana)
@@ -500,7 +490,7 @@ def test_without_two_factor_a_therapist_sees_no_client_data(factor, other_couple
 
 @pytest.mark.parametrize("kind", [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
 def test_with_two_factor_the_therapist_sees_the_agreement(kind, other_couple, dana):
-    access = grant(other_couple, dana)
+    access = grant_therapist(other_couple, dana)
     if kind == Authenticator.Type.TOTP:
         TOTP.activate(dana, generate_totp_secret())
     else:
@@ -631,7 +621,7 @@ def test_the_home_page_costs_the_same_queries_for_1_or_50_couples(
         for n in range(start, stop):
             a = make_user(f"a{n}@example.com", f"A{n}")
             b = make_user(f"b{n}@example.com", f"B{n}")
-            grant(link(a, b), dana_2fa)
+            grant_therapist(link(a, b), dana_2fa)
 
     home = reverse("therapist:home")
     add_couples(0, 1)
@@ -655,7 +645,7 @@ def test_a_comment_racing_the_end_of_access_lands_before_it_or_not_at_all():
     therapist = with_second_factor(make_user("t@example.com", "T", therapist=True))
     for n in range(10):
         seats = link(make_user(f"p{n}@example.com", "P"), make_user(f"q{n}@example.com", "Q"))
-        live = grant(seats, therapist)
+        live = grant_therapist(seats, therapist)
         agreement = live.agreement
         commented, ended = run_together(
             lambda a=agreement: therapy.add_comment(agreement=a, therapist=therapist, text="Hi"),
