@@ -102,16 +102,17 @@ def test_a_new_person_signs_up_verifies_and_lands_back_on_the_invitation(
 
     invitation = linking.create_invitation(inviter=alice)
     url = invitation.get_absolute_url()
-    response = client.post(
-        f"{reverse('account_signup')}?next={url}",
-        {
-            "email": "newcomer@example.org",
-            "password1": "a-long-test-password-1",
-            "display_name": "Sam",
-            "account_type": "partner",
-            "next": url,
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{reverse('account_signup')}?next={url}",
+            {
+                "email": "newcomer@example.org",
+                "password1": "a-long-test-password-1",
+                "display_name": "Sam",
+                "account_type": "partner",
+                "next": url,
+            },
+        )
     assert response.status_code == 302
     link_in_email = re.search(
         r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+)", mailoutbox[-1].body
