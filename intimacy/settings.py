@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "agreements",
+    "intimacy.apps.IntimacyConfig",
 ]
 
 MIDDLEWARE = [
@@ -130,8 +131,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# Shared between processes in production (rate limits, email throttles, sessions).
-CACHE_URL = envstr("CACHE_URL", "locmem://")
+# Shared between processes in production (rate limits, lockouts, two-factor replay guard, email
+# throttles, sessions). A per-process cache is for development only: with DJANGO_DEBUG off the
+# default is the database and intimacy.checks refuses locmem:// (intimacy.E001).
+CACHE_URL = envstr("CACHE_URL", "locmem://" if DEBUG else "db://cache_table")
 if CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL.startswith("db://"):
