@@ -101,15 +101,17 @@ def couple(request: HttpRequest, agreement_id: int) -> HttpResponse:
     live = access.therapist_access_or_404(request, agreement_id)
     agreement = live.agreement
     context = _page_context(agreement, None, can_act=False, viewer="therapist")
-    since = live.last_viewed_at or live.granted_at
+    previous = therapy.record_view(
+        live, prefetch="prefetch" in request.headers.get("Sec-Purpose", "")
+    )
+    since = previous or live.granted_at
     context.update(
         access=live,
-        previous_visit=live.last_viewed_at,
+        previous_visit=previous,
         news=agreement.events.filter(created_at__gt=since)
         .exclude(therapist=request.user, partner__isnull=True)
         .count(),
     )
-    therapy.mark_viewed(live)
     return render(request, PAGE, context)
 
 
