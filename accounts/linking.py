@@ -64,7 +64,7 @@ def _consume_invitation_email(inviter: User, email: str) -> bool:
         (f"invitation-email:account:{inviter.pk}", *INVITATION_EMAILS_PER_ACCOUNT),
         (f"invitation-email:address:{address}", *INVITATION_EMAILS_PER_ADDRESS),
     ]
-    for key, limit, seconds in windows:
+    for key, limit, _seconds in windows:
         if cache.get(key, 0) >= limit:
             return False
     for key, _limit, seconds in windows:

@@ -15,7 +15,7 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, export, therapy
 from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
-from tests.conftest import client_for, make_user, reauthenticate
+from tests.conftest import client_for, make_user
 
 
 @pytest.fixture(autouse=True)
