@@ -54,6 +54,7 @@ def export_data(user: User) -> dict:
                 "granted_at": iso(access.granted_at),
                 "ended_at": iso(access.ended_at),
                 "last_viewed_at": iso(access.last_viewed_at),
+                "previous_viewed_at": iso(access.previous_viewed_at),
             }
             for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
         ]

@@ -9,6 +9,7 @@ from django.utils.deconstruct import deconstructible
 
 # Joiners are format characters that writing needs: emoji sequences and Persian or Indic words.
 JOINERS = {"\u200c", "\u200d"}
+UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 ONE_LINE_MESSAGE = (
     "Use a single line of ordinary characters: no line breaks, tabs or invisible characters."
 )
@@ -18,10 +19,10 @@ def is_one_line(value: str) -> bool:
     for char in value:
         if char in JOINERS:
             continue
-        category = unicodedata.category(char)
-        # C*: control, format (bidirectional overrides), surrogates, private use, unassigned;
-        # Zl, Zp: the Unicode line and paragraph separators.
-        if category[0] == "C" or category in ("Zl", "Zp"):
+        # Cc: controls (line breaks, tabs); Cf: invisible format characters (bidirectional
+        # overrides); Cs: lone surrogates; Zl, Zp: the Unicode line and paragraph separators.
+        # Private-use and not-yet-assigned characters are allowed: newer emoji are among them.
+        if unicodedata.category(char) in UNPRINTABLE:
             return False
     return True
 
