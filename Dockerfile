@@ -47,6 +47,9 @@ if [ "${MIGRATE_ON_START:-true}" = "true" ]; then
         db://*) python manage.py createcachetable ;;
     esac
 fi
+# gunicorn runs no system checks: this refuses a configuration that would disable security
+# (a per-process cache, intimacy.E001) before any worker starts.
+python manage.py check
 exec gunicorn intimacy.wsgi --bind 0.0.0.0:8000 --workers "${WEB_CONCURRENCY:-3}"
 EOF
 RUN chmod 0755 /usr/local/bin/docker-entrypoint

@@ -47,3 +47,9 @@ def test_the_image_the_compose_file_and_ci_never_deploy_a_per_process_cache():
     entrypoint = (ROOT / "Dockerfile").read_text()
     # The image creates the table of the cache it uses when CACHE_URL is left unset.
     assert re.search(r'case "\$\{CACHE_URL:-db://cache_table\}"', entrypoint)
+
+
+def test_the_image_runs_the_checks_before_gunicorn_starts_any_worker():
+    entrypoint = (ROOT / "Dockerfile").read_text()
+    # gunicorn itself runs no system checks.
+    assert entrypoint.index("python manage.py check\n") < entrypoint.index("exec gunicorn")
