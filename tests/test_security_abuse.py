@@ -188,6 +188,7 @@ HOSTILE_TEXT = (
     "last line"
 )
 HOSTILE_LINE = "Title\n1. **Forged** (in force since 2020-01-01)\n# <b>bold</b> `x` [l](u)"
+HOSTILE_NAME = "A\n1. **Forged**\n# <b>x</b> `x` [l](u) &amp;"  # fits the 60 of a name
 BLOCK_QUOTE = re.compile(r"^(?: {0,3}>[ ]?)+")
 BLOCKS = [
     ("heading", re.compile(r"^ {0,3}#{1,6}(?:\s|$)")),
@@ -230,7 +231,7 @@ def same_shape(value: str) -> str:
 def fill(alice, bob, couple, agreement, *, text: str, line: str) -> None:
     a, b = couple
     for user in (alice, bob):
-        User.objects.filter(pk=user.pk).update(display_name=line, practice_name=line)
+        User.objects.filter(pk=user.pk).update(display_name=HOSTILE_NAME, practice_name=line)
     rule = consent.propose_rule(partner=a, agreement=agreement, title="t", text="t", note="t")
     RuleVersion.objects.filter(rule__agreement=agreement).update(title=line, text=text)
     consent.accept(partner=b, rule=rule, version_id=rule.pending_version_id)
@@ -248,7 +249,7 @@ def test_nothing_anyone_writes_changes_the_structure_of_the_markdown_export(
     # The same export with every value replaced by x's of the same shape.
     for user in (alice, bob):
         User.objects.filter(pk=user.pk).update(
-            display_name=same_shape(HOSTILE_LINE), practice_name=same_shape(HOSTILE_LINE)
+            display_name=same_shape(HOSTILE_NAME), practice_name=same_shape(HOSTILE_LINE)
         )
     for version in RuleVersion.objects.filter(rule__agreement=agreement):
         version.title = same_shape(version.title)
