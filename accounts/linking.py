@@ -1,5 +1,8 @@
 """Every change to who is linked with whom: invitations, forming a couple, ending it."""
 
+import hashlib
+
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,6 +25,16 @@ INVALID_LINK = (
 )
 
 
+# Invitation emails go to any address the inviter types, with the inviter's name in them: like
+# allauth's own emails they are rate-limited, per account and per address (in the shared cache).
+INVITATION_EMAILS_PER_ACCOUNT = (5, 60 * 60)  # at most 5 an hour from one account
+INVITATION_EMAILS_PER_ADDRESS = (3, 24 * 60 * 60)  # at most 3 a day to one address
+TOO_MANY_INVITATION_EMAILS = (
+    "You have sent several invitation emails in a short time, so we did not send this one. "
+    "Try again later, or make the link without an email and send it to your partner yourself."
+)
+
+
 def create_invitation(*, inviter: User, email: str = "") -> Invitation:
     """A new invitation; an open one from the same person is cancelled first."""
     if inviter.is_therapist:
@@ -30,16 +43,39 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
         User.objects.select_for_update().filter(pk=inviter.pk).first()
         if inviter.current_partner_seat():
             raise LinkingError("You are already linked with a partner.")
+        if email and not _consume_invitation_email(inviter, email):
+            raise LinkingError(TOO_MANY_INVITATION_EMAILS)
         _cancel_open(inviter)
         invitation = Invitation.new(inviter, email=email)
         invitation.save()
         if email:
+            # The name is data: one line, whatever an older row may hold.
+            inviter_name = " ".join(inviter.display_name.split())
             emails.send(
                 "invitation",
                 email,
-                {"inviter": inviter.display_name, "link": invitation.get_absolute_url()},
+                {"inviter": inviter_name, "link": invitation.get_absolute_url()},
             )
     return invitation
+
+
+def _consume_invitation_email(inviter: User, email: str) -> bool:
+    """Counts one invitation email against both limits, unless either is reached already."""
+    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    windows = [
+        (f"invitation-email:account:{inviter.pk}", *INVITATION_EMAILS_PER_ACCOUNT),
+        (f"invitation-email:address:{address}", *INVITATION_EMAILS_PER_ADDRESS),
+    ]
+    for key, limit, _seconds in windows:
+        if cache.get(key, 0) >= limit:
+            return False
+    for key, _limit, seconds in windows:
+        if not cache.add(key, 1, timeout=seconds):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr: a new window
+                cache.add(key, 1, timeout=seconds)
+    return True
 
 
 def cancel_invitation(*, inviter: User) -> None:

@@ -1,12 +1,14 @@
 """The shared agreement: rules, their immutable versions, acceptances and the event ledger."""
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
 from intimacy.crypto import EncryptedTextField
+from intimacy.validators import validate_one_line
 
 MAX_TEXT = 2000
 MAX_TITLE = 120
@@ -260,7 +262,9 @@ class RuleVersion(models.Model):
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    title = EncryptedTextField(blank=True)
+    title = EncryptedTextField(
+        blank=True, validators=[validate_one_line, MaxLengthValidator(MAX_TITLE)]
+    )
     text = EncryptedTextField()
     author = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -419,6 +423,8 @@ class TherapistAccess(models.Model):
     granted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+    # The visit before last_viewed_at: what is new is counted from here while a visit lasts.
+    previous_viewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "pk"]

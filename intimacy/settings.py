@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "agreements",
     "checkins",
+    "intimacy.apps.IntimacyConfig",
 ]
 
 MIDDLEWARE = [
@@ -133,8 +134,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# Shared between processes in production (rate limits, email throttles, sessions).
-CACHE_URL = envstr("CACHE_URL", "locmem://")
+# Shared between processes in production (rate limits, lockouts, two-factor replay guard, email
+# throttles, sessions). A per-process cache is for development only: with DJANGO_DEBUG off the
+# default is the database and intimacy.checks refuses locmem:// (intimacy.E001).
+CACHE_URL = envstr("CACHE_URL", "locmem://" if DEBUG else "db://cache_table")
 if CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL.startswith("db://"):
@@ -322,13 +325,44 @@ PARTNER_EMAIL_INTERVAL = timedelta(seconds=envint("PARTNER_EMAIL_INTERVAL_SECOND
 # Error reports hide every POST value and local variable: they would carry rule wording.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "intimacy.reporting.PrivateExceptionReporterFilter"
 
+# No log line may hold an invitation token or a reset key (intimacy.logfilters): every handler
+# redacts them, including the development server's access log (django.server).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_tokens": {"()": "intimacy.logfilters.RedactTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_tokens"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
+        # Django's own handlers are replaced by these, which redact.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # Request logs would carry URLs only; bodies are never logged.
         "django.request": {"level": "ERROR"},

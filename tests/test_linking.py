@@ -44,7 +44,7 @@ def test_an_invitation_can_be_emailed_neutrally(
         invite(alice_client, "partner@example.org")
     message = mailoutbox[0]
     assert message.to == ["partner@example.org"]
-    assert message.subject == "Alice invited you to write a shared agreement on Rules of the Road"
+    assert message.subject == "“Alice” invited you to write a shared agreement on Rules of the Road"
     assert "/invitation/" in message.body
     assert "Rules of the Road <" in message.from_email
 
@@ -252,9 +252,9 @@ def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_o
         linking.create_invitation(inviter=inviter, email="partner@example.org")
     assert (
         mailoutbox[0].subject
-        == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
+        == "“Róisín O'Brien” invited you to write a shared agreement on Rules of the Road"
     )
-    assert "Róisín O'Brien invited you" in mailoutbox[0].body
+    assert "“Róisín O'Brien” invited you" in mailoutbox[0].body
 
 
 def test_ending_a_partnership_ends_therapist_access_through_the_agreements_service(
