@@ -108,7 +108,7 @@ def tell(kind: Kind, n: int) -> Template:
         else:
             access = stories.grant_therapist(seats, therapist)
             if kind.visited:
-                therapy.mark_viewed(access)
+                therapy.record_view(access)
     agreement = stories.agreement_of(seats[0])
     scope = {
         Agreement: Agreement.objects.filter(pk=agreement.pk),
