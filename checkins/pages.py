@@ -152,10 +152,20 @@ def _care(view: CheckInView, checkin: CheckIn, answers) -> None:
 
 
 def _propose_url(checkin: CheckIn, mine: Answer) -> str:
-    from urllib.parse import urlencode
+    # Only the check-in's id travels: the Want itself stays out of URLs, logs and history.
+    return reverse("checkins:propose", args=[checkin.pk])
 
+
+def proposal_from(checkin: CheckIn, seat: Partner) -> dict | None:
+    """The new-rule form's first draft from this partner's own Want, once the check-in is
+    revealed; None when there is nothing of theirs to propose."""
+    if checkin.revealed_at is None:
+        return None
+    mine = Answer.objects.filter(checkin=checkin, partner=seat).first()
+    if mine is None or not mine.want:
+        return None
     title = f"From our check-in: {checkin.topic}" if checkin.topic else "From our check-in"
-    return f"{reverse('agreements:new_rule')}?{urlencode({'title': title, 'text': mine.want})}"
+    return {"title": title[:120], "text": mine.want}
 
 
 def _etag(checkin: CheckIn, answers) -> str:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:checkin_id>/", views.checkin, name="checkin"),
     path("<int:checkin_id>/poll/", views.poll, name="poll"),
     path("<int:checkin_id>/seal/", views.seal, name="seal"),
+    path("<int:checkin_id>/propose/", views.propose, name="propose"),
     path("<int:checkin_id>/reopen/", views.reopen, name="reopen"),
     path("<int:checkin_id>/let-go/", views.let_go, name="let_go"),
     path("<int:checkin_id>/delete-answer/", views.delete_answer, name="delete_answer"),

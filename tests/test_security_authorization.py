@@ -240,6 +240,13 @@ MATRIX: dict[str, Case] = {
         GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
     ),
     "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
+    # Alice's own Want, from the revealed check-in, as the first draft of a new rule; Bob wrote
+    # no Want there, so there is nothing of his to propose.
+    "checkins:propose": Case(
+        GET=row(partner=200, other_partner=404, other_couple=404, loner=404),
+        POST=PARTNER_WRONG_METHOD,
+        kwargs=_checkin("checkin"),
+    ),
     # The poll is for htmx; a plain request is sent to the check-in's page.
     "checkins:poll": Case(
         GET=ours(302), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("open_checkin")

@@ -60,10 +60,7 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
-    form = WordingForm(
-        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
-    )
+    form = WordingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
