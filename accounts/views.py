@@ -16,7 +16,7 @@ from accounts import erasure, linking
 from accounts.forms import DeleteAccountForm, InvitationForm, ProfileForm
 from accounts.models import Invitation, Partner
 from agreements import export
-from agreements.views import partner_required
+from agreements.access import partner_required
 
 
 def home(request: HttpRequest) -> HttpResponse:

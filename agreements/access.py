@@ -1,14 +1,97 @@
-"""Who may see what: every view asks here, and an object that is not theirs is a 404."""
+"""Who may see what, and what they may do there: every gate of the app is in this module.
 
-from django.db.models import Prefetch
-from django.http import Http404, HttpRequest
+A gate returns the object together with the `Viewer` who asked (the read-write flag, in the spirit
+of healthchecks' `_get_check_for_user`), or raises Http404: an object of another couple is not
+found, never forbidden, so outsiders learn nothing. Views ask here; nothing else checks ownership.
+"""
 
-from accounts.models import Couple, Partner
-from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
+from dataclasses import dataclass
+from functools import wraps
+
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.models import Partner, User
+from agreements.models import Agreement, Rule, TherapistAccess
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
 # even compare with it (OverflowError, a 500) when it is matched against a foreign key.
 MAX_ID = 2**63 - 1
+
+SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at an agreement. Only a current partner of a live agreement may act; a
+    former partner reads the archive; a therapist reads and comments."""
+
+    PARTNER = "partner"
+    FORMER = "former"
+    THERAPIST = "therapist"
+
+    kind: str
+    seat: Partner | None = None
+    therapist_access: TherapistAccess | None = None
+
+    @property
+    def may_act(self) -> bool:
+        return self.kind == self.PARTNER
+
+    @property
+    def seat_id(self) -> int | None:
+        return self.seat.pk if self.seat is not None else None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.kind == self.PARTNER
+
+    @property
+    def is_former(self) -> bool:
+        return self.kind == self.FORMER
+
+    @property
+    def is_therapist(self) -> bool:
+        return self.kind == self.THERAPIST
+
+
+# -- who may enter at all -------------------------------------------------------------------------
+
+
+def partner_required(view):
+    """Signed in, and not a therapist: therapists never reach a partner view (404)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_therapist:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def has_second_factor(user: User) -> bool:
+    """Recovery codes alone do not count: they only back up a real second factor."""
+    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTORS).exists()
+
+
+def therapist_required(view):
+    """Signed in as a therapist (anyone else: 404), with two-factor authentication turned on;
+    without it the therapist gets a page asking for it, and no client data at all."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_therapist:
+            raise Http404
+        if not has_second_factor(request.user):
+            return render(request, "agreements/therapist/two_factor_required.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def id_or_404(value: int) -> int:
@@ -17,11 +100,11 @@ def id_or_404(value: int) -> int:
     return value
 
 
-def seat_or_404(request: HttpRequest) -> Partner:
-    """The signed-in partner's seat in their current couple. A GET changes nothing, so its
-    agreement comes in the same query; a POST reads it afresh after the change (its revision is
-    the new ETag)."""
-    related = "couple__agreement" if request.method in ("GET", "HEAD") else "couple"
+# -- partners -------------------------------------------------------------------------------------
+
+
+def seat_or_404(request: HttpRequest, *, related: str = "couple") -> Partner:
+    """The signed-in partner's seat in their current couple (with the couple, or more)."""
     seat = (
         Partner.objects.select_related(related)
         .filter(user=request.user, left_at__isnull=True)
@@ -32,17 +115,50 @@ def seat_or_404(request: HttpRequest) -> Partner:
     return seat
 
 
-def current_agreement(seat: Partner) -> Agreement:
-    if "couple" in seat._state.fields_cache and Couple.agreement.is_cached(seat.couple):
-        return seat.couple.agreement  # read along with the seat (a GET)
-    return Agreement.objects.select_related("couple").get(couple_id=seat.couple_id)
+def partner_or_404(request: HttpRequest) -> Viewer:
+    """The signed-in person as a current partner, for an action: the agreement is read afresh
+    after the change (its revision is the new ETag)."""
+    return Viewer(Viewer.PARTNER, seat_or_404(request))
 
 
-def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Partner]:
+def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
+    """The current agreement of the signed-in partner, read with the seat in one query."""
+    seat = seat_or_404(request, related="couple__agreement")
+    return seat.couple.agreement, Viewer(Viewer.PARTNER, seat)
+
+
+def partner_etag_or_404(request: HttpRequest) -> str:
+    """The ETag of the signed-in partner's current agreement, in one query (the poll)."""
+    row = (
+        Agreement.objects.filter(
+            couple__partners__user=request.user, couple__partners__left_at__isnull=True
+        )
+        .values_list("pk", "revision")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    return Agreement.make_etag(*row)
+
+
+def rule_of_partner_or_404(request: HttpRequest, rule_id: int) -> tuple[Rule, Viewer]:
+    id_or_404(rule_id)
+    viewer = partner_or_404(request)
+    rule = (
+        Rule.objects.select_related("agreement__couple")
+        .filter(pk=rule_id, agreement__couple_id=viewer.seat.couple_id)
+        .first()
+    )
+    if rule is None:
+        raise Http404
+    return rule, viewer
+
+
+def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Viewer]:
     """An archived agreement the signed-in person was a partner in (read-only for both)."""
     id_or_404(agreement_id)
     seat = (
-        Partner.objects.select_related("couple")
+        Partner.objects.select_related("couple__agreement")
         .filter(
             user=request.user, couple__agreement__pk=agreement_id, couple__ended_at__isnull=False
         )
@@ -50,20 +166,21 @@ def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agre
     )
     if seat is None:
         raise Http404
-    return Agreement.objects.select_related("couple").get(pk=agreement_id), seat
+    return seat.couple.agreement, Viewer(Viewer.FORMER, seat)
 
 
-def rule_of_partner_or_404(request: HttpRequest, rule_id: int) -> tuple[Rule, Partner]:
-    id_or_404(rule_id)
-    seat = seat_or_404(request)
-    rule = (
-        Rule.objects.select_related("agreement__couple")
-        .filter(pk=rule_id, agreement__couple_id=seat.couple_id)
-        .first()
-    )
-    if rule is None:
+def access_of_couple_or_404(agreement: Agreement, access_id: object) -> int:
+    """A therapist access (or request) of this couple's agreement, by the id a form posted."""
+    try:
+        access_id = id_or_404(int(access_id))
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if not agreement.therapist_accesses.filter(pk=access_id).exists():
         raise Http404
-    return rule, seat
+    return access_id
+
+
+# -- therapists -----------------------------------------------------------------------------------
 
 
 def therapist_access_or_404(request: HttpRequest, agreement_id: int) -> TherapistAccess:
@@ -87,20 +204,15 @@ def therapist_access_or_404(request: HttpRequest, agreement_id: int) -> Therapis
     return access
 
 
-def rules_for_page(agreement: Agreement):
-    """Everything the rule cards show, in a number of queries that does not grow with the rules."""
-    live = Acceptance.objects.filter(withdrawn_at__isnull=True).select_related("partner__user")
-    return (
-        agreement.rules.select_related(
-            "current_version",
-            "pending_version__previous",
-            "latest_version",
-        )
-        .prefetch_related(
-            Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
-            Prefetch(
-                "comments", queryset=Comment.objects.select_related("partner__user", "therapist")
-            ),
-        )
-        .order_by("position", "pk")
-    )
+def therapist_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Viewer]:
+    live = therapist_access_or_404(request, agreement_id)
+    return live.agreement, Viewer(Viewer.THERAPIST, therapist_access=live)
+
+
+def rule_of_agreement_or_404(agreement: Agreement, rule_id: int) -> Rule:
+    """A rule of an agreement the viewer was already let into (a therapist's pages and forms)."""
+    id_or_404(rule_id)
+    rule = Rule.objects.filter(pk=rule_id, agreement_id=agreement.pk).first()
+    if rule is None:
+        raise Http404
+    return rule

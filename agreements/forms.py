@@ -28,7 +28,7 @@ class WordingForm(forms.Form):
 
 class NoteForm(forms.Form):
     note = forms.CharField(
-        label="Note (optional)",
+        label="Note for your partner (optional)",
         max_length=MAX_NOTE,
         required=False,
         strip=True,
@@ -55,3 +55,10 @@ class CommentForm(forms.Form):
 
 class TherapistRequestForm(forms.Form):
     email = forms.EmailField(label="The therapist's account email", max_length=254)
+
+
+def first_error(form: forms.Form) -> str:
+    """The first thing wrong with a form, for a message above it."""
+    for errors in form.errors.values():
+        return errors[0]
+    return "Something in the form was not right."

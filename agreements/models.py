@@ -35,7 +35,13 @@ class Agreement(models.Model):
 
     @property
     def etag(self) -> str:
-        return f'"a{self.pk}r{self.revision}"'
+        return self.make_etag(self.pk, self.revision)
+
+    @staticmethod
+    def make_etag(pk: int, revision: int) -> str:
+        """The poll's ETag. app.js reads the revision from the page's data-revision, never
+        from this string."""
+        return f'"a{pk}r{revision}"'
 
 
 class Rule(models.Model):

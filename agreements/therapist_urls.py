@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agreements import therapist_views as views
+from agreements.views import therapist as views
 
 app_name = "therapist"
 

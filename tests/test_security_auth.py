@@ -30,7 +30,7 @@ from fido2.webauthn import (
 )
 
 from accounts.models import User
-from agreements.therapist_views import has_second_factor
+from agreements.access import has_second_factor
 from intimacy import middleware
 from tests.conftest import PASSWORD, client_for, make_user
 from tests.security_production import production_values

@@ -16,10 +16,10 @@ from accounts import linking
 from accounts.models import User
 from agreements import consent, therapist_urls, therapy
 from agreements import urls as agreement_urls
-from agreements.cards import summary
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Agreement, Comment, Event, Rule, TherapistAccess
-from agreements.therapist_views import client_accesses
+from agreements.pages.cards import summary
+from agreements.pages.therapist import client_accesses
 from tests.concurrency import run_together
 from tests.conftest import client_for, link, make_user, reauthenticate, rules_of
 

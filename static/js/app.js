@@ -54,22 +54,25 @@
     if (elt && elt.hasAttribute("data-poll") && busyWriting(elt)) event.preventDefault();
   });
   // A poll and the partner's own action can cross: the poll's answer, read before the action,
-  // may arrive after it. The revision in the ETag only grows, so an older answer is dropped
+  // may arrive after it. The agreement's revision only grows, so an older answer is dropped
   // rather than put back on screen what the partner has just changed (the next poll, still
-  // asking with the older pollEtag, brings the whole picture).
-  function revision(etag) {
-    var match = /r(\d+)"?$/.exec(etag || "");
-    return match ? parseInt(match[1], 10) : -1;
+  // asking with the older pollEtag, brings the whole picture). The ETag itself stays opaque.
+  function revisionOf(summary) {
+    var value = summary ? parseInt(summary.getAttribute("data-revision"), 10) : NaN;
+    return isNaN(value) ? -1 : value;
+  }
+  function answeredRevision(html) {
+    var doc = new DOMParser().parseFromString(html || "", "text/html");
+    return revisionOf(doc.getElementById("summary"));
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     var xhr = event.detail.xhr;
     if (!elt || !elt.hasAttribute("data-poll") || !xhr || xhr.status !== 200) return;
-    var answered = xhr.getResponseHeader("ETag");
-    if (revision(answered) < revision(currentEtag())) {
+    if (answeredRevision(event.detail.serverResponse) < revisionOf(document.getElementById("summary"))) {
       event.detail.shouldSwap = false;
     } else {
-      pollEtag = answered;
+      pollEtag = xhr.getResponseHeader("ETag");
     }
   });
   // Keep focus sensible after a swap, so that keyboard and screen reader users stay where they

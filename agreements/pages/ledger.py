@@ -1,9 +1,11 @@
-"""Reading the ledger: a rule's history and the agreement-wide timeline."""
+"""Read models of the ledger: a rule's history and the agreement-wide timeline."""
 
 from dataclasses import dataclass
 
+from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
+from agreements.pages.agreement import home_url
 
 
 @dataclass
@@ -53,3 +55,21 @@ def timeline_entries(agreement: Agreement) -> list[Event | Comment]:
         )[:500]
     )
     return sorted(events + comments, key=lambda item: item.created_at, reverse=True)
+
+
+def history_page(rule: Rule, viewer: Viewer) -> dict:
+    return {
+        "rule": rule,
+        "entries": rule_history(rule),
+        "viewer": viewer,
+        "back_url": f"{home_url(rule.agreement, viewer)}#rule-{rule.pk}",
+    }
+
+
+def timeline_page(agreement: Agreement, viewer: Viewer) -> dict:
+    return {
+        "agreement": agreement,
+        "events": timeline_entries(agreement),
+        "viewer": viewer,
+        "back_url": home_url(agreement, viewer),
+    }

@@ -1,0 +1,149 @@
+"""Read models of the agreement's screens: the page, its live region (what the poll and every
+action answer with), one rule's form page, and the printable page."""
+
+from django.db.models import Prefetch
+from django.urls import reverse
+from django.utils import timezone
+
+from agreements.access import Viewer
+from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
+from agreements.pages.cards import Card, make_card, make_cards, summary
+
+PAGE = {
+    Viewer.PARTNER: "agreements/agreement.html",
+    Viewer.FORMER: "agreements/archived.html",
+    Viewer.THERAPIST: "agreements/therapist/couple.html",
+}
+
+
+def home_url(agreement: Agreement, viewer: Viewer) -> str:
+    """Where "Back to the agreement" leads this viewer."""
+    if viewer.is_therapist:
+        return reverse("therapist:couple", args=[agreement.pk])
+    if viewer.is_former:
+        return reverse("agreements:archived", args=[agreement.pk])
+    return reverse("agreements:agreement")
+
+
+def agreement_now(couple_id: int) -> Agreement:
+    """The agreement as it is after an action (its revision is the answer's ETag)."""
+    return Agreement.objects.select_related("couple").get(couple_id=couple_id)
+
+
+def rules_for_page(agreement: Agreement):
+    """Everything the rule cards show, in a number of queries that does not grow with the rules."""
+    live = Acceptance.objects.filter(withdrawn_at__isnull=True).select_related("partner__user")
+    return (
+        agreement.rules.select_related(
+            "current_version",
+            "pending_version__previous",
+            "latest_version",
+        )
+        .prefetch_related(
+            Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
+            Prefetch(
+                "comments", queryset=Comment.objects.select_related("partner__user", "therapist")
+            ),
+        )
+        .order_by("position", "pk")
+    )
+
+
+def live_region(agreement: Agreement, viewer: Viewer) -> dict:
+    """The context of the page's `live` partial: the summary and the cards. The poll renders
+    it whole; an action renders one card of it and the summary."""
+    rules = list(rules_for_page(agreement))
+    shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
+    archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
+    return {
+        "agreement": agreement,
+        "viewer": viewer,
+        "cards": make_cards(shown, viewer),
+        "archived_cards": make_cards(archived, viewer),
+        "summary": summary(rules, viewer),
+    }
+
+
+def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
+    context = live_region(agreement, viewer)
+    context.update(
+        partners=list(agreement.couple.partners.select_related("user")),
+        general_comments=list(
+            agreement.comments.filter(rule__isnull=True).select_related(
+                "partner__user", "therapist"
+            )
+        ),
+    )
+    if viewer.is_partner:
+        context["access_requests"] = list(
+            agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
+                status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
+            )
+        )
+    return context
+
+
+def card_after_action(
+    agreement: Agreement,
+    viewer: Viewer,
+    rule_id: int,
+    *,
+    error: str = "",
+    open_kind: str = "",
+    form=None,
+) -> dict:
+    """The live region with the one card an action answers for, holding its form if one is
+    open (`open_kind`), and the summary out of band."""
+    context = live_region(agreement, viewer)
+    card = _find(context, rule_id)
+    card.error = error
+    if open_kind:
+        card.open(open_kind, form)
+    context.update(card=card, oob=True)
+    return context
+
+
+def rule_form_page(rule: Rule, viewer: Viewer, open_kind: str, form=None) -> dict:
+    """An action's form on a page of its own (the path without JavaScript)."""
+    card = make_card(rule, 0, viewer).open(open_kind, form)
+    return {"card": card, "agreement": rule.agreement, "viewer": viewer}
+
+
+def print_page(agreement: Agreement, viewer: Viewer) -> dict:
+    """The printable page: the rules in force only, in the agreement's order (for an archived
+    agreement, those in force when it ended)."""
+    rules = list(
+        agreement.rules.select_related("current_version")
+        .filter(state=Rule.State.ACTIVE)
+        .order_by("position", "pk")
+    )
+    return {
+        "agreement": agreement,
+        "viewer": viewer,
+        "back_url": home_url(agreement, viewer),
+        "partners": list(agreement.couple.partners.select_related("user")),
+        "rules": rules,
+        "made_on": timezone.now(),
+    }
+
+
+def therapist_access_page(agreement: Agreement, viewer: Viewer, form) -> dict:
+    """The partner's view of therapist access: current requests and accesses, and past ones."""
+    accesses = list(
+        agreement.therapist_accesses.select_related(
+            "therapist", "requested_by__user", "approved_by__user"
+        )
+    )
+    return {
+        "seat": viewer.seat,
+        "current": [a for a in accesses if a.status in ("requested", "active")],
+        "past": [a for a in accesses if a.status in ("declined", "ended")],
+        "form": form,
+    }
+
+
+def _find(context: dict, rule_id: int) -> Card:
+    for card in context["cards"] + context["archived_cards"]:
+        if card.rule.pk == rule_id:
+            return card
+    raise LookupError(rule_id)
