@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from accounts import linking
 from accounts.models import Partner, User
-from agreements import consent
-from agreements.models import Agreement, Rule
+from agreements import consent, therapy
+from agreements.models import Agreement, Rule, TherapistAccess
 
 PASSWORD = "a-long-test-password-1"
 
@@ -62,6 +62,15 @@ def both_accept(rule: Rule, a: Partner, b: Partner) -> Rule:
     for seat in (a, b):
         consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
     return fresh(rule)
+
+
+def grant(seats, therapist: User, scope: str = "history") -> TherapistAccess:
+    """The only way access starts: the therapist's client link, one partner asks, the other
+    agrees (at "the rules and our history" unless told otherwise)."""
+    first, second = seats
+    _, token = therapy.create_client_link(therapist=therapist)
+    asked = therapy.ask_partner(partner=first, token=token, scope=scope)
+    return therapy.agree(partner=second, access_id=asked.pk)
 
 
 @pytest.fixture

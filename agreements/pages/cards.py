@@ -67,14 +67,25 @@ class Card:
     def urls(self) -> dict[str, str]:
         """The URLs of this rule's actions and history, for this viewer."""
         if self.viewer.is_therapist:
-            agreement_id = self.rule.agreement_id
-            return {"history": reverse("therapist:history", args=[agreement_id, self.rule.pk])}
+            args = [self.rule.agreement_id, self.rule.pk]
+            return {
+                "history": reverse("therapist:history", args=args),
+                "suggest": reverse("therapist:suggest_wording", args=args),
+            }
         return rule_urls(self.rule.pk)
 
     @property
     def history_url(self) -> str | None:
-        """A former partner reads the archive as it is, without the rules' histories."""
-        return None if self.viewer.is_former else self.urls["history"]
+        """A former partner reads the archive as it is, without the rules' histories; a therapist
+        sees them only when the couple shares their history."""
+        if self.viewer.is_former or not self.viewer.sees_history:
+            return None
+        return self.urls["history"]
+
+    @property
+    def may_suggest(self) -> bool:
+        """A therapist offers new wording; an archived rule would have to be restored first."""
+        return self.viewer.is_therapist and self.rule.state != State.ARCHIVED
 
     @property
     def waiting(self):
@@ -149,7 +160,8 @@ def make_card(rule: Rule, number: int, viewer: Viewer) -> Card:
         card.accepted_by_me = viewer.seat_id is not None and any(
             a.partner_id == viewer.seat_id for a in live
         )
-        base = rule.current_version or waiting.previous
+        # Against an earlier wording that is no longer in force, the diff is history.
+        base = rule.current_version or (waiting.previous if viewer.sees_history else None)
         if base is not None and base.pk != waiting.pk:
             card.diff = word_diff(base.text, waiting.text)
     return card

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
@@ -16,7 +18,16 @@ class VersionEntry:
     events: list[Event]
 
 
-def rule_history(rule: Rule) -> list[VersionEntry]:
+def _seen_by(events, viewer: Viewer | None):
+    """Nothing about another therapist reaches a therapist."""
+    if viewer is not None and viewer.is_therapist:
+        return events.exclude(
+            Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
+        )
+    return events
+
+
+def rule_history(rule: Rule, viewer: Viewer | None = None) -> list[VersionEntry]:
     versions = list(rule.versions.select_related("previous", "author__user").order_by("number"))
     acceptances = list(
         Acceptance.objects.filter(version__rule=rule)
@@ -24,9 +35,9 @@ def rule_history(rule: Rule) -> list[VersionEntry]:
         .order_by("created_at")
     )
     events = list(
-        rule.events.select_related("partner__user", "therapist", "version").order_by(
-            "created_at", "pk"
-        )
+        _seen_by(rule.events, viewer)
+        .select_related("partner__user", "therapist", "version")
+        .order_by("created_at", "pk")
     )
     entries = []
     for version in versions:
@@ -42,10 +53,12 @@ def rule_history(rule: Rule) -> list[VersionEntry]:
     return entries
 
 
-def timeline_entries(agreement: Agreement) -> list[Event | Comment]:
-    """Events and comments together, newest first."""
+def timeline_entries(agreement: Agreement, viewer: Viewer | None = None) -> list[Event | Comment]:
+    """Events and comments together, newest first. A therapist (who reaches this only when the
+    couple shares their history) reads what the statement lists: every rule event with its note
+    and every comment, but nothing about another therapist's access, suggestions or exercises."""
     events = list(
-        agreement.events.exclude(kind=Event.Kind.COMMENTED)
+        _seen_by(agreement.events.exclude(kind=Event.Kind.COMMENTED), viewer)
         .select_related("partner__user", "therapist", "rule", "version")
         .order_by("-created_at")[:500]
     )
@@ -60,7 +73,7 @@ def timeline_entries(agreement: Agreement) -> list[Event | Comment]:
 def history_page(rule: Rule, viewer: Viewer) -> dict:
     return {
         "rule": rule,
-        "entries": rule_history(rule),
+        "entries": rule_history(rule, viewer),
         "viewer": viewer,
         "back_url": f"{home_url(rule.agreement, viewer)}#rule-{rule.pk}",
     }
@@ -69,7 +82,7 @@ def history_page(rule: Rule, viewer: Viewer) -> dict:
 def timeline_page(agreement: Agreement, viewer: Viewer) -> dict:
     return {
         "agreement": agreement,
-        "events": timeline_entries(agreement),
+        "events": timeline_entries(agreement, viewer),
         "viewer": viewer,
         "back_url": home_url(agreement, viewer),
     }
