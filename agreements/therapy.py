@@ -285,18 +285,10 @@ def decline(*, partner: Partner, access_id: int) -> TherapistAccess:
         access.status = Status.DECLINED
         access.ended_at = timezone.now()
         access.save(update_fields=["status", "ended_at"])
-        record_event(access.agreement, Kind.ACCESS_DECLINED, partner=seat)
+        record_event(
+            access.agreement, Kind.ACCESS_DECLINED, partner=seat, therapist=access.therapist
+        )
     return access
-
-
-_agree = agree
-
-
-def respond(*, partner: Partner, access_id: int, agree: bool) -> TherapistAccess:
-    """Agrees or declines, for callers that carry the answer as a flag."""
-    if agree:
-        return _agree(partner=partner, access_id=access_id)
-    return decline(partner=partner, access_id=access_id)
 
 
 def widen_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
@@ -373,7 +365,8 @@ def end_access(
         access.requested_scope = ""
         access.scope_requested_by = None
         access.save(update_fields=["status", "ended_at", "requested_scope", "scope_requested_by"])
-        record_event(access.agreement, Kind.ACCESS_ENDED, partner=seat, therapist=therapist)
+        # The event names whose access it was, so that it stays out of any other therapist's view.
+        record_event(access.agreement, Kind.ACCESS_ENDED, partner=seat, therapist=access.therapist)
 
 
 def _check_current(partner: Partner, agreement: Agreement) -> Agreement:
@@ -383,25 +376,6 @@ def _check_current(partner: Partner, agreement: Agreement) -> Agreement:
     if agreement.couple.ended_at is not None:
         raise ConsentError("This agreement is archived: it can be read and printed, not changed.")
     return agreement
-
-
-def request_access(*, partner: Partner, agreement: Agreement, email: str) -> TherapistAccess:
-    """Asks the other partner to agree. Whether a therapist has this email is never revealed."""
-    email = email.strip().lower()
-    with transaction.atomic():
-        agreement = _check_current(partner, agreement)
-        therapist = User.objects.filter(
-            email__iexact=email, is_therapist=True, is_active=True
-        ).first()
-        open_ = agreement.therapist_accesses.filter(status__in=[Status.REQUESTED, Status.ACTIVE])
-        for existing in open_:
-            if existing.email.lower() == email:
-                return existing  # asked already: nothing new to record
-        access = TherapistAccess.objects.create(
-            agreement=agreement, therapist=therapist, email=email, requested_by=partner
-        )
-        record_event(agreement, Kind.ACCESS_REQUESTED, partner=partner)
-    return access
 
 
 def add_comment(

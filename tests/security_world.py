@@ -26,7 +26,7 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
-from tests.conftest import PASSWORD, link, make_user
+from tests.conftest import PASSWORD, grant, link, make_user
 
 # Written into every rule, note and comment of alice and bob; must never reach anyone else.
 SECRET = "Zanzibar-marmalade"
@@ -57,6 +57,10 @@ class World:
     archived_rule: Rule
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
+    client_link_token: str = ""  # theo's open client link
+    therapist_link_id: int = 0  # dana's open client link
+    waiting_request_id: int = 0  # alice asked for theo; waiting for bob
+    suggestion_id: int = 0  # dana's open suggestion to alice and bob
 
 
 def reauthenticate(client: Client) -> None:
@@ -121,10 +125,8 @@ def build_world() -> World:
     c, _ = link(carol, dave)
     other_agreement = Agreement.objects.get(couple_id=c.couple_id)
 
-    live = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=live.pk, agree=True)
-    revoked = therapy.request_access(partner=b, agreement=agreement, email=rita.email)
-    therapy.respond(partner=a, access_id=revoked.pk, agree=True)
+    grant((a, b), dana)
+    revoked = grant((b, a), rita)
     therapy.add_comment(
         agreement=agreement, rule=Rule.objects.get(pk=active.pk), therapist=rita, text=SECRET
     )
@@ -133,6 +135,16 @@ def build_world() -> World:
 
     invitation = linking.create_invitation(inviter=ivy)
     assert Invitation.objects.find(invitation.token) is not None
+
+    # What the therapist side adds: a request of alice's waiting for bob (theo's link), another
+    # open link of theo's, an open link of dana's, and dana's suggestion to alice and bob.
+    _, theos_first = therapy.create_client_link(therapist=theo)
+    waiting = therapy.ask_partner(partner=a, token=theos_first, scope="rules")
+    _, theos_open = therapy.create_client_link(therapist=theo)
+    danas_link, _ = therapy.create_client_link(therapist=dana)
+    suggestion = therapy.suggest_rule(
+        therapist=dana, agreement=agreement, title=f"{SECRET} suggested", text=f"{SECRET} text"
+    )
 
     users = {
         "anonymous": None,
@@ -156,6 +168,10 @@ def build_world() -> World:
         archived_rule=Rule.objects.get(pk=archived.pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
+        client_link_token=theos_open,
+        therapist_link_id=danas_link.pk,
+        waiting_request_id=waiting.pk,
+        suggestion_id=suggestion.pk,
     )
 
 

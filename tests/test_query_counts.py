@@ -14,27 +14,20 @@ from django.utils.timezone import now
 from accounts.models import User
 from agreements import consent, therapy
 from agreements.models import Acceptance, Agreement, Rule, RuleVersion
-from tests.conftest import client_for, link, make_user, rules_of
+from tests.conftest import client_for, grant, link, make_user, rules_of
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
-AGREEMENT_PAGE = 8  # user, seat with couple and agreement, rules, live acceptances, rule
-# comments, partners, comments on the whole agreement, therapist access requests
+AGREEMENT_PAGE = 10  # user, seat with couple and agreement, rules, live acceptances, rule
+# comments, partners, comments on the whole agreement, therapist access requests, the
+# therapist's open suggestions, check-ins a therapist invited to
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
 ACCEPT = 21  # the consent change (with its events and the email throttle) and the updated card
-THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
+THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
 
 
 def agreement_of(seat) -> Agreement:
     return Agreement.objects.get(couple_id=seat.couple_id)
-
-
-def grant(seats, therapist: User) -> None:
-    first, second = seats
-    asked = therapy.request_access(
-        partner=first, agreement=agreement_of(first), email=therapist.email
-    )
-    therapy.respond(partner=second, access_id=asked.pk, agree=True)
 
 
 def lived_in(seats, therapist: User | None = None) -> None:

@@ -23,7 +23,7 @@ from tests.browser.conftest import (
     expect_summary,
     varied_agreement,
 )
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, grant, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -128,10 +128,7 @@ def test_pages_for_therapists_are_accessible(contexts, alice, bob, couple, dana)
     rules = varied_agreement(alice, bob)
     TOTP.activate(dana, generate_totp_secret())
     agreement = rules[0].agreement
-    access = therapy.request_access(
-        partner=alice.current_partner_seat(), agreement=agreement, email=dana.email
-    )
-    therapy.respond(partner=bob.current_partner_seat(), access_id=access.pk, agree=True)
+    grant((alice.current_partner_seat(), bob.current_partner_seat()), dana)
     therapy.add_comment(agreement=agreement, therapist=dana, text="A good start.")
 
     page = contexts.page(dana, bypass_csp=True)
