@@ -4,6 +4,7 @@ private session notes that only they can read."""
 
 import pytest
 
+from accounts.models import User
 from agreements import consent, export, therapy
 from agreements.consent import ConsentError, NothingChanged
 from agreements.models import (
@@ -270,3 +271,43 @@ def test_an_exercise_needs_a_prompt_a_live_access_and_a_rule_of_that_couple(
     with pytest.raises(PermissionError):
         therapy.invite_to_checkin(therapist=dana, agreement=agreement, prompt="Hi")
     assert list(therapy.pending_exercises(agreement)) == []
+
+
+# -- the demo -------------------------------------------------------------------------------------
+
+
+def test_seed_demo_gives_dana_an_open_link_and_carol_and_dave_their_suggestions(
+    db, settings, client
+):
+    import io
+    import re
+
+    from django.core.management import call_command
+
+    from tests.conftest import PASSWORD, reauthenticate
+
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=(again := io.StringIO()))
+    first = re.search(r"^client link \(dana\): (\S+)$", out.getvalue(), re.M).group(1)
+    second = re.search(r"^client link \(dana\): (\S+)$", again.getvalue(), re.M).group(1)
+    dana = User.objects.get(email="dana@example.com")
+    assert len(therapy.open_links(dana)) == 1  # the latest run's; the earlier one is cancelled
+
+    shared = TherapistAccess.objects.get(therapist=dana, status="active")
+    assert shared.scope == Scope.HISTORY
+    assert {c.user.email for c in shared.agreement.couple.partners.all()} == {
+        "carol@example.com",
+        "dave@example.com",
+    }
+    assert sorted(Suggestion.objects.values_list("status", flat=True)) == ["adopted", "open"]
+
+    alice = User.objects.get(email="alice@example.com")
+    alice.set_password(PASSWORD)
+    alice.save()
+    client.force_login(alice)
+    reauthenticate(client, alice)
+    path = "/" + second.split("/", 3)[3]
+    assert client.get(path).status_code == 200
+    assert client.get("/" + first.split("/", 3)[3]).status_code == 404

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from accounts import linking
 from accounts.models import User
-from agreements import consent, therapy
+from agreements import consent, stories, therapy
 from agreements.models import Rule
 from intimacy import emails
 
@@ -53,14 +53,17 @@ class Command(BaseCommand):
                 TOTP.activate(dana, totp_secret)
             self._alice_and_bob(users["alice@example.com"], users["bob@example.com"])
             self._carol_and_dave(users["carol@example.com"], users["dave@example.com"], dana)
+            client_link = stories.demo_client_link(dana=dana)
         self.stdout.write(
             "Demo logins: alice@example.com, bob@example.com (a couple); carol@example.com, dave@example.com"
         )
         self.stdout.write(
-            "(a couple who gave the therapist access); dana@example.com (therapist, two-factor on)."
+            "(a couple who share the rules and their history with the therapist); "
+            "dana@example.com (therapist, two-factor on, with an open client link for alice and bob)."
         )
         self.stdout.write(f"password: {password}")
         self.stdout.write(f"totp secret (dana): {totp_secret}")
+        self.stdout.write(f"client link (dana): {client_link}")
 
     def _person(self, email: str, name: str, therapist: bool, password: str) -> User:
         user, _ = User.objects.get_or_create(
@@ -130,8 +133,7 @@ class Command(BaseCommand):
             rule.refresh_from_db()
             consent.accept(partner=d, rule=rule, version_id=rule.pending_version_id)
         consent.accept(partner=d, rule=rules[6], version_id=rules[6].pending_version_id)
-        access = therapy.request_access(partner=c, agreement=agreement, email=dana.email)
-        therapy.respond(partner=d, access_id=access.pk, agree=True)
+        stories.seed_demo_therapist(dana=dana, couple=(c, d))
         therapy.add_comment(
             agreement=agreement,
             rule=rules[1],
