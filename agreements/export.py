@@ -358,6 +358,15 @@ def export_markdown(user: User) -> str:
             )
         if not data["therapist_accesses"]:
             lines.append("You have not had access to any agreement.")
+        if data["session_notes"]:
+            lines += ["", "## Your session notes", ""]
+            for note in data["session_notes"]:
+                lines += [
+                    f"### Agreement {note['agreement_id']}, saved {_when(note['updated_at'])}",
+                    "",
+                    *_quote(note["text"]),
+                    "",
+                ]
         return "\n".join(lines).rstrip() + "\n"
     if not data["couples"]:
         lines += ["You have not been part of a couple, so there is no agreement.", ""]
@@ -425,9 +434,18 @@ def _couple_markdown(couple: dict) -> list[str]:
         lines += ["### Therapist access", ""]
         for access in agreement["therapist_accesses"]:
             lines.append(
-                f"- {access['therapist']}: {access['status']}, asked by {access['requested_by']} "
-                f"{_when(access['requested_at'])}"
+                f"- {access['therapist']}: {access['status']}, sharing {access['scope']}, asked by "
+                f"{access['requested_by']} {_when(access['requested_at'])}"
             )
+        lines.append("")
+    if agreement["suggestions"]:
+        lines += ["### Suggestions from a therapist", ""]
+        for suggestion in agreement["suggestions"]:
+            lines += [
+                f"- {suggestion['therapist']} suggested “{suggestion['title'] or 'a rule'}” "
+                f"{_when(suggestion['created_at'])}: {suggestion['status'].replace('_', ' ')}",
+                *_quote(suggestion["text"], indent="  "),
+            ]
         lines.append("")
     lines += ["### Timeline", ""]
     for event in agreement["events"]:

@@ -225,7 +225,9 @@ def test_session_notes_are_read_by_their_author_only(live, agreement, couple, da
     assert Agreement.objects.get(pk=agreement.pk).revision == revision
     assert "calmer" not in str(export.export_data(alice))
     assert "calmer" in str(export.export_data(dana))
-    assert "calmer" not in str(export.export_data(rita))
+    assert "Bob seemed calmer." in export.export_markdown(dana)
+    assert "calmer" not in str(export.export_data(rita)) + export.export_markdown(rita)
+    assert "calmer" not in export.export_markdown(alice)
 
 
 def test_a_session_note_needs_a_live_access_and_goes_with_the_therapists_account(
