@@ -298,3 +298,21 @@ def test_ending_the_partnership_ends_the_access(dana, couple, alice, token):
     granted(couple, token)
     linking.end_partnership(user=alice)
     assert not sees(dana, agreement_of(couple[0]))
+
+
+def test_an_access_granted_the_old_way_keeps_working_at_the_rules_level(dana, couple):
+    old = TherapistAccess.objects.create(
+        agreement=agreement_of(couple[0]),
+        therapist=dana,
+        email="dana@example.com",
+        requested_by=couple[0],
+        approved_by=couple[1],
+        status=Status.ACTIVE,
+        granted_at=timezone.now(),
+    )
+    assert (old.scope, old.client_link_id) == (Scope.RULES, None)
+    live = gate(dana, agreement_of(couple[0]))
+    assert live == old and not live.shares_history
+    therapy.widen_scope(partner=couple[0], access_id=old.pk)
+    therapy.widen_scope(partner=couple[1], access_id=old.pk)
+    assert gate(dana, agreement_of(couple[0])).shares_history
