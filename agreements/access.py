@@ -62,7 +62,7 @@ class Viewer:
         """Earlier wordings, notes and the timeline: the partners always; a therapist only when
         the couple chose to share "the rules and our history"."""
         if self.kind == self.THERAPIST:
-            return self.therapist_access.shares_history
+            return self.therapist_access is not None and self.therapist_access.shares_history
         return True
 
 

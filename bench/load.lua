@@ -1,7 +1,7 @@
 -- wrk script for every endpoint of the benchmark (bench/run.sh).
 --   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS [PART PARTS]
 -- MODE is floor, floor_signed_in, page, poll, print, therapist or actions; FIXTURES is the
--- folder bench_seed wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
+-- folder bench/seed.py wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
 -- through them; every answer whose status is not the one expected is counted, and done() prints
 -- one line of JSON for bench/report.py.
 

@@ -77,7 +77,7 @@ mkdir -p "$OUT"
 "$PYTHON" manage.py collectstatic --noinput -v 0
 say "Data set"
 start=$(date +%s)
-"$PYTHON" manage.py bench_seed --out "$OUT" --couples "$COUPLES" --action-couples $((200 * parts)) \
+"$PYTHON" -m bench.seed --out "$OUT" --couples "$COUPLES" --action-couples $((200 * parts)) \
     | tee "$OUT/seed.txt"
 echo "Seeded in $(($(date +%s) - start)) s." | tee -a "$OUT/seed.txt"
 

@@ -3,16 +3,25 @@ access to carol and dave's agreement), mallory (signed in, belongs to nothing)."
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client
 from django.urls import reverse
 
-from accounts import linking
 from accounts.models import Partner, User
-from agreements import consent, therapy
-from agreements.models import Agreement, Rule, TherapistAccess
+from agreements.models import Agreement
+
+# The test modules take these from here; the stories (agreements/stories.py) own them.
+from agreements.stories import (  # noqa: F401
+    agreement_of,
+    both_accept,
+    fresh,
+    grant_therapist,
+    link,
+    rules_of,
+)
 
 PASSWORD = "a-long-test-password-1"
 
@@ -31,12 +40,6 @@ def make_user(email: str, name: str, *, therapist: bool = False) -> User:
     return user
 
 
-def link(a: User, b: User) -> tuple[Partner, Partner]:
-    invitation = linking.create_invitation(inviter=a)
-    couple = linking.accept_invitation(token=invitation.token, user=b)
-    return couple.partners.get(user=a), couple.partners.get(user=b)
-
-
 def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
@@ -52,35 +55,10 @@ def reauthenticate(client: Client, user: User) -> None:
     assert response.status_code == 302, f"re-authentication failed: {response.status_code}"
 
 
-def fresh(rule: Rule) -> Rule:
-    """The rule as the database has it now."""
-    return Rule.objects.select_related("pending_version", "current_version").get(pk=rule.pk)
-
-
-def both_accept(rule: Rule, a: Partner, b: Partner) -> Rule:
-    """Both partners accept the wording waiting on the rule; the rule as it is afterwards."""
-    for seat in (a, b):
-        consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
-    return fresh(rule)
-
-
-def grant(seats, therapist: User, scope: str = "history") -> TherapistAccess:
-    """The only way access starts: the therapist's client link, one partner asks, the other
-    agrees (at "the rules and our history" unless told otherwise)."""
-    first, second = seats
-    _, token = therapy.create_client_link(therapist=therapist)
-    asked = therapy.ask_partner(partner=first, token=token, scope=scope)
-    return therapy.agree(partner=second, access_id=asked.pk)
-
-
 @pytest.fixture
 def fresh_cache():
     """Rate limits (re-authentication allows 10 a minute per user) start afresh in each test."""
     cache.clear()
-
-
-def rules_of(seat: Partner) -> list[Rule]:
-    return list(Rule.objects.filter(agreement__couple_id=seat.couple_id).order_by("position"))
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +89,13 @@ def dave(db) -> User:
 @pytest.fixture
 def dana(db) -> User:
     return make_user("dana@example.com", "Dana", therapist=True)
+
+
+@pytest.fixture
+def dana_2fa(dana) -> User:
+    """Dana with her second factor on, as a therapist must be to see any client data."""
+    TOTP.activate(dana, generate_totp_secret())
+    return dana
 
 
 @pytest.fixture

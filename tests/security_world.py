@@ -1,7 +1,8 @@
 """A small world for the security tests: every role the authorization matrix knows, the objects
 their URLs point at, and a marker word written into everything private.
 
-    partner            alice, in a couple with bob (and, before that, in an ended couple with bob)
+    partner            alice, in a couple with bob (and, before that, in an ended couple with bob);
+                       their agreement has a card in every state (agreements/stories.py)
     other_partner      bob
     other_couple       carol, in a couple with dave
     therapist          dana: two-factor on, live access to alice and bob's agreement
@@ -26,9 +27,10 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
-from tests.conftest import PASSWORD, grant, link, make_user
+from agreements.stories import agreement_in_every_state
+from tests.conftest import client_for, grant_therapist, link, make_user, reauthenticate
 
-# Written into every rule, note and comment of alice and bob; must never reach anyone else.
+# In every rule, note and comment alice and bob write here; it must never reach anyone else.
 SECRET = "Zanzibar-marmalade"
 
 ROLES = [
@@ -63,11 +65,6 @@ class World:
     suggestion_id: int = 0  # dana's open suggestion to alice and bob
 
 
-def reauthenticate(client: Client) -> None:
-    response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-
-
 def give_totp(user: User) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
@@ -75,9 +72,8 @@ def give_totp(user: User) -> str:
 
 
 def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    reauthenticate(client)
+    client = client_for(user)
+    reauthenticate(client, user)
     return client
 
 
@@ -106,8 +102,10 @@ def build_world() -> World:
     linking.end_partnership(user=alice)
     past_agreement = Agreement.objects.get(couple_id=first_a.couple_id)
 
+    # Their current agreement has a card in every state, and rules of their own with the secret.
     a, b = link(alice, bob)
     agreement = Agreement.objects.get(couple_id=a.couple_id)
+    story = agreement_in_every_state(a, b)
     active = consent.propose_rule(
         partner=a, agreement=agreement, title=f"{SECRET} title", text=f"{SECRET} wording"
     )
@@ -119,14 +117,14 @@ def build_world() -> World:
         text=f"{SECRET} proposed",
         note=f"{SECRET} note",
     )
-    archived = Rule.objects.filter(agreement=agreement, state=Rule.State.PROPOSED).first()
+    archived = story["waiting_for_both"]
     consent.archive(partner=b, rule=archived, note=f"{SECRET} archive note")
 
     c, _ = link(carol, dave)
     other_agreement = Agreement.objects.get(couple_id=c.couple_id)
 
-    grant((a, b), dana)
-    revoked = grant((b, a), rita)
+    grant_therapist((a, b), dana)
+    revoked = grant_therapist((b, a), rita)
     therapy.add_comment(
         agreement=agreement, rule=Rule.objects.get(pk=active.pk), therapist=rita, text=SECRET
     )

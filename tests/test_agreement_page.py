@@ -184,11 +184,13 @@ def test_an_unchanged_poll_is_a_304_in_two_queries(
 def test_a_poll_after_the_partner_acted_returns_the_new_state(alice_client, couple):
     etag = alice_client.get("/agreement/")["ETag"]
     rule = rules_of(couple[0])[0]
-    consent.accept(partner=couple[1], rule=rule, version_id=rule.pending_version_id)
+    consent.not_yet(
+        partner=couple[1], rule=rule, version_id=rule.pending_version_id, note="On Sunday?"
+    )
     response = alice_client.get(reverse("agreements:poll"), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert response["ETag"] != etag
-    assert "Accepted by Bob" in response.content.decode()
+    assert "Bob: not yet — <q>On Sunday?</q>" in response.content.decode()
 
 
 def test_a_therapist_and_a_lone_user_have_no_agreement_page(dana, mallory):
@@ -255,11 +257,5 @@ def test_the_summary_says_how_many_proposals_wait_for_this_partner(
 ):
     rule = rules_of(couple[0])[0]
     consent.accept(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
-    assert (
-        "9 waiting for acceptance, 8 of them for your answer"
-        in alice_client.get("/agreement/").content.decode()
-    )
-    assert (
-        "9 waiting for acceptance, 9 of them for your answer"
-        in bob_client.get("/agreement/").content.decode()
-    )
+    assert "8 rules wait for your answer" in alice_client.get("/agreement/").content.decode()
+    assert "9 rules wait for your answer" in bob_client.get("/agreement/").content.decode()

@@ -1,30 +1,24 @@
-"""The benchmark's data set (manage.py bench_seed): states consent.py would have left, and signed-in
-sessions that the load test can use as they are."""
+"""The benchmark's data set (python -m bench.seed): copies of agreements the services themselves
+left, and signed-in sessions that the load test can use as they are."""
 
-import io
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
 from agreements.models import Acceptance, Agreement, Event, Rule, TherapistAccess
+from agreements.stories import EVERY_STATE, agreement_in_every_state
+from bench.seed import STORIES, SeedRefused, seed
+from tests.conftest import link, make_user
+
+SIZES = ["--couples", "24", "--therapists", "2", "--clients", "3", "--page-sessions", "3"]
 
 
 @pytest.fixture
 def seeded(db, tmp_path):
-    call_command(
-        "bench_seed",
-        couples=24,
-        therapists=2,
-        clients=3,
-        page_sessions=3,
-        action_couples=4,
-        out=tmp_path,
-        stdout=io.StringIO(),
-    )
+    seed([*SIZES, "--action-couples", "4", "--out", str(tmp_path)])
     return tmp_path
 
 
@@ -56,7 +50,7 @@ def test_the_page_sessions_are_signed_in_with_the_etag_of_their_page(seeded):
     page = client.get(reverse("agreements:agreement"))
     assert page.status_code == 200
     assert page["ETag"] == etag
-    assert page.content.decode().count('class="rule-card ') == 9
+    assert page.content.decode().count('class="rule-card ') == len(EVERY_STATE)
     poll = client.get(reverse("agreements:poll"), headers={"if-none-match": etag})
     assert poll.status_code == 304
 
@@ -89,5 +83,52 @@ def test_the_two_server_check_has_a_partner_who_signs_in_with_a_password(seeded)
 
 
 def test_it_only_fills_an_empty_database(seeded, tmp_path):
-    with pytest.raises(CommandError):
-        call_command("bench_seed", couples=24, out=tmp_path / "again")
+    with pytest.raises(SeedRefused):
+        seed(["--couples", "24", "--out", str(tmp_path / "again")])
+
+
+def shape(agreement: Agreement) -> dict:
+    """What the services left in an agreement, with its partners by seat (0 or 1) and without
+    ids or moments."""
+    seat = {p.pk: n for n, p in enumerate(agreement.couple.partners.order_by("pk"))}
+
+    def number(version) -> int | None:
+        return version.number if version else None
+
+    return {
+        "revision": agreement.revision,
+        "rules": [
+            (
+                rule.position,
+                rule.state,
+                [(v.number, v.title, v.text, seat.get(v.author_id)) for v in rule.versions.all()],
+                number(rule.current_version),
+                number(rule.pending_version),
+                sorted(
+                    (a.version.number, seat[a.partner_id], a.withdrawn_at is None)
+                    for a in Acceptance.objects.filter(version__rule=rule)
+                ),
+            )
+            for rule in agreement.rules.order_by("position")
+        ],
+        "events": [
+            (e.kind, seat.get(e.partner_id), e.note, e.rule.position if e.rule else None)
+            for e in agreement.events.order_by("created_at", "pk")
+        ],
+    }
+
+
+def test_every_lived_in_agreement_is_a_copy_of_the_story_told_through_the_services(seeded):
+    told = agreement_in_every_state(
+        *link(make_user("x-a@example.com", "A"), make_user("x-b@example.com", "B"))
+    )
+    expected = shape(next(iter(told.values())).agreement)
+    lived_in = [
+        agreement
+        for agreement in Agreement.objects.filter(therapist_accesses__isnull=True)
+        if agreement.rules.count() == len(EVERY_STATE)
+        and agreement.pk != told["in_force"].agreement_id
+    ]
+    assert len(lived_in) == sum(STORIES[i % len(STORIES)] == "every_state" for i in range(6, 24))
+    for agreement in lived_in:
+        assert shape(agreement) == expected

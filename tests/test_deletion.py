@@ -23,7 +23,7 @@ from tests.conftest import (
     both_accept,
     client_for,
     fresh,
-    grant,
+    grant_therapist,
     link,
     reauthenticate,
     rules_of,
@@ -224,7 +224,7 @@ def test_someone_without_a_couple_can_delete_their_account(mallory):
 def reviewed(other_couple, dana) -> dict:
     carol_seat, dave_seat = other_couple
     agreement = Agreement.objects.get(couple_id=carol_seat.couple_id)
-    access = grant((carol_seat, dave_seat), dana)
+    access = grant_therapist((carol_seat, dave_seat), dana)
     rule = rules_of(carol_seat)[0]
     comment = therapy.add_comment(
         agreement=agreement, rule=rule, therapist=dana, text="Worth talking about together."

@@ -21,7 +21,7 @@ from tests.conftest import (
     both_accept,
     client_for,
     fresh,
-    grant,
+    grant_therapist,
     link,
     reauthenticate,
     rules_of,
@@ -61,7 +61,7 @@ def history(alice, bob, carol, dave, dana) -> dict:
     consent.archive(partner=a, rule=rules[4])
     agreement = Agreement.objects.get(couple_id=a.couple_id)
     consent.propose_rule(partner=a, agreement=agreement, title="Tea after", text="We make tea.")
-    grant((a, b), dana)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, rule=rules[0], therapist=dana, text="Lovely start.")
     therapy.add_comment(agreement=agreement, partner=a, text="Thank you, we are trying.")
     return {"seat": a, "agreement": agreement, "old_seat": old_alice}

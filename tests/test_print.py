@@ -16,6 +16,7 @@ from accounts import linking
 from accounts.models import Partner
 from agreements import consent
 from agreements.models import Rule
+from agreements.pages.agreement import not_in_force_sentence
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import both_accept, client_for, fresh, rules_of
 
@@ -109,8 +110,17 @@ def test_print_page_holds_the_rules_in_force_only_in_the_agreements_order(couple
     assert response.status_code == 200
     text = page_text(response.content.decode())
     assert_exactly_in_order(text, in_force, not_printed)
-    for number, rule in enumerate(in_force, start=1):
-        assert f"{number}. {flat(rule.current_version.title)}" in text
+    # Each rule keeps its own number, as in the app; the rules not in force are named.
+    for rule in in_force:
+        assert f"{rule.position}. {flat(rule.current_version.title)}" in text
+    assert "Rule 3 is resting." in text  # withdrawn by Bob in mixed_agreement
+
+
+def test_the_printed_page_says_which_rules_are_not_in_force():
+    assert not_in_force_sentence({3: "paused", 8: "paused", 10: "proposed"}) == (
+        "Rules 3 and 8 are resting. Rule 10 waits for an answer."
+    )
+    assert not_in_force_sentence({}) == ""
 
 
 def test_print_page_names_the_partners_the_date_and_that_consent_can_be_withdrawn(
@@ -331,6 +341,6 @@ def test_chromium_never_splits_a_rule_across_pages(live_server, alice, bob):
                 if f"Rule {n} begins here." in text or f"Rule {n} ends here." in text
             ]
             assert len(holding) == 1, f"rule {n} is split across pages {holding}"
-            whole = f"{n}. Long rule number {n} Rule {n} begins here."
+            whole = f"{rule.position}. Long rule number {n} Rule {n} begins here."
             assert whole in pages[holding[0]]
             assert f"Rule {n} ends here. In force since" in pages[holding[0]]

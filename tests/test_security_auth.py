@@ -32,9 +32,9 @@ from fido2.webauthn import (
 from accounts.models import User
 from agreements.access import has_second_factor
 from intimacy import middleware
-from tests.conftest import PASSWORD, client_for, make_user
+from tests.conftest import PASSWORD, client_for, make_user, reauthenticate
 from tests.security_production import production_values
-from tests.security_world import activate_totp, reauthenticate
+from tests.security_world import activate_totp
 
 NEW_PASSWORD = "a-brand-new-password-2"
 
@@ -170,7 +170,7 @@ def test_every_partner_and_therapist_is_offered_two_factor_on_the_settings_page(
 
 def test_totp_can_be_turned_on_and_its_recovery_codes_are_shown_once(db, alice):
     client = client_for(alice)
-    reauthenticate(client)
+    reauthenticate(client, alice)
     activate_totp(client)
     assert Authenticator.objects.filter(user=alice, type=Authenticator.Type.TOTP).exists()
 
@@ -254,7 +254,7 @@ class SoftKey:
 
 def test_a_security_key_can_be_added_and_counts_as_a_second_factor(db, dana):
     client = client_for(dana)
-    reauthenticate(client)
+    reauthenticate(client, dana)
     assert not has_second_factor(dana)
     assert client.get(reverse("mfa_add_webauthn")).status_code == 200
     state = client.session["mfa.webauthn.state"]
@@ -308,7 +308,7 @@ def test_re_authentication_lasts_a_few_minutes_only(couple, alice, monkeypatch, 
     from allauth.account.internal.flows import reauthentication
 
     client = client_for(alice)
-    reauthenticate(client)
+    reauthenticate(client, alice)
     assert client.get(reverse("accounts:export")).status_code == 200
     later = time.time() + settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 1
     monkeypatch.setattr(reauthentication, "time", types.SimpleNamespace(time=lambda: later))

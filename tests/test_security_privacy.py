@@ -35,14 +35,13 @@ from agreements.models import (
     TherapistAccess,
 )
 from intimacy import emails
-from tests.conftest import PASSWORD, client_for, grant, link, make_user
+from tests.conftest import PASSWORD, client_for, grant_therapist, link, make_user, reauthenticate
 from tests.security_production import ROOT
 from tests.security_world import (
     SECRET,
     activate_totp,
     build_world,
     every_page,
-    reauthenticate,
 )
 
 # Words that must never appear where a bystander could look: a tab title, a notification, an
@@ -307,18 +306,18 @@ def test_every_email_sent_along_the_way_is_neutral_and_carries_no_private_words(
     )
     consent.accept(partner=b, rule=rule, version_id=rule.pending_version_id)
     consent.withdraw(partner=a, rule=Rule.objects.get(pk=rule.pk), note=SECRET)
-    grant((a, b), dana)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, therapist=dana, text=SECRET)
 
     # allauth's notifications: password changed, two-factor on, new recovery codes, new address.
     client = client_for(alice)
-    reauthenticate(client)
+    reauthenticate(client, alice)
     client.post(
         reverse("account_change_password"),
         {"oldpassword": PASSWORD, "password1": "another-pass-77", "password2": "another-pass-77"},
     )
     client = client_for(bob)
-    reauthenticate(client)
+    reauthenticate(client, bob)
     activate_totp(client)
     client.post(reverse("mfa_generate_recovery_codes"))
     client.post(reverse("account_email"), {"action_add": "", "email": "bob2@example.com"})
@@ -527,7 +526,7 @@ def create_private_data() -> str:
     )
     # An access asked for by email before client links existed (its address is encrypted).
     TherapistAccess.objects.create(agreement=agreement, email=dana.email, requested_by=a)
-    grant((a, b), dana)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, rule=rule, partner=b, text=f"{SECRET} comment")
     therapy.suggest_rule(
         therapist=dana, agreement=agreement, title=SECRET, text=f"{SECRET} s", note=f"{SECRET} n"

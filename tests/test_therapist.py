@@ -16,12 +16,21 @@ from accounts import linking
 from accounts.models import User
 from agreements import consent, therapist_urls, therapy
 from agreements import urls as agreement_urls
+from agreements.access import Viewer
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Agreement, Comment, Event, Rule, TherapistAccess
-from agreements.pages.cards import summary
+from agreements.pages.cards import make_cards, summary
 from agreements.pages.therapist import client_accesses
 from tests.concurrency import run_together
-from tests.conftest import client_for, grant, link, make_user, reauthenticate, rules_of
+from tests.conftest import (
+    agreement_of,
+    client_for,
+    grant_therapist,
+    link,
+    make_user,
+    reauthenticate,
+    rules_of,
+)
 
 Status = TherapistAccess.Status
 PARTNER_BUTTONS = ["Accept", "Not yet", "Decline", "Propose a change", "Withdraw consent"]
@@ -30,10 +39,6 @@ PARTNER_BUTTONS = ["Accept", "Not yet", "Decline", "Propose a change", "Withdraw
 def with_second_factor(user: User) -> User:
     TOTP.activate(user, generate_totp_secret())
     return user
-
-
-def agreement_of(seat) -> Agreement:
-    return Agreement.objects.get(couple_id=seat.couple_id)
 
 
 def couple_urls(agreement: Agreement) -> list[tuple[str, str, dict]]:
@@ -80,11 +85,6 @@ def main_of(html: str) -> str:
 
 
 @pytest.fixture
-def dana_2fa(dana) -> User:
-    return with_second_factor(dana)
-
-
-@pytest.fixture
 def dana_client(dana_2fa):
     return client_for(dana_2fa)
 
@@ -96,7 +96,7 @@ def erin(db) -> User:
 
 @pytest.fixture
 def carol_dave_access(other_couple, dana_2fa) -> TherapistAccess:
-    return grant(other_couple, dana_2fa)
+    return grant_therapist(other_couple, dana_2fa)
 
 
 # -- granting --------------------------------------------------------------------------------------
@@ -336,8 +336,8 @@ def test_a_therapist_without_access_gets_404_on_every_couple_url(
 def test_two_therapists_with_two_couples_each_see_only_their_own(
     couple, other_couple, dana_2fa, dana_client, erin
 ):
-    grant(couple, erin)
-    grant(other_couple, dana_2fa)
+    grant_therapist(couple, erin)
+    grant_therapist(other_couple, dana_2fa)
     alice_and_bob, carol_and_dave = agreement_of(couple[0]), agreement_of(other_couple[0])
     erin_client = client_for(erin)
 
@@ -514,7 +514,7 @@ def test_signing_up_as_a_therapist_makes_a_therapist_account(db, client, setting
 
 @pytest.mark.parametrize("factor", ["none", "recovery codes only"])
 def test_without_two_factor_a_therapist_sees_no_client_data(factor, other_couple, dana):
-    access = grant(other_couple, dana)
+    access = grant_therapist(other_couple, dana)
     if factor == "recovery codes only":
         RecoveryCodes.activate(dana)
     client = client_for(dana)
@@ -533,7 +533,7 @@ def test_without_two_factor_a_therapist_sees_no_client_data(factor, other_couple
 
 @pytest.mark.parametrize("kind", [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
 def test_with_two_factor_the_therapist_sees_the_agreement(kind, other_couple, dana):
-    access = grant(other_couple, dana)
+    access = grant_therapist(other_couple, dana)
     if kind == Authenticator.Type.TOTP:
         TOTP.activate(dana, generate_totp_secret())
     else:
@@ -625,14 +625,14 @@ def test_the_home_page_gives_counts_news_and_last_activity(
         consent.accept(partner=dave, rule=rule, version_id=rule.pending_version_id)
     consent.withdraw(partner=dave, rule=rules[2])
     agreement = carol_dave_access.agreement
-    expected = summary(list(agreement.rules.all()))
-    assert (expected["in_force"], expected["paused"]) == (2, 1)
+    expected = summary(make_cards(list(agreement.rules.all()), Viewer(Viewer.THERAPIST)))
+    assert (expected["in_force"], expected["resting"]) == (2, 1)
 
     [client] = client_accesses(dana_2fa)
     assert (client.in_force, client.waiting, client.paused, client.total) == (
         expected["in_force"],
         expected["waiting"],
-        expected["paused"],
+        expected["resting"],
         expected["total"],
     )
     assert client.last_activity == agreement.events.latest("created_at").created_at
@@ -665,7 +665,7 @@ def test_the_home_page_costs_the_same_queries_for_1_or_50_couples(
         for n in range(start, stop):
             a = make_user(f"a{n}@example.com", f"A{n}")
             b = make_user(f"b{n}@example.com", f"B{n}")
-            grant(link(a, b), dana_2fa)
+            grant_therapist(link(a, b), dana_2fa)
 
     home = reverse("therapist:home")
     add_couples(0, 1)
@@ -689,7 +689,7 @@ def test_a_comment_racing_the_end_of_access_lands_before_it_or_not_at_all():
     therapist = with_second_factor(make_user("t@example.com", "T", therapist=True))
     for n in range(10):
         seats = link(make_user(f"p{n}@example.com", "P"), make_user(f"q{n}@example.com", "Q"))
-        live = grant(seats, therapist)
+        live = grant_therapist(seats, therapist)
         agreement = live.agreement
         commented, ended = run_together(
             lambda a=agreement: therapy.add_comment(agreement=a, therapist=therapist, text="Hi"),

@@ -38,6 +38,7 @@ def rules_for_page(agreement: Agreement):
         agreement.rules.select_related(
             "current_version",
             "pending_version__previous",
+            "pending_version__author__user",
             "latest_version",
         )
         .prefetch_related(
@@ -54,21 +55,24 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     """The context of the page's `live` partial: the summary and the cards. The poll renders
     it whole; an action renders one card of it and the summary."""
     rules = list(rules_for_page(agreement))
+    partners = list(agreement.couple.partners.select_related("user"))
+    other = next((p.name for p in partners if p.pk != viewer.seat_id), "")
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
+    cards = make_cards(shown, viewer, other)
     return {
         "agreement": agreement,
         "viewer": viewer,
-        "cards": make_cards(shown, viewer),
-        "archived_cards": make_cards(archived, viewer),
-        "summary": summary(rules, viewer),
+        "partners": partners,
+        "cards": cards,
+        "archived_cards": make_cards(archived, viewer, other),
+        "summary": summary(cards),
     }
 
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     context = live_region(agreement, viewer)
     context.update(
-        partners=list(agreement.couple.partners.select_related("user")),
         general_comments=list(
             agreement.comments.filter(rule__isnull=True).select_related(
                 "partner__user", "therapist"
@@ -107,19 +111,23 @@ def card_after_action(
 
 def rule_form_page(rule: Rule, viewer: Viewer, open_kind: str, form=None) -> dict:
     """An action's form on a page of its own (the path without JavaScript)."""
-    card = make_card(rule, 0, viewer).open(open_kind, form)
+    card = make_card(rule, rule.position, viewer).open(open_kind, form)
     return {"card": card, "agreement": rule.agreement, "viewer": viewer}
 
 
 def print_page(agreement: Agreement, viewer: Viewer) -> dict:
     """The printable page: the rules in force only, in the agreement's order (for an archived
     agreement, those in force when it ended)."""
-    rules = list(
+    everything = list(
         agreement.rules.select_related("current_version")
-        .filter(state=Rule.State.ACTIVE)
+        .exclude(state=Rule.State.ARCHIVED)
         .order_by("position", "pk")
     )
+    rules = [r for r in everything if r.state == Rule.State.ACTIVE]
     return {
+        "not_in_force": not_in_force_sentence(
+            {r.position: r.state for r in everything if r.state != Rule.State.ACTIVE}
+        ),
         "agreement": agreement,
         "viewer": viewer,
         "back_url": home_url(agreement, viewer),
@@ -127,6 +135,30 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
         "rules": rules,
         "made_on": timezone.now(),
     }
+
+
+def not_in_force_sentence(states: dict[int, str]) -> str:
+    """ "Rules 3 and 8 are resting. Rule 10 waits for an answer.", so that the printed numbers
+    (each rule's own, for life) have no unexplained gaps. Archived rules are left out."""
+    words = {
+        Rule.State.PAUSED: ("is resting", "are resting"),
+        Rule.State.PROPOSED: ("waits for an answer", "wait for an answer"),
+        Rule.State.DECLINED: ("was not agreed", "were not agreed"),
+    }
+    sentences = []
+    for state, (one, many) in words.items():
+        numbers = sorted(n for n, s in states.items() if s == state)
+        if not numbers:
+            continue
+        listed = (
+            str(numbers[0])
+            if len(numbers) == 1
+            else ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+        )
+        sentences.append(
+            f"Rule {listed} {one}." if len(numbers) == 1 else f"Rules {listed} {many}."
+        )
+    return " ".join(sentences)
 
 
 def _find(context: dict, rule_id: int) -> Card:

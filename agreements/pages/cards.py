@@ -1,6 +1,6 @@
 """What a rule card shows to one viewer: derived from the rule, never stored."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 
 from django import forms
@@ -9,7 +9,7 @@ from django.urls import reverse
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
-from agreements.models import Rule
+from agreements.models import Event, Rule
 
 State = Rule.State
 
@@ -53,15 +53,72 @@ class OpenForm:
 
 
 @dataclass
+class Answer:
+    """One partner's latest answer to the wording waiting on a rule."""
+
+    partner_id: int
+    name: str
+    kind: str  # "accepted" or "not_yet"
+    note: str = ""
+
+
+@dataclass
 class Card:
     rule: Rule
     number: int
     viewer: Viewer
-    accepted_by: list[str] = field(default_factory=list)
-    accepted_by_me: bool = False
+    # Every answer to the waiting wording this viewer may see (blind: the other partner's
+    # acceptance only once the viewer has answered too).
+    answers: list[Answer] = field(default_factory=list)
+    my_answer: Answer | None = None
+    proposed_by: str = ""
+    proposal_note: str = ""
     diff: list[Segment] | None = None
     error: str = ""
     open_form: OpenForm | None = None
+    other_name: str = ""
+
+    @property
+    def accepted_by_me(self) -> bool:
+        return self.my_answer is not None and self.my_answer.kind == "accepted"
+
+    @property
+    def is_mine(self) -> bool:
+        """The waiting wording is this viewer's own proposal: theirs to take back, not answer."""
+        waiting = self.waiting
+        return (
+            waiting is not None
+            and waiting.author_id is not None
+            and (waiting.author_id == self.viewer.seat_id)
+        )
+
+    @property
+    def needs_you(self) -> bool:
+        """True exactly when this viewer's answer is what the rule waits for."""
+        return self.may_answer and self.my_answer is None and not self.is_mine
+
+    @property
+    def other_answers(self) -> list[Answer]:
+        return [a for a in self.answers if a.partner_id != self.viewer.seat_id]
+
+    @property
+    def status(self) -> str:
+        """The card's state in plain words, for this viewer."""
+        state = self.rule.state
+        if state == State.ACTIVE:
+            return "In force · change proposed" if self.rule.pending_version_id else "In force"
+        if state != State.PROPOSED:
+            return {State.PAUSED: "Resting", State.DECLINED: "Not agreed"}.get(state, "Archived")
+        if self.needs_you:
+            return "Waiting for you"
+        if self.my_answer is not None and self.my_answer.kind == "not_yet":
+            return "You said not yet"
+        for answer in self.other_answers:
+            if answer.kind == "not_yet":
+                return f"{answer.name} said not yet"
+        if self.viewer.is_partner and self.other_name:
+            return f"Waiting for {self.other_name}"
+        return "Waiting for an answer"
 
     @cached_property
     def urls(self) -> dict[str, str]:
@@ -145,47 +202,81 @@ class Card:
         return form
 
 
-def make_card(rule: Rule, number: int, viewer: Viewer) -> Card:
-    card = Card(rule=rule, number=number, viewer=viewer)
+def make_card(
+    rule: Rule, number: int, viewer: Viewer, notes: dict | None = None, other_name: str = ""
+) -> Card:
+    """`notes`: the latest "not yet" of each partner to each waiting version, as read once for
+    the page by `not_yet_notes`; without it they are read for this rule alone. `other_name`:
+    the viewer's partner, by name."""
+    card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
     waiting = rule.pending_version
-    if waiting is not None:
-        live = getattr(waiting, "live_acceptances", None)
-        if live is None:
-            live = list(
-                waiting.acceptances.filter(withdrawn_at__isnull=True).select_related(
-                    "partner__user"
-                )
-            )
-        card.accepted_by = [a.partner.name for a in live]
-        card.accepted_by_me = viewer.seat_id is not None and any(
-            a.partner_id == viewer.seat_id for a in live
+    if waiting is None:
+        return card
+    live = getattr(waiting, "live_acceptances", None)
+    if live is None:
+        live = list(
+            waiting.acceptances.filter(withdrawn_at__isnull=True).select_related("partner__user")
         )
-        # Against an earlier wording that is no longer in force, the diff is history.
-        base = rule.current_version or (waiting.previous if viewer.sees_history else None)
-        if base is not None and base.pk != waiting.pk:
-            card.diff = word_diff(base.text, waiting.text)
+    if notes is None:
+        notes = not_yet_notes([rule])
+    answers = {a.partner_id: Answer(a.partner_id, a.partner.name, "accepted") for a in live}
+    for partner_id, (name, note) in notes.get(waiting.pk, {}).items():
+        answers.setdefault(partner_id, Answer(partner_id, name, "not_yet", note))
+    card.my_answer = answers.get(viewer.seat_id)
+    if waiting.author_id is not None:
+        card.proposed_by = waiting.author.name
+        card.proposal_note = notes.get(("proposal", waiting.pk), "")
+    sees_acceptances = card.my_answer is not None and not viewer.is_therapist
+    card.answers = [
+        a
+        for a in answers.values()
+        if a.partner_id != waiting.author_id
+        and (a.kind == "not_yet" or sees_acceptances or a.partner_id == viewer.seat_id)
+    ]
+    if not viewer.sees_history:
+        # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
+        card.proposal_note = ""
+        card.answers = [replace(a, note="") for a in card.answers]
+    base = rule.current_version or (waiting.previous if viewer.sees_history else None)
+    if base is not None and base.pk != waiting.pk:
+        card.diff = word_diff(base.text, waiting.text)
     return card
 
 
-def make_cards(rules, viewer: Viewer) -> list[Card]:
-    return [make_card(rule, n, viewer) for n, rule in enumerate(rules, start=1)]
-
-
-def summary(rules, viewer: Viewer | None = None) -> dict:
-    live = [r for r in rules if r.state != State.ARCHIVED]
-    waiting = [r for r in live if r.pending_version_id is not None]
-    seat_id = viewer.seat_id if viewer is not None else None
-    return {
-        "in_force": sum(r.state == State.ACTIVE for r in live),
-        "total": len(live),
-        "waiting": len(waiting),
-        "waiting_for_you": sum(
-            not any(
-                a.partner_id == seat_id for a in getattr(r.pending_version, "live_acceptances", [])
+def not_yet_notes(rules) -> dict:
+    """For each waiting version: each partner's latest "not yet" (their name and note), and the
+    note its proposer sent with it, in one query for the page."""
+    waiting = [r.pending_version_id for r in rules if r.pending_version_id]
+    if not waiting:
+        return {}
+    kinds = [Event.Kind.NOT_YET, Event.Kind.PROPOSED_RULE, Event.Kind.PROPOSED_CHANGE]
+    notes: dict = {}
+    for event in (
+        Event.objects.filter(version_id__in=waiting, kind__in=kinds)
+        .select_related("partner__user")
+        .order_by("created_at", "pk")
+    ):
+        if event.kind == Event.Kind.NOT_YET:
+            notes.setdefault(event.version_id, {})[event.partner_id] = (
+                event.partner.name,
+                event.note,
             )
-            for r in waiting
-        )
-        if seat_id is not None
-        else 0,
-        "paused": sum(r.state == State.PAUSED for r in live),
+        else:
+            notes[("proposal", event.version_id)] = event.note
+    return notes
+
+
+def make_cards(rules, viewer: Viewer, other_name: str = "") -> list[Card]:
+    notes = not_yet_notes(rules)
+    return [make_card(rule, rule.position, viewer, notes, other_name) for rule in rules]
+
+
+def summary(cards: list[Card]) -> dict:
+    live = [c for c in cards if c.rule.state != State.ARCHIVED]
+    return {
+        "in_force": sum(c.rule.state == State.ACTIVE for c in live),
+        "total": len(live),
+        "waiting": sum(c.waiting is not None for c in live),
+        "needs_you": [c for c in live if c.needs_you],
+        "resting": sum(c.rule.state == State.PAUSED for c in live),
     }

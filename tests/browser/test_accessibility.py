@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from accounts import linking
 from accounts.models import User
 from agreements import consent, therapy
+from agreements.stories import agreement_in_every_state
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -22,9 +23,8 @@ from tests.browser.conftest import (
     card,
     describe_violations,
     expect_summary,
-    varied_agreement,
 )
-from tests.conftest import PASSWORD, grant, link, make_user
+from tests.conftest import PASSWORD, grant_therapist, link, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +79,7 @@ def test_pages_for_visitors_are_accessible(contexts, alice):
 
 
 def test_pages_for_partners_are_accessible(contexts, alice, bob, couple, mallory, carol):
-    rules = varied_agreement(alice, bob)
+    story = agreement_in_every_state(*couple)
     page = contexts.page(alice, bypass_csp=True)
     audit = Audit(page)
     audit.visit("/", "home with a partner")
@@ -96,13 +96,15 @@ def test_pages_for_partners_are_accessible(contexts, alice, bob, couple, mallory
     accept_on_page(page, 4)
     audit.check("agreement after accepting")
 
-    audit.visit(f"/agreement/rules/{rules[5].pk}/", "rule history")
+    audit.visit(f"/agreement/rules/{story['change_proposed'].pk}/", "rule history")
     audit.visit("/agreement/timeline/", "timeline")
     audit.visit("/agreement/print/", "printable page")
     audit.visit("/agreement/rules/new/", "new rule")
-    audit.visit(f"/agreement/rules/{rules[0].pk}/change/", "change page (without JavaScript)")
-    audit.visit(f"/agreement/rules/{rules[0].pk}/withdraw/", "withdraw confirmation")
-    audit.visit(f"/agreement/rules/{rules[3].pk}/not-yet/", "not-yet page")
+    audit.visit(
+        f"/agreement/rules/{story['in_force'].pk}/change/", "change page (without JavaScript)"
+    )
+    audit.visit(f"/agreement/rules/{story['in_force'].pk}/withdraw/", "withdraw confirmation")
+    audit.visit(f"/agreement/rules/{story['waiting_for_a'].pk}/not-yet/", "not-yet page")
     audit.visit("/settings/", "settings")
     page.set_viewport_size(PHONE)
     audit.visit("/", "home with a partner, phone")
@@ -126,10 +128,10 @@ def test_pages_for_partners_are_accessible(contexts, alice, bob, couple, mallory
 
 
 def test_pages_for_therapists_are_accessible(contexts, alice, bob, couple, dana):
-    rules = varied_agreement(alice, bob)
+    story = agreement_in_every_state(*couple)
     TOTP.activate(dana, generate_totp_secret())
-    agreement = rules[0].agreement
-    grant((alice.current_partner_seat(), bob.current_partner_seat()), dana)
+    grant_therapist(couple, dana)
+    agreement = story["in_force"].agreement
     therapy.add_comment(agreement=agreement, therapist=dana, text="A good start.")
 
     page = contexts.page(dana, bypass_csp=True)
@@ -138,7 +140,10 @@ def test_pages_for_therapists_are_accessible(contexts, alice, bob, couple, dana)
     audit.visit(f"/therapist/couples/{agreement.pk}/", "client agreement")
     page.get_by_text("Comment on this rule").first.click()
     audit.check("client agreement, comment form open")
-    audit.visit(f"/therapist/couples/{agreement.pk}/rules/{rules[5].pk}/", "client rule history")
+    audit.visit(
+        f"/therapist/couples/{agreement.pk}/rules/{story['change_proposed'].pk}/",
+        "client rule history",
+    )
     audit.visit(f"/therapist/couples/{agreement.pk}/timeline/", "client timeline")
     audit.visit(f"/therapist/couples/{agreement.pk}/print/", "client printable page")
     audit.visit("/settings/", "therapist settings")
@@ -153,7 +158,7 @@ def test_pages_for_therapists_are_accessible(contexts, alice, bob, couple, dana)
 def test_the_client_link_and_suggestion_pages_are_accessible(contexts, alice, bob, couple, dana):
     TOTP.activate(dana, generate_totp_secret())
     seats = (alice.current_partner_seat(), bob.current_partner_seat())
-    live = grant(seats, dana, "rules")
+    live = grant_therapist(seats, dana, "rules")
     agreement = live.agreement
     rules = list(agreement.rules.order_by("position"))
     therapy.suggest_wording(therapist=dana, rule=rules[0], title="Kinder", text="A kinder wording.")
@@ -239,7 +244,7 @@ def tab_to(page, locator, limit: int = 200) -> None:
 def test_every_control_of_the_agreement_page_is_reachable_by_keyboard_with_a_focus_ring(
     contexts, alice, bob, couple
 ):
-    varied_agreement(alice, bob)
+    agreement_in_every_state(*couple)
     page = contexts.page(alice)
     page.goto("/agreement/")
     controls = page.evaluate(CONTROLS)
@@ -256,7 +261,7 @@ def test_every_control_of_the_agreement_page_is_reachable_by_keyboard_with_a_foc
 
 
 def test_a_partner_acts_by_keyboard_and_hears_the_summary(contexts, alice, bob, couple):
-    varied_agreement(alice, bob)
+    agreement_in_every_state(*couple)
     page = contexts.page(alice)
     page.goto("/agreement/")
     expect_summary(page, 4, 9)
@@ -303,15 +308,17 @@ def test_a_partner_acts_by_keyboard_and_hears_the_summary(contexts, alice, bob, 
 
 
 def test_a_live_update_keeps_the_keyboard_focus_where_it_was(contexts, alice, bob, couple):
-    rules = varied_agreement(alice, bob)
+    story = agreement_in_every_state(*couple)
     page = contexts.page(alice)
     page.goto("/agreement/")
     tab_to(page, card(page, 2).get_by_role("button", name="Withdraw consent"))
     consent.accept(  # Bob, elsewhere: the poll brings a new live region
-        partner=bob.current_partner_seat(), rule=rules[4], version_id=rules[4].pending_version_id
+        partner=bob.current_partner_seat(),
+        rule=story["waiting_for_b"],
+        version_id=story["waiting_for_b"].pending_version_id,
     )
     expect(card(page, 5)).to_have_attribute("data-state", "active", timeout=POLL_WAIT_MS)
     focused_card = page.evaluate("() => document.activeElement.closest('[data-rule]')?.id")
-    assert focused_card == f"rule-{rules[1].pk}", "the focus left the card it was in"
+    assert focused_card == f"rule-{story['also_in_force'].pk}", "the focus left the card it was in"
     announcer = page.locator("#announcer")
     expect(announcer).to_contain_text("5 of 9 rules in force")

@@ -9,10 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import linking
 from accounts.models import User
-from agreements import consent, stories, therapy
-from agreements.models import Rule
+from agreements import stories
 from intimacy import emails
 
 PEOPLE = {
@@ -51,9 +49,8 @@ class Command(BaseCommand):
             dana = users["dana@example.com"]
             if not Authenticator.objects.filter(user=dana, type=Authenticator.Type.TOTP).exists():
                 TOTP.activate(dana, totp_secret)
-            self._alice_and_bob(users["alice@example.com"], users["bob@example.com"])
-            self._carol_and_dave(users["carol@example.com"], users["dave@example.com"], dana)
-            client_link = stories.demo_client_link(dana=dana)
+            self._stories(users)
+            client_link = stories.demo_client_link(dana=users["dana@example.com"])
         self.stdout.write(
             "Demo logins: alice@example.com, bob@example.com (a couple); carol@example.com, dave@example.com"
         )
@@ -76,78 +73,16 @@ class Command(BaseCommand):
         )
         return user
 
-    def _link(self, a: User, b: User):
-        if a.current_partner_seat():
-            return None
-        invitation = linking.create_invitation(inviter=a)
-        couple = linking.accept_invitation(token=invitation.token, user=b)
-        return couple.partners.get(user=a), couple.partners.get(user=b)
-
-    def _alice_and_bob(self, alice: User, bob: User) -> None:
-        seats = self._link(alice, bob)
-        if seats is None:
-            return
-        a, b = seats
-        rules = list(Rule.objects.filter(agreement__couple=a.couple).order_by("position"))
-
-        def both(rule):
-            consent.accept(partner=a, rule=rule, version_id=rule.pending_version_id)
-            rule.refresh_from_db()
-            consent.accept(partner=b, rule=rule, version_id=rule.pending_version_id)
-
-        for rule in rules[:3]:
-            both(rule)
-        consent.accept(
-            partner=b, rule=rules[3], version_id=rules[3].pending_version_id
-        )  # waits for alice
-        consent.accept(
-            partner=a, rule=rules[4], version_id=rules[4].pending_version_id
-        )  # waits for bob
-        both(rules[5])
-        consent.propose_change(
-            partner=b,
-            rule=rules[5],
-            title="Equals, with room for both voices",
-            text="We name the power differences between us, out loud and without blame, and treat each other "
-            "as equals, teammates and allies, so that there is always room for each of us to tell the truth.",
-            note="I'd like us to say them out loud.",
-        )
-        both(rules[6])
-        consent.withdraw(partner=a, rule=rules[6], note="I want to talk about this one again.")
-        consent.decline(
-            partner=b,
-            rule=rules[7],
-            version_id=rules[7].pending_version_id,
-            note="Not in this form.",
-        )
-
-    def _carol_and_dave(self, carol: User, dave: User, dana: User) -> None:
-        seats = self._link(carol, dave)
-        if seats is None:
-            return
-        c, d = seats
-        agreement = c.couple.agreement
-        rules = list(Rule.objects.filter(agreement=agreement).order_by("position"))
-        for rule in rules[:6]:
-            consent.accept(partner=c, rule=rule, version_id=rule.pending_version_id)
-            rule.refresh_from_db()
-            consent.accept(partner=d, rule=rule, version_id=rule.pending_version_id)
-        consent.accept(partner=d, rule=rules[6], version_id=rules[6].pending_version_id)
-        stories.seed_demo_therapist(dana=dana, couple=(c, d))
-        therapy.add_comment(
-            agreement=agreement,
-            rule=rules[1],
-            therapist=dana,
-            text="Worth talking through what 'support' looks like for each of you when this happens.",
-        )
-        therapy.add_comment(
-            agreement=agreement,
-            rule=rules[1],
-            partner=c,
-            text="We'll bring it to our next session.",
-        )
-        therapy.add_comment(
-            agreement=agreement,
-            therapist=dana,
-            text="A good start. Notice which rules are still waiting, and what makes them harder to accept.",
-        )
+    def _stories(self, users: dict[str, User]) -> None:
+        """What the demo people have lived, told once: a couple who is already linked keeps
+        what it has. Further demo stories are added here."""
+        alice, bob = users["alice@example.com"], users["bob@example.com"]
+        carol, dave = users["carol@example.com"], users["dave@example.com"]
+        dana = users["dana@example.com"]
+        if not alice.current_partner_seat():
+            stories.agreement_in_every_state(*stories.link(alice, bob))
+        if not carol.current_partner_seat():
+            seats = stories.link(carol, dave)
+            rules = stories.agreement_in_every_state(*seats)
+            stories.therapist_review(seats, dana, [rules["also_in_force"]])
+            stories.seed_demo_therapist(dana=dana, couple=seats)

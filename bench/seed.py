@@ -1,0 +1,463 @@
+"""The benchmark's data set (bench/run.sh): thousands of couples with their agreements, a few
+therapists with many client couples, and signed-in sessions for the load tests.
+
+    python -m bench.seed --out bench/out [--couples 2000 --therapists 5 --clients 50 ...]
+
+Each kind of agreement is lived once, through agreements.stories (so through consent.py and
+therapy.py, as a couple would), by a couple made for the purpose, inside a transaction that is
+then rolled back; its rows are then copied in bulk, through the models (so wording is encrypted
+as usual), to every couple of that kind, with their moments spread over the couple's months
+together. Every state in the data set is one consent.py left, never a second encoding of it.
+It only fills an empty database.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intimacy.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+django.setup()
+
+from allauth.account.models import EmailAddress  # noqa: E402 (after django.setup)
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
+from django.contrib.auth.hashers import make_password  # noqa: E402
+from django.contrib.sessions.backends.cached_db import SessionStore  # noqa: E402
+from django.contrib.sessions.models import Session  # noqa: E402
+from django.core.management.color import no_style  # noqa: E402
+from django.db import connection, models, transaction  # noqa: E402
+from django.db.models import Max  # noqa: E402
+from django.middleware.csrf import _get_new_csrf_string  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.crypto import get_random_string  # noqa: E402
+
+from accounts.models import Couple, Partner, User  # noqa: E402
+from agreements import stories, therapy  # noqa: E402
+from agreements.models import (  # noqa: E402
+    Acceptance,
+    Agreement,
+    Comment,
+    Event,
+    Rule,
+    RuleVersion,
+    TherapistAccess,
+)
+from intimacy import emails  # noqa: E402
+from intimacy.crypto import EncryptedTextField  # noqa: E402
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+SESSION_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+BATCH = 2000
+STEP = timedelta(hours=3)  # between two moments of one couple's story
+# The rows of one agreement, in an order in which they can be inserted.
+ROWS = (Agreement, RuleVersion, Rule, Acceptance, Event, TherapistAccess, Comment)
+
+# How each couple's agreement looks, in turn: most couples are some months in (every state),
+# some have just linked and accepted nothing yet.
+STORIES = ("every_state", "new", "every_state", "every_state", "every_state", "every_state")
+
+
+class SeedRefused(Exception):
+    """The database or the sizes asked for do not fit: nothing was written."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    story: str  # "every_state" or "new"
+    review: str = ""  # for a therapist's client couple: "comments" or "quiet"
+    visited: bool = False  # the therapist looked once (before the comments, if any)
+
+
+@dataclass
+class Template:
+    """One agreement as the services left it, to be copied."""
+
+    rows: dict[type, list[models.Model]]
+    seats: tuple[int, int]  # the pks of the couple's two partners
+    couple: int
+    therapist: int | None
+    named: dict[str, int] = field(default_factory=dict)  # story name -> rule pk
+    moments: list[datetime] = field(default_factory=list)  # every moment, in order
+
+
+def tell(kind: Kind, n: int) -> Template:
+    """One couple (and a therapist, for a client couple) lives the kind's story."""
+    people = [
+        User.objects.create(email=f"story{n}-{p}@bench.example", display_name=f"Story {n}{p}")
+        for p in "ab"
+    ]
+    seats = stories.link(*people)
+    named = stories.agreement_in_every_state(*seats) if kind.story == "every_state" else {}
+    therapist = None
+    if kind.review:
+        therapist = User.objects.create(
+            email=f"story{n}-therapist@bench.example", display_name="Dr Story", is_therapist=True
+        )
+        if kind.review == "comments":
+            first = stories.rules_of(seats[0])[0]
+            stories.therapist_review(seats, therapist, [first], visited=kind.visited)
+        else:
+            access = stories.grant_therapist(seats, therapist)
+            if kind.visited:
+                therapy.mark_viewed(access)
+    agreement = stories.agreement_of(seats[0])
+    scope = {
+        Agreement: Agreement.objects.filter(pk=agreement.pk),
+        RuleVersion: RuleVersion.objects.filter(rule__agreement=agreement).order_by("pk"),
+        Rule: Rule.objects.filter(agreement=agreement).order_by("pk"),
+        Acceptance: Acceptance.objects.filter(version__rule__agreement=agreement).order_by("pk"),
+        Event: Event.objects.filter(agreement=agreement).order_by("pk"),
+        TherapistAccess: TherapistAccess.objects.filter(agreement=agreement).order_by("pk"),
+        Comment: Comment.objects.filter(agreement=agreement).order_by("pk"),
+    }
+    rows = {model: list(query) for model, query in scope.items()}
+    for access in rows[TherapistAccess]:
+        # A client link is one-time (its digest is unique): the copies are accesses without one.
+        access.client_link_id = None
+    moments = sorted(
+        {
+            getattr(row, f.attname)
+            for model, found in rows.items()
+            for row in found
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.DateTimeField) and getattr(row, f.attname) is not None
+        }
+    )
+    return Template(
+        rows=rows,
+        seats=(seats[0].pk, seats[1].pk),
+        couple=seats[0].couple_id,
+        therapist=therapist.pk if therapist else None,
+        named={name: rule.pk for name, rule in named.items()},
+        moments=moments,
+    )
+
+
+def copy(row: models.Model, ids: dict, when: dict) -> models.Model:
+    """The row for another couple: its keys through ids ((model, old pk) -> new pk; a primary key
+    not in ids is left for the database to give), its moments through when."""
+    model = type(row)
+    values = {}
+    for f in model._meta.concrete_fields:
+        value = getattr(row, f.attname)
+        if f.primary_key:
+            value = ids.get((model, value))
+        elif f.is_relation and value is not None:
+            value = ids[(f.related_model, value)]
+        elif isinstance(f, models.DateTimeField) and value is not None:
+            value = when[value]
+        values[f.attname] = value
+    return model(**values)
+
+
+def insert(model, rows: list) -> None:
+    """bulk_create, but through COPY on PostgreSQL: several times faster for tens of thousands of
+    rows. Values go through each field's get_db_prep_save, so wording is encrypted; the same
+    wording is encrypted once and its token reused (each token decrypts on its own)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows, batch_size=BATCH)
+        return
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and rows[0].pk is None)]
+    tokens: dict[str, str] = {}
+
+    def prepared(field, row):
+        value = getattr(row, field.attname)
+        if isinstance(field, EncryptedTextField) and value:
+            if value not in tokens:
+                tokens[value] = field.get_db_prep_save(value, connection)
+            return tokens[value]
+        return field.get_db_prep_save(value, connection)
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copier,
+    ):
+        for row in rows:
+            copier.write_row([prepared(f, row) for f in fields])
+
+
+class Seed:
+    def __init__(self, options: argparse.Namespace):
+        self.options = options
+        self.now = timezone.now()
+        self.pending_sessions: list[Session] = []
+
+    def run(self) -> str:
+        o = self.options
+        if User.objects.exists():
+            raise SeedRefused("bench.seed only fills an empty database.")
+        needed = o.page_sessions + o.action_couples + 1
+        if o.couples < 2 * needed or o.couples < o.therapists * o.clients:
+            raise SeedRefused(
+                f"At least {2 * needed} couples (and one per therapist client) are needed."
+            )
+        o.out.mkdir(parents=True, exist_ok=True)
+        with transaction.atomic():
+            users, seats = self.people(o.couples)
+            therapists = self.therapists(o.therapists)
+            kinds = self.kinds(o.couples, therapists)
+            templates = self.templates({kind for kind, _ in kinds.values()})
+            agreements, named = self.agreements(seats, kinds, templates)
+        fixtures = self.sessions(users, seats, agreements, kinds, named, therapists)
+        for name, lines in fixtures.pop("lines").items():
+            (o.out / f"{name}.txt").write_text("\n".join(lines) + "\n")
+        (o.out / "fixtures.json").write_text(json.dumps(fixtures, indent=1))
+        return (
+            f"{o.couples} couples, {Rule.objects.count()} rules, {RuleVersion.objects.count()}"
+            f" versions, {Acceptance.objects.count()} acceptances, {Event.objects.count()} events,"
+            f" {len(therapists)} therapists with {o.clients} client couples each; told through"
+            f" {len(templates)} stories; fixtures in {o.out}"
+        )
+
+    # -- people --------------------------------------------------------------------------------
+
+    def people(self, count: int):
+        unusable = make_password(None)  # nobody here signs in with a password
+        users = User.objects.bulk_create(
+            [
+                User(
+                    email=f"partner{i}@bench.example",
+                    display_name=f"Partner {i}",
+                    password=unusable,
+                    date_joined=self.now - timedelta(days=400),
+                )
+                for i in range(count * 2)
+            ],
+            batch_size=BATCH,
+        )
+        EmailAddress.objects.bulk_create(
+            [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users],
+            batch_size=BATCH,
+        )
+        couples = Couple.objects.bulk_create(
+            [Couple(created_at=self.now - timedelta(days=300 - i % 250)) for i in range(count)],
+            batch_size=BATCH,
+        )
+        seats = Partner.objects.bulk_create(
+            [
+                Partner(couple=c, user=users[2 * i + s], joined_at=c.created_at)
+                for i, c in enumerate(couples)
+                for s in (0, 1)
+            ],
+            batch_size=BATCH,
+        )
+        return users, [(seats[2 * i], seats[2 * i + 1]) for i in range(count)]
+
+    def therapists(self, count: int) -> list[User]:
+        therapists = []
+        for t in range(count):
+            user = User.objects.create(
+                email=f"therapist{t}@bench.example",
+                display_name=f"Dr Therapist {t}",
+                practice_name="Bench Practice",
+                is_therapist=True,
+                password=make_password(None),
+            )
+            EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+            TOTP.activate(user, generate_totp_secret())  # two-factor on, as therapists must
+            therapists.append(user)
+        return therapists
+
+    # -- agreements ----------------------------------------------------------------------------
+
+    def kinds(self, count: int, therapists: list[User]) -> dict[int, tuple[Kind, User | None]]:
+        """Each couple's kind, and its therapist. The therapists' client couples come first, so
+        that some of the pages loaded in the benchmark show a therapist's comments; a third of
+        the clients have comments, half of them were visited already ("what is new" has work)."""
+        clients = self.options.clients
+        found = {}
+        for i in range(count):
+            story = STORIES[i % len(STORIES)]
+            t, c = divmod(i, clients)
+            if t < len(therapists):
+                review = "comments" if c % 3 == 0 else "quiet"
+                found[i] = (Kind(story, review, bool(c % 2)), therapists[t])
+            else:
+                found[i] = (Kind(story), None)
+        return found
+
+    def templates(self, kinds: set[Kind]) -> dict[Kind, Template]:
+        """Every kind lived once, then undone: only the rows read stay."""
+        told = {}
+        with transaction.atomic(), emails.muted():
+            for n, kind in enumerate(sorted(kinds, key=repr)):
+                told[kind] = tell(kind, n)
+            transaction.set_rollback(True)
+        return told
+
+    def agreements(self, seats, kinds, templates):
+        """Every couple's copy of its kind's template. Rules and versions point at each other,
+        so their ids are given here (foreign keys are checked at commit) and the sequences moved
+        past them after."""
+        next_id = {
+            model: (model.objects.aggregate(n=Max("pk"))["n"] or 0) + 1
+            for model in (Agreement, Rule, RuleVersion)
+        }
+        made: dict[type, list] = {model: [] for model in ROWS}
+        named = []
+        for i, pair in enumerate(seats):
+            kind, therapist = kinds[i]
+            template = templates[kind]
+            ids = {
+                (Couple, template.couple): pair[0].couple_id,
+                (Partner, template.seats[0]): pair[0].pk,
+                (Partner, template.seats[1]): pair[1].pk,
+            }
+            if therapist is not None:
+                ids[(User, template.therapist)] = therapist.pk
+            for model in (Agreement, Rule, RuleVersion):
+                for row in template.rows[model]:
+                    ids[(model, row.pk)] = next_id[model]
+                    next_id[model] += 1
+            start = pair[0].joined_at
+            when = {moment: start + n * STEP for n, moment in enumerate(template.moments)}
+            for model in ROWS:
+                for row in template.rows[model]:
+                    copied = copy(row, ids, when)
+                    if model is TherapistAccess:
+                        copied.email = therapist.email
+                    made[model].append(copied)
+            named.append({name: ids[(Rule, pk)] for name, pk in template.named.items()})
+        for model in ROWS:
+            insert(model, made[model])
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(
+                no_style(), [Agreement, Rule, RuleVersion]
+            ):
+                cursor.execute(sql)
+        return made[Agreement], named
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def session(self, user: User) -> str:
+        """A signed-in session, as django.contrib.auth.login would leave it."""
+        now = int(self.now.timestamp())
+        data = {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: BACKEND,
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+            "started_at": now,
+            "seen_at": now,
+        }
+        key = get_random_string(32, SESSION_CHARS)
+        self.pending_sessions.append(
+            Session(
+                session_key=key,
+                session_data=SessionStore().encode(data),
+                expire_date=self.now + timedelta(seconds=settings.SESSION_COOKIE_AGE),
+            )
+        )
+        return key
+
+    def sessions(self, users, seats, agreements, kinds, named, therapists) -> dict:
+        o = self.options
+        by_pk = {u.pk: u for u in users}
+        lived_in = [i for i in range(len(seats)) if kinds[i][0].story == "every_state"]
+        page_pool = lived_in[: o.page_sessions]
+        action_pool = lived_in[o.page_sessions :][: o.action_couples]
+        if len(lived_in) <= o.page_sessions + o.action_couples:
+            raise SeedRefused("Not enough couples for the action pool: raise --couples.")
+        acted_on = [named[i]["paused"] for i in action_pool]
+        spare = lived_in[o.page_sessions + o.action_couples]
+        acted_on.append(named[spare]["waiting_for_b"])
+        pending = dict(Rule.objects.filter(pk__in=acted_on).values_list("pk", "pending_version_id"))
+
+        # Page loads: one partner of each couple, with the ETag their page holds.
+        page_lines = []
+        for n, i in enumerate(page_pool):
+            user = by_pk[seats[i][n % 2].user_id]
+            page_lines.append(f"{self.session(user)} {_get_new_csrf_string()} {agreements[i].etag}")
+
+        # Accept / withdraw: both partners of each couple act on their paused rule.
+        action_lines = []
+        for i in action_pool:
+            rule = named[i]["paused"]
+            a, b = (by_pk[s.user_id] for s in seats[i])
+            action_lines.append(
+                " ".join(
+                    [
+                        self.session(a),
+                        _get_new_csrf_string(),
+                        self.session(b),
+                        _get_new_csrf_string(),
+                        str(rule),
+                        str(pending[rule]),
+                    ]
+                )
+            )
+
+        therapist_lines = [self.session(t) for t in therapists]
+
+        # The two-server checks: a couple who act on one server and poll the other, and one
+        # person who signs in with a password.
+        password = secrets.token_urlsafe(16)
+        login_user = by_pk[seats[spare][0].user_id]
+        # A new address each run: rate limits in a shared cache outlive the database.
+        login_user.email = f"signin-{secrets.token_hex(4)}@bench.example"
+        login_user.set_password(password)
+        login_user.save(update_fields=["email", "password"])
+        EmailAddress.objects.filter(user=login_user).update(email=login_user.email)
+        a, b = (by_pk[s.user_id] for s in seats[spare])
+        # The rule the first partner accepted: the second partner's acceptance brings it in force.
+        waiting = named[spare]["waiting_for_b"]
+        scaleout = {
+            "alice": {"session": self.session(a), "csrf": _get_new_csrf_string()},
+            "bob": {"session": self.session(b), "csrf": _get_new_csrf_string()},
+            "rule": waiting,
+            "version": pending[waiting],
+            "etag": agreements[spare].etag,
+            "login_email": login_user.email,
+            "login_password": password,
+        }
+        Session.objects.bulk_create(self.pending_sessions, batch_size=BATCH)
+        return {
+            "couples": len(agreements),
+            "rules": Rule.objects.count(),
+            "therapists": len(therapists),
+            "clients_each": o.clients,
+            "scaleout": scaleout,
+            "lines": {"page": page_lines, "actions": action_lines, "therapist": therapist_lines},
+        }
+
+
+def parser() -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__.split("\n")[0])
+    found.add_argument("--couples", type=int, default=2000)
+    found.add_argument("--therapists", type=int, default=5)
+    found.add_argument("--clients", type=int, default=50, help="client couples each")
+    found.add_argument(
+        "--page-sessions", type=int, default=200, help="signed-in partners for page loads"
+    )
+    found.add_argument(
+        "--action-couples",
+        type=int,
+        default=400,
+        help="couples whose partners accept and withdraw during the load test",
+    )
+    found.add_argument("--out", type=Path, required=True, help="folder for the fixtures")
+    return found
+
+
+def seed(argv: list[str]) -> str:
+    """Fills the empty database; the one-line summary. SeedRefused if it cannot."""
+    return Seed(parser().parse_args(argv)).run()
+
+
+if __name__ == "__main__":
+    try:
+        print(seed(sys.argv[1:]))
+    except SeedRefused as refused:
+        sys.exit(f"bench.seed: {refused}")
