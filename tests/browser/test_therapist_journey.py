@@ -81,7 +81,7 @@ def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_histor
     suggestion.refresh_from_db()
     new_card = alice_page.locator(f"#rule-{suggestion.adopted_rule_id}")
     expect(new_card).to_have_attribute("data-state", "proposed")
-    expect(new_card).to_contain_text("waiting for your partner")
+    expect(new_card).to_contain_text("Waiting for Bob")
 
     # Bob accepts it: in force for both.
     bob_page.goto("/agreement/")
