@@ -17,6 +17,7 @@ from accounts import linking
 from accounts.models import Couple, Partner, User
 from agreements import therapy
 from agreements.models import Acceptance, Agreement, Rule, RuleVersion, TherapistAccess
+from checkins import services as checkins
 
 
 def delete_account(*, user: User, current_session_key: str | None = None) -> None:
@@ -41,6 +42,7 @@ def delete_account(*, user: User, current_session_key: str | None = None) -> Non
         )
         if current_session_key:
             session_keys.add(current_session_key)
+        checkins.erase_for(user=user)
         user.delete()
         _delete_unreachable(couple_ids)
         _end_sessions(session_keys)

@@ -92,6 +92,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "accounts/invitation.html", {"invitation": found, "signed_out": True}
         )
+    if request.method == "GET" and found.inviter_id == request.user.pk:
+        # Their own link, opened to check it: say so at once, and that it is theirs to send.
+        return render(
+            request,
+            "accounts/invitation.html",
+            {"invitation": found, "own": True, "invitation_url": request.build_absolute_uri()},
+        )
     if request.method == "GET":
         return render(request, "accounts/invitation.html", {"invitation": found})
     try:

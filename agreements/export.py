@@ -24,6 +24,7 @@ from agreements.models import (
     Suggestion,
     TherapistAccess,
 )
+from checkins import export as checkins_export
 
 FORMAT = "rules-of-the-road-export"
 FORMAT_VERSION = 1
@@ -160,6 +161,7 @@ def _couple(seat: Partner) -> dict:
             for partner in partners
         ],
         "agreement": _agreement(agreement) if agreement else None,
+        "checkins": checkins_export.checkins_for(seat),
     }
 
 
@@ -447,6 +449,7 @@ def _couple_markdown(couple: dict) -> list[str]:
                 *_quote(suggestion["text"], indent="  "),
             ]
         lines.append("")
+    lines += checkins_export.markdown(couple.get("checkins", []))
     lines += ["### Timeline", ""]
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {event['by']}: {event['description'].lower()}"

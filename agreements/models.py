@@ -174,6 +174,7 @@ class Event(models.Model):
         SUGGESTION_SET_ASIDE = "suggestion_set_aside", "Set the therapist's suggestion aside"
         CHECKIN_INVITED = "checkin_invited", "Invited the couple to a check-in"
         EXERCISE_STARTED = "exercise_started", "Started the check-in the therapist suggested"
+        CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(
@@ -198,34 +199,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.agreement_id}"
-
-    @property
-    def sentence(self) -> str:
-        """What happened, in words, for the timeline and rule history."""
-        subject = ""
-        if self.version_id:
-            subject = f"“{self.version.title or 'a rule'}” (version {self.version.number})"
-        if self.kind == self.Kind.CREATED:
-            return "The agreement started with the nine default rules, all waiting for acceptance"
-        if self.kind == self.Kind.IN_FORCE:
-            return f"{subject or 'A rule'} came into force, accepted by both partners"
-        verbs = {
-            self.Kind.PROPOSED_RULE: "proposed a new rule",
-            self.Kind.PROPOSED_CHANGE: "proposed a change to",
-            self.Kind.ACCEPTED: "accepted",
-            self.Kind.NOT_YET: "said not yet to",
-            self.Kind.DECLINED: "declined",
-            self.Kind.WITHDREW: "withdrew consent from",
-            self.Kind.ARCHIVED: "archived",
-            self.Kind.RESTORED: "restored",
-            self.Kind.COMMENTED: "commented on",
-        }
-        verb = verbs.get(self.kind)
-        if verb is None:
-            return f"{self.actor_name} {self.get_kind_display()[0].lower()}{self.get_kind_display()[1:]}"
-        if self.kind == self.Kind.COMMENTED and not subject:
-            subject = "the agreement"
-        return f"{self.actor_name} {verb}{': ' if self.kind == self.Kind.PROPOSED_RULE and subject else ' '}{subject}".rstrip()
 
     @property
     def actor_name(self) -> str:

@@ -611,5 +611,11 @@ def start_exercise(*, partner: Partner, invitation_id: int) -> CheckInInvitation
         invitation.started_at = timezone.now()
         invitation.started_by = seat
         invitation.save(update_fields=["started_at", "started_by"])
-        record_event(agreement, Kind.EXERCISE_STARTED, partner=seat, rule=invitation.rule)
+        record_event(
+            agreement,
+            Kind.EXERCISE_STARTED,
+            partner=seat,
+            rule=invitation.rule,
+            therapist=invitation.therapist,
+        )
     return invitation

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "agreements",
+    "checkins",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "intimacy.middleware.htmx_full_page_answers",
     "intimacy.middleware.privacy_headers",
 ]
 

@@ -28,6 +28,7 @@ from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
 from agreements.stories import agreement_in_every_state
+from checkins import services as checkin_services
 from tests.conftest import client_for, grant_therapist, link, make_user, reauthenticate
 
 # In every rule, note and comment alice and bob write here; it must never reach anyone else.
@@ -63,6 +64,8 @@ class World:
     therapist_link_id: int = 0  # dana's open client link
     waiting_request_id: int = 0  # alice asked for theo; waiting for bob
     suggestion_id: int = 0  # dana's open suggestion to alice and bob
+    checkin: object = None  # revealed, with the secret words, shared by both with dana
+    open_checkin: object = None  # alice has sealed her answer, bob has not
 
 
 def give_totp(user: User) -> str:
@@ -143,6 +146,14 @@ def build_world() -> World:
     suggestion = therapy.suggest_rule(
         therapist=dana, agreement=agreement, title=f"{SECRET} suggested", text=f"{SECRET} text"
     )
+    checkin, _ = checkin_services.start(partner=a, topic=f"{SECRET} topic")
+    checkin_services.seal(partner=a, checkin=checkin, want=f"{SECRET} want", overall=2)
+    checkin_services.seal(partner=b, checkin=checkin, emotion=f"{SECRET} emotion")
+    checkin_services.add_reply(partner=b, checkin=checkin, text=f"{SECRET} reply")
+    for seat in (a, b):
+        checkin_services.set_sharing(partner=seat, checkin=checkin, share=True)
+    open_checkin, _ = checkin_services.start(partner=b)
+    checkin_services.seal(partner=a, checkin=open_checkin, sensation=f"{SECRET} sealed")
 
     users = {
         "anonymous": None,
@@ -170,6 +181,8 @@ def build_world() -> World:
         therapist_link_id=danas_link.pk,
         waiting_request_id=waiting.pk,
         suggestion_id=suggestion.pk,
+        checkin=checkin,
+        open_checkin=open_checkin,
     )
 
 

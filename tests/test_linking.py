@@ -198,12 +198,14 @@ def test_either_partner_can_end_it_and_both_keep_the_archive_read_only(
         assert (
             client.get(reverse("agreements:archived_print", args=[agreement.pk])).status_code == 200
         )
-        assert client.get("/agreement/").status_code == 404
+        ended = client.get("/agreement/").content.decode()
+        assert "This partnership has ended" in ended
+        assert f"/agreement/archived/{agreement.pk}/" in ended
     rule = Rule.objects.filter(agreement=agreement).first()
     response = client_for(alice).post(
         reverse("agreements:accept", args=[rule.pk]), {"version": rule.pending_version_id}
     )
-    assert response.status_code == 404
+    assert response.status_code == 302 and response["Location"] == "/agreement/"
     link(alice, bob)  # free to link again
     assert Couple.objects.count() == 2
 

@@ -42,9 +42,10 @@ def row(
     }
 
 
-def own(status: int) -> dict:
-    """A partner page about "my current couple": carol sees her own, mallory has none."""
-    return row(partner=status, other_couple=status, loner=404)
+def own(status: int, *, loner: int = 404) -> dict:
+    """A partner page about "my current couple": carol sees her own; mallory has none, and gets
+    the page saying so and what to do next (a GET), or is sent to it (a POST)."""
+    return row(partner=status, other_couple=status, loner=loner)
 
 
 def ours(status: int) -> dict:
@@ -101,6 +102,10 @@ def _therapist(extra: Callable[[World], dict] | None = None) -> Callable[[World]
     return kwargs
 
 
+def _checkin(attr: str) -> Callable[[World], dict]:
+    return lambda w: {"checkin_id": getattr(w, attr).pk}
+
+
 def _past(w: World) -> dict:
     return {"agreement_id": w.past_agreement.pk}
 
@@ -150,20 +155,21 @@ MATRIX: dict[str, Case] = {
         data=lambda w: {"confirm": "on"},
     ),
     # -- agreements: the partners' side ----------------------------------------------------------
-    "agreements:agreement": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:poll": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:timeline": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:print": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
+    "agreements:agreement": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:poll": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:timeline": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:print": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
     "agreements:therapist_access": Case(
-        GET=own(200),
+        GET=own(200, loner=200),
         # Carol cannot end alice and bob's access: it is not found in her couple.
-        POST=own(302) | {"other_couple": 404},
+        POST=own(302, loner=302) | {"other_couple": 404},
         data=lambda w: {"action": "end", "access": w.waiting_request_id},
     ),
     "agreements:client_link": Case(
-        # Whoever holds the link sees who is asking; a partner asks their own partner with it.
-        GET=own(200),
-        POST=own(302),
+        # Whoever holds the link sees who is asking; a partner asks their own partner with it;
+        # mallory, with no couple, gets the page saying what to do first.
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
         kwargs=lambda w: {"token": w.client_link_token},
         data=lambda w: {"scope": "rules"},
     ),
@@ -184,7 +190,9 @@ MATRIX: dict[str, Case] = {
         kwargs=lambda w: {"suggestion_id": w.suggestion_id},
     ),
     "agreements:new_rule": Case(
-        GET=own(200), POST=own(302), data=lambda w: {"title": "New", "text": "A new rule"}
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
+        data=lambda w: {"title": "New", "text": "A new rule"},
     ),
     "agreements:history": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_rule("active_rule")
@@ -215,7 +223,8 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:reply": Case(
         GET=PARTNER_WRONG_METHOD,
-        POST=ours(302),
+        # Mallory, with no couple, is sent to the page saying so (nothing of alice's is named).
+        POST=ours(302) | {"loner": 302},
         # A reply on alice and bob's rule: carol may reply on her own rules only.
         data=lambda w: {"text": "A reply", "rule": w.active_rule.pk},
     ),
@@ -227,6 +236,55 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:archived_print": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    # -- check-ins -------------------------------------------------------------------------------
+    "checkins:list": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "checkins:start": Case(
+        GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
+    ),
+    "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
+    # The poll is for htmx; a plain request is sent to the check-in's page.
+    "checkins:poll": Case(
+        GET=ours(302), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("open_checkin")
+    ),
+    "checkins:seal": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("open_checkin"),
+        data=lambda w: {"want": "A want"},
+    ),
+    "checkins:reopen": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:let_go": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:delete_answer": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:reply": Case(
+        GET=PARTNER_WRONG_METHOD,
+        # bob has replied already: the page comes back with his words and the reason.
+        POST=ours(302) | {"other_partner": 409},
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"text": "A reply"},
+    ),
+    "checkins:share": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"share": "no"},
+    ),
+    "checkins:archived": Case(
+        GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    "checkins:therapist_list": Case(
+        GET=therapist_view(200), POST=THERAPIST_WRONG_METHOD, kwargs=_therapist()
+    ),
+    "checkins:therapist_checkin": Case(
+        GET=therapist_view(200),
+        POST=THERAPIST_WRONG_METHOD,
+        kwargs=_therapist(lambda w: {"checkin_id": w.checkin.pk}),
     ),
     # -- the therapist's side ---------------------------------------------------------------------
     "therapist:home": Case(

@@ -11,7 +11,8 @@ import intimacy.crypto
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
-        ("agreements", "0001_initial"),
+        # After the check-ins' event kind (merged first), so that the graph stays one line.
+        ("agreements", "0002_checkin_event_kind"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -80,6 +81,7 @@ class Migration(migrations.Migration):
                     ("suggestion_set_aside", "Set the therapist's suggestion aside"),
                     ("checkin_invited", "Invited the couple to a check-in"),
                     ("exercise_started", "Started the check-in the therapist suggested"),
+                    ("checkin_revealed", "Check-in revealed"),
                 ],
                 max_length=20,
             ),

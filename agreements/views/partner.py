@@ -60,7 +60,10 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    form = WordingForm(request.POST or None)
+    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
+    form = WordingForm(
+        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
@@ -92,7 +95,11 @@ def history(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_GET
 def timeline(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required
@@ -141,7 +148,11 @@ def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_GET
 def archived_timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = past_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required

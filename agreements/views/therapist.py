@@ -86,7 +86,11 @@ def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpRespon
 @require_GET
 def timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = therapist_agreement_or_404(request, agreement_id, history=True)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @therapist_required
