@@ -16,7 +16,14 @@ from django.urls import reverse
 
 from accounts.models import Invitation, Partner, User
 from agreements import therapy
-from agreements.models import Agreement, ClientLink, Rule, Suggestion, TherapistAccess
+from agreements.models import (
+    Agreement,
+    CheckInInvitation,
+    ClientLink,
+    Rule,
+    Suggestion,
+    TherapistAccess,
+)
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
 # even compare with it (OverflowError, a 500) when it is matched against a foreign key.
@@ -391,3 +398,17 @@ def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int,
     if len(shared) != 2 or not all(shared):
         raise Http404
     return checkin, Viewer(Viewer.THERAPIST, therapist_access=live)
+
+
+def exercise_of_partner_or_404(request: HttpRequest, invitation_id: int) -> tuple[int, Viewer]:
+    """A check-in a therapist invited the signed-in partner's current couple to."""
+    id_or_404(invitation_id)
+    try:
+        viewer = partner_or_404(request)
+    except NotLinked:
+        raise Http404 from None
+    if not CheckInInvitation.objects.filter(
+        pk=invitation_id, agreement__couple_id=viewer.seat.couple_id
+    ).exists():
+        raise Http404
+    return invitation_id, viewer

@@ -64,6 +64,7 @@ class World:
     therapist_link_id: int = 0  # dana's open client link
     waiting_request_id: int = 0  # alice asked for theo; waiting for bob
     suggestion_id: int = 0  # dana's open suggestion to alice and bob
+    exercise_id: int = 0  # dana's invitation to a check-in, ready to start
     checkin: object = None  # revealed, with the secret words, shared by both with dana
     open_checkin: object = None  # alice has sealed her answer, bob has not
 
@@ -146,6 +147,9 @@ def build_world() -> World:
     suggestion = therapy.suggest_rule(
         therapist=dana, agreement=agreement, title=f"{SECRET} suggested", text=f"{SECRET} text"
     )
+    exercise = therapy.invite_to_checkin(
+        therapist=dana, agreement=agreement, prompt=f"{SECRET} prompt"
+    )
     checkin, _ = checkin_services.start(partner=a, topic=f"{SECRET} topic")
     checkin_services.seal(partner=a, checkin=checkin, want=f"{SECRET} want", overall=2)
     checkin_services.seal(partner=b, checkin=checkin, emotion=f"{SECRET} emotion")
@@ -181,6 +185,7 @@ def build_world() -> World:
         therapist_link_id=danas_link.pk,
         waiting_request_id=waiting.pk,
         suggestion_id=suggestion.pk,
+        exercise_id=exercise.pk,
         checkin=checkin,
         open_checkin=open_checkin,
     )

@@ -242,6 +242,12 @@ MATRIX: dict[str, Case] = {
     "checkins:start": Case(
         GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
     ),
+    "checkins:start_exercise": Case(
+        # A check-in is open already: alice and bob are sent to it; the invitation waits.
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=lambda w: {"invitation_id": w.exercise_id},
+    ),
     "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
     # The poll is for htmx; a plain request is sent to the check-in's page.
     "checkins:poll": Case(

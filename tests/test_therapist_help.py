@@ -3,6 +3,7 @@ partner adopts it, then the ordinary consent workflow), invite the couple to a c
 private session notes that only they can read."""
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import User
 from agreements import consent, export, therapy
@@ -313,3 +314,38 @@ def test_seed_demo_gives_dana_an_open_link_and_carol_and_dave_their_suggestions(
     path = "/" + second.split("/", 3)[3]
     assert client.get(path).status_code == 200
     assert client.get("/" + first.split("/", 3)[3]).status_code == 404
+
+
+def test_an_exercise_starts_as_the_couples_check_in_from_the_check_ins_page(
+    live, agreement, couple, dana, alice, bob
+):
+    from checkins.models import CheckIn
+    from tests.conftest import client_for
+
+    rule = rules_of(couple[0])[1]
+    invitation = therapy.invite_to_checkin(
+        therapist=dana, agreement=agreement, prompt="What felt good?", rule=rule
+    )
+    bob_client = client_for(bob)
+    listed = bob_client.get(reverse("checkins:list")).content.decode()
+    assert f'data-exercise="{invitation.pk}"' in listed and "What felt good?" in listed
+    response = bob_client.post(reverse("checkins:start_exercise", args=[invitation.pk]))
+    checkin = CheckIn.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("checkins:checkin", args=[checkin.pk])
+    assert checkin.topic == "What felt good?"
+    assert list(checkin.rules.all()) == [rule]
+    assert list(therapy.pending_exercises(agreement)) == []
+    # Started once: the other partner's click finds nothing left to start.
+    again = client_for(alice).post(reverse("checkins:start_exercise", args=[invitation.pk]))
+    assert again.status_code == 302 and CheckIn.objects.count() == 1
+
+
+def test_only_the_couple_can_start_their_exercise(live, agreement, dana, other_couple, mallory):
+    from tests.conftest import client_for
+
+    invitation = therapy.invite_to_checkin(therapist=dana, agreement=agreement, prompt="Hi")
+    for outsider in (other_couple[0].user, mallory):
+        url = reverse("checkins:start_exercise", args=[invitation.pk])
+        assert client_for(outsider).post(url).status_code == 404
+    assert list(therapy.pending_exercises(agreement)) == [invitation]
