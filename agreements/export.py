@@ -2,6 +2,7 @@
 people. Texts are decrypted; times are ISO 8601 in UTC. A partner gets their account and every
 agreement they were part of; a therapist gets their own account only, never the couples' data."""
 
+import re
 from datetime import UTC, datetime
 
 from allauth.account.models import EmailAddress
@@ -25,6 +26,7 @@ from agreements.models import (
     TherapistAccess,
 )
 from checkins import export as checkins_export
+from intimacy.validators import one_line
 
 FORMAT = "rules-of-the-road-export"
 FORMAT_VERSION = 1
@@ -58,6 +60,7 @@ def export_data(user: User) -> dict:
                 "granted_at": iso(access.granted_at),
                 "ended_at": iso(access.ended_at),
                 "last_viewed_at": iso(access.last_viewed_at),
+                "previous_viewed_at": iso(access.previous_viewed_at),
             }
             for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
         ]
@@ -247,6 +250,9 @@ def _rule(rule: Rule) -> dict:
         "current_version_id": rule.current_version_id,
         "pending_version_id": rule.pending_version_id,
         "latest_version_id": rule.latest_version_id,
+        # A resting rule: the wording both had agreed, and when consent was withdrawn.
+        "agreed_version_id": rule.agreed_version_id,
+        "withdrawn_at": iso(rule.withdrawn_at),
         "versions": [_version(version) for version in rule.versions.all()],
     }
 
@@ -303,7 +309,9 @@ def _comment(comment: Comment) -> dict:
 def _access(access: TherapistAccess) -> dict:
     return {
         "id": access.pk,
-        "therapist": access.therapist_name,
+        # Named only once both partners let them in: a request alone must not reveal whether an
+        # email belongs to a therapist, nor who they are.
+        "therapist": access.therapist_name if access.granted_at else None,
         "email": access.email,
         "status": access.status,
         "scope": access.scope,
@@ -332,12 +340,12 @@ def export_markdown(user: User) -> str:
         "",
         "## Your account",
         "",
-        f"- Name: {account['display_name']}",
-        f"- Email: {account['email']}",
+        f"- Name: {_md(account['display_name'])}",
+        f"- Email: {_md(account['email'])}",
         f"- Account type: {'therapist' if account['is_therapist'] else 'partner'}",
     ]
     if account["practice_name"]:
-        lines.append(f"- Practice: {account['practice_name']}")
+        lines.append(f"- Practice: {_md(account['practice_name'])}")
     lines += [
         f"- Joined: {_when(account['date_joined'])}",
         f"- Last sign-in: {_when(account['last_login'])}",
@@ -378,7 +386,7 @@ def export_markdown(user: User) -> str:
 
 
 def _couple_markdown(couple: dict) -> list[str]:
-    names = " and ".join(p["name"] for p in couple["partners"])
+    names = " and ".join(_md(p["name"]) for p in couple["partners"])
     agreement = couple["agreement"]
     status = f"archived on {_day(couple['ended_at'])}" if couple["ended_at"] else "current"
     lines = [f"## Agreement between {names} ({status})", ""]
@@ -391,7 +399,7 @@ def _couple_markdown(couple: dict) -> list[str]:
     for number, rule in enumerate(in_force, start=1):
         version = _find_version(rule, rule["current_version_id"])
         lines += [
-            f"{number}. **{version['title'] or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
+            f"{number}. **{_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
             "",
             *_quote(version["text"], indent="   "),
             "",
@@ -399,17 +407,15 @@ def _couple_markdown(couple: dict) -> list[str]:
     lines += ["### Every rule and its versions", ""]
     for rule in agreement["rules"]:
         latest = _find_version(rule, rule["latest_version_id"]) or rule["versions"][-1]
-        lines += [f"#### {latest['title'] or 'Rule'} ({rule['state_label'].lower()})", ""]
+        lines += [f"#### {_md(latest['title']) or 'Rule'} ({rule['state_label'].lower()})", ""]
         for version in rule["versions"]:
-            author = version["author"] or "Rules of the Road"
+            author = _md(version["author"]) if version["author"] else "Rules of the Road"
+            title = [f"> **{_md(version['title'])}**", ">"] if version["title"] else []
             lines += [
                 f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
                 "",
-                *_quote(
-                    f"**{version['title']}**\n\n{version['text']}"
-                    if version["title"]
-                    else version["text"]
-                ),
+                *title,
+                *_quote(version["text"]),
                 "",
             ]
             for acceptance in version["acceptances"]:
@@ -419,7 +425,7 @@ def _couple_markdown(couple: dict) -> list[str]:
                     else ""
                 )
                 lines.append(
-                    f"- Accepted by {acceptance['partner']} {_when(acceptance['created_at'])}{withdrawn}"
+                    f"- Accepted by {_md(acceptance['partner'])} {_when(acceptance['created_at'])}{withdrawn}"
                 )
             if version["acceptances"]:
                 lines.append("")
@@ -427,7 +433,7 @@ def _couple_markdown(couple: dict) -> list[str]:
         lines += ["### Comments", ""]
         for comment in agreement["comments"]:
             lines += [
-                f"{comment['by']}, {_when(comment['created_at'])}:",
+                f"{_md(comment['by'])}, {_when(comment['created_at'])}:",
                 "",
                 *_quote(comment["text"]),
                 "",
@@ -435,16 +441,18 @@ def _couple_markdown(couple: dict) -> list[str]:
     if agreement["therapist_accesses"]:
         lines += ["### Therapist access", ""]
         for access in agreement["therapist_accesses"]:
+            therapist = _md(access["therapist"]) if access["therapist"] else "A therapist"
             lines.append(
-                f"- {access['therapist']}: {access['status']}, sharing {access['scope']}, asked by "
-                f"{access['requested_by']} {_when(access['requested_at'])}"
+                f"- {therapist}{f' ({_md(access["email"])})' if access['email'] else ''}: "
+                f"{access['status']}, sharing {access['scope']}, asked by "
+                f"{_md(access['requested_by'])} {_when(access['requested_at'])}"
             )
         lines.append("")
     if agreement["suggestions"]:
         lines += ["### Suggestions from a therapist", ""]
         for suggestion in agreement["suggestions"]:
             lines += [
-                f"- {suggestion['therapist']} suggested “{suggestion['title'] or 'a rule'}” "
+                f"- {_md(suggestion['therapist'])} suggested “{_md(suggestion['title']) or 'a rule'}” "
                 f"{_when(suggestion['created_at'])}: {suggestion['status'].replace('_', ' ')}",
                 *_quote(suggestion["text"], indent="  "),
             ]
@@ -452,7 +460,7 @@ def _couple_markdown(couple: dict) -> list[str]:
     lines += checkins_export.markdown(couple.get("checkins", []))
     lines += ["### Timeline", ""]
     for event in agreement["events"]:
-        line = f"- {_when(event['created_at'])}: {event['by']}: {event['description'].lower()}"
+        line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"
         lines.append(line)
         if event["note"]:
             lines += _quote(event["note"], indent="  ")
@@ -464,8 +472,34 @@ def _find_version(rule: dict, version_id: int | None) -> dict | None:
     return next((v for v in rule["versions"] if v["id"] == version_id), None)
 
 
+# What people write never shapes the export: every value is escaped so that Markdown reads it as
+# plain text. Inline: the characters of emphasis, code, links, HTML, entities, tables and
+# headings. At the start of a line: list numbers and bullets, setext underlines, indentation.
+INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&!~|#{}])")
+LIST_NUMBER = re.compile(r"^(\d+)([.)])")
+LINE_START_SPECIAL = ("-", "+", "=", ":")
+
+
+def _escape_line(line: str) -> str:
+    indent = len(line) - len(line.lstrip(" \t"))
+    # Leading spaces would make an indented code block: kept as no-break spaces.
+    line = "\u00a0" * indent + line[indent:]
+    line = INLINE_SPECIAL.sub(r"\\\1", line)
+    line = LIST_NUMBER.sub(r"\1\\\2", line)
+    if line.startswith(LINE_START_SPECIAL):
+        line = "\\" + line
+    return line
+
+
+def _md(value: str | None) -> str:
+    """A value people wrote (a name, a title, an email address), as one line of plain text."""
+    return _escape_line(one_line(value or ""))
+
+
 def _quote(text: str, indent: str = "") -> list[str]:
-    return [f"{indent}> {line}".rstrip() for line in text.splitlines()] or [f"{indent}>"]
+    return [f"{indent}> {_escape_line(line)}".rstrip() for line in text.splitlines()] or [
+        f"{indent}>"
+    ]
 
 
 def _when(value: str | None) -> str:

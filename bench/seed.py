@@ -108,7 +108,7 @@ def tell(kind: Kind, n: int) -> Template:
         else:
             access = stories.grant_therapist(seats, therapist)
             if kind.visited:
-                therapy.mark_viewed(access)
+                therapy.record_view(access)
     agreement = stories.agreement_of(seats[0])
     scope = {
         Agreement: Agreement.objects.filter(pk=agreement.pk),
@@ -373,7 +373,13 @@ class Seed:
         acted_on = [named[i]["paused"] for i in action_pool]
         spare = lived_in[o.page_sessions + o.action_couples]
         acted_on.append(named[spare]["waiting_for_b"])
-        pending = dict(Rule.objects.filter(pk__in=acted_on).values_list("pk", "pending_version_id"))
+        # The wording each rule acted on waits with: a proposal's, or a resting rule's agreed one.
+        pending = {
+            pk: waiting or agreed
+            for pk, waiting, agreed in Rule.objects.filter(pk__in=acted_on).values_list(
+                "pk", "pending_version_id", "agreed_version_id"
+            )
+        }
 
         # Page loads: one partner of each couple, with the ETag their page holds.
         page_lines = []

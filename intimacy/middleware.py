@@ -11,6 +11,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from intimacy.logfilters import holds_token
+
 Handler = Callable[[HttpRequest], HttpResponse]
 
 audit = logging.getLogger("intimacy.audit")
@@ -92,6 +94,13 @@ def privacy_headers(get_response: Handler) -> Handler:
         signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
         if signed_in and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
+        if holds_token(request.path):
+            # The link itself is the secret: no browser or proxy keeps a page reached by it.
+            response.headers["Cache-Control"] = "no-store"
+        if getattr(response, "_csp_config", None) == {}:
+            # Django's debug pages opt out of the policy (they style themselves inline); every
+            # page of ours, error pages included, is sent with it.
+            response._csp_config = settings.SECURE_CSP
         if getattr(request, "clear_site_data", False):
             response.headers["Clear-Site-Data"] = '"cache", "storage"'
             response.headers["Cache-Control"] = "no-store"

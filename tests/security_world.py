@@ -58,6 +58,7 @@ class World:
     active_rule: Rule  # in force, with the secret wording
     proposed_rule: Rule  # waiting for bob's acceptance
     archived_rule: Rule
+    resting_rule: Rule  # alice withdrew from it
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
     client_link_token: str = ""  # theo's open client link
@@ -179,6 +180,7 @@ def build_world() -> World:
         active_rule=Rule.objects.get(pk=active.pk),
         proposed_rule=Rule.objects.get(pk=proposed.pk),
         archived_rule=Rule.objects.get(pk=archived.pk),
+        resting_rule=Rule.objects.get(pk=story["paused"].pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
         client_link_token=theos_open,

@@ -21,8 +21,9 @@ AGREEMENT_PAGE = 11  # user, seat with couple and agreement, rules, live accepta
 # invited to
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
-ACCEPT = 23  # the consent change (with its events and the email throttle) and the updated card
-# (with the partners' names and the "not yet" notes)
+ACCEPT = 24  # the consent change (the couple, agreement and rule locked in that order, its
+# events and the email throttle) and the updated card (with the partners' names and the "not
+# yet" notes)
 THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
 
 

@@ -202,11 +202,21 @@ MATRIX: dict[str, Case] = {
     "agreements:accept": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
     ),
+    # Alice proposed the rule: Not yet and Decline answer someone else's proposal (she may take
+    # hers back instead), so hers is refused (409) and Bob's is recorded.
     "agreements:not_yet": Case(
-        GET=ours(200), POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
+        GET=ours(200),
+        POST=row(partner=409, other_partner=302, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
     ),
+    # Alice proposed the rule: Not yet and Decline answer someone else's proposal (she may take
+    # hers back instead), so hers is refused (409) and Bob's is recorded.
     "agreements:decline": Case(
-        GET=ours(200), POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
+        GET=ours(200),
+        POST=row(partner=409, other_partner=302, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
     ),
     "agreements:change": Case(
         GET=ours(200),
@@ -215,6 +225,19 @@ MATRIX: dict[str, Case] = {
         data=lambda w: {"title": "Changed", "text": "Changed wording", "note": ""},
     ),
     "agreements:withdraw": Case(GET=ours(200), POST=ours(302), kwargs=_rule("active_rule")),
+    # Alice proposed the rule: only she may take it back; Bob has nothing of his to take back.
+    "agreements:take_back": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=302, other_partner=409, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
+    ),
+    # Alice withdrew from the resting rule: only she may reopen it.
+    "agreements:reopen": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=302, other_partner=409, other_couple=404, loner=404),
+        kwargs=_rule("resting_rule"),
+    ),
     "agreements:archive": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule")
     ),

@@ -38,8 +38,10 @@ def rules_for_page(agreement: Agreement):
         agreement.rules.select_related(
             "current_version",
             "pending_version__previous",
-            "pending_version__author__user",
+            "agreed_version",
             "latest_version",
+            "proposed_by__user",
+            "withdrawn_by__user",
         )
         .prefetch_related(
             Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),

@@ -126,6 +126,10 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return f"{actor} archived {rule}"
         case Kind.RESTORED:
             return f"{actor} brought back {rule} as a proposal"
+        case Kind.TOOK_BACK:
+            return f"{actor} took back the proposal for {rule}"
+        case Kind.REOPENED:
+            return f"{actor} reopened {rule}, proposing the wording you had agreed"
         case Kind.PARTNERSHIP_ENDED:
             return f"{actor} ended the partnership"
         case Kind.SUGGESTED_RULE:
@@ -149,6 +153,8 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return f"{actor} agreed to share your history with {therapist_words(event)}"
         case Kind.SCOPE_NARROWED:
             return f"{actor} limited {therapist_words(event)}'s access to the rules"
+        case Kind.CHECKIN_REVEALED:
+            return "Check-in revealed"
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]

@@ -80,21 +80,23 @@ def couple_page(
     agreement: Agreement,
     viewer: Viewer,
     *,
+    previous_visit=None,
     suggestion_form: SuggestionForm | None = None,
     exercise_form: ExerciseForm | None = None,
     session_note_form: SessionNoteForm | None = None,
 ) -> dict:
-    """The agreement, read-only, with what is new since the therapist's last visit, and the
-    therapist's own tools: suggestions and their fate, check-in invitations, session notes."""
+    """The agreement, read-only, with what is new since the therapist's previous visit (kept for
+    the whole visit: a reload does not erase it; see therapy.record_view), and the therapist's
+    own tools: suggestions and their fate, check-in invitations, session notes."""
     live = viewer.therapist_access
     therapist = live.therapist
     context = agreement_page(agreement, viewer)
-    since = live.last_viewed_at or live.granted_at
+    since = previous_visit or live.granted_at
     note = therapy.session_note(therapist, agreement)
     rules = [card.rule for card in context["cards"]]
     context.update(
         access=live,
-        previous_visit=live.last_viewed_at,
+        previous_visit=previous_visit,
         news=agreement.events.filter(news(live.therapist_id, since)).count(),
         suggestions=list(
             Suggestion.objects.filter(agreement=agreement, therapist=therapist)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from agreements import consent, therapy
+from agreements import consent, notify, therapy
 from agreements.access import (
     Viewer,
     access_of_couple_or_404,
@@ -46,6 +46,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     """The live region of the page, or 304 when nothing happened since the ETag the page holds.
     An unchanged poll costs the user lookup and one query for the revision."""
     etag = partner_etag_or_404(request)
+    notify.mark_present(request.user.pk)
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:

@@ -69,8 +69,10 @@ def cancel_link(request: HttpRequest, link_id: int) -> HttpResponse:
 def couple(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """The agreement, read-only, with the review comment forms. Opening it counts as a visit."""
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    context = therapist_pages.couple_page(agreement, viewer)
-    therapy.mark_viewed(viewer.therapist_access)
+    previous = therapy.record_view(
+        viewer.therapist_access, prefetch="prefetch" in request.headers.get("Sec-Purpose", "")
+    )
+    context = therapist_pages.couple_page(agreement, viewer, previous_visit=previous)
     return render(request, pages.PAGE[Viewer.THERAPIST], context)
 
 
