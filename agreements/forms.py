@@ -109,8 +109,8 @@ class ExerciseForm(forms.Form):
     def __init__(self, *args, rules=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rule"].choices = [("", "No rule in particular")] + [
-            (rule.pk, rule.shown_version.title or f"Rule {number}")
-            for number, rule in enumerate(rules, start=1)
+            (rule.pk, f"Rule {rule.position}: {rule.shown_version.title or 'untitled'}")
+            for rule in rules
         ]
 
 
