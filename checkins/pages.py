@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Partner
 from agreements import therapy
@@ -279,11 +280,15 @@ def checkin_page(checkin: CheckIn, seat: Partner, *, can_write: bool) -> CheckIn
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:
-    """The couple's open check-in, if this partner has not sealed an answer to it yet."""
-    services.close_stale_of(couple_id=seat.couple_id)
+    """The couple's open check-in, if this partner has not sealed an answer to it yet. One
+    query and no write (it is on every partner page): a check-in gone stale counts as closed
+    here, and is closed for good by the check-in pages and the management command."""
     checkin = (
         CheckIn.objects.filter(
-            couple_id=seat.couple_id, revealed_at__isnull=True, closed_at__isnull=True
+            couple_id=seat.couple_id,
+            revealed_at__isnull=True,
+            closed_at__isnull=True,
+            touched_at__gt=timezone.now() - services.STALE_AFTER,
         )
         .exclude(
             pk__in=Answer.objects.filter(partner=seat, sealed_at__isnull=False).values("checkin_id")

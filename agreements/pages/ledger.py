@@ -344,3 +344,24 @@ def _in_range(queryset: QuerySet, first: date, last: date) -> list:
     start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
     end = timezone.make_aware(datetime.combine(last, datetime.max.time()))
     return list(queryset.filter(created_at__gte=start, created_at__lte=end))
+
+
+# What the page lists at most; the timeline has the rest.
+NEWS_LINES = 8
+
+
+def since_last_visit(agreement: Agreement, viewer: Viewer, previous_visit) -> list[Line]:
+    """What the other partner did since this viewer's previous visit, as lines: proposals, not
+    yet, declines, withdrawals, archives, rules that came into force, comments. Acceptances are
+    left out: blind until answered, and a rule coming into force says it anyway. One query, and
+    none on a first visit."""
+    if previous_visit is None:
+        return []
+    events = (
+        agreement.events.filter(created_at__gt=previous_visit)
+        .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
+        .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
+        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+        .order_by("created_at", "pk")
+    )
+    return tell(list(events[: NEWS_LINES + 1]), viewer)[:NEWS_LINES]

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from agreements import consent, notify, therapy
+from agreements import consent, notify, therapy, visits
 from agreements.access import (
     Viewer,
     access_of_couple_or_404,
@@ -35,7 +35,10 @@ PAGE = pages.PAGE[Viewer.PARTNER]
 @require_GET
 def agreement(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    response = render(request, PAGE, pages.agreement_page(agreement, viewer))
+    context = pages.agreement_page(agreement, viewer)
+    previous = visits.record_visit(viewer.seat)
+    context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
+    response = render(request, PAGE, context)
     response["ETag"] = agreement.etag
     return response
 
