@@ -120,6 +120,9 @@ def tell(kind: Kind, n: int) -> Template:
         Comment: Comment.objects.filter(agreement=agreement).order_by("pk"),
     }
     rows = {model: list(query) for model, query in scope.items()}
+    for access in rows[TherapistAccess]:
+        # A client link is one-time (its digest is unique): the copies are accesses without one.
+        access.client_link_id = None
     moments = sorted(
         {
             getattr(row, f.attname)

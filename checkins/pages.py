@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Partner
-from agreements.models import Rule
+from agreements import therapy
+from agreements.models import Agreement, Rule
 from checkins import services
 from checkins.models import Answer, CheckIn
 
@@ -318,3 +319,8 @@ def shared_with_therapist(couple_id: int):
 
 def when(checkin: CheckIn) -> datetime:
     return checkin.revealed_at or checkin.created_at
+
+
+def exercises_ready(couple_id: int) -> list:
+    """Check-ins a therapist invited the couple to, ready to start."""
+    return list(therapy.pending_exercises(Agreement.objects.get(couple_id=couple_id)))

@@ -7,6 +7,7 @@ app_name = "checkins"
 urlpatterns = [
     path("", views.checkin_list, name="list"),
     path("start/", views.start, name="start"),
+    path("invited/<int:invitation_id>/start/", views.start_exercise, name="start_exercise"),
     path("<int:checkin_id>/", views.checkin, name="checkin"),
     path("<int:checkin_id>/poll/", views.poll, name="poll"),
     path("<int:checkin_id>/seal/", views.seal, name="seal"),

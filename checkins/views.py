@@ -52,8 +52,30 @@ def checkin_list(request: HttpRequest) -> HttpResponse:
 
 def _list(request: HttpRequest, seat, form, *, status: int = 200) -> HttpResponse:
     page = pages.list_page(seat.couple_id, seat, can_write=True)
-    context = {"page": page, "form": form, "archived": None}
+    context = {
+        "page": page,
+        "form": form,
+        "archived": None,
+        "exercises": pages.exercises_ready(seat.couple_id),
+    }
     return render(request, LIST, context, status=status)
+
+
+@partner_required
+@require_POST
+def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """A check-in a therapist invited the couple to, started with the therapist's prompt."""
+    invitation_id, viewer = access.exercise_of_partner_or_404(request, invitation_id)
+    try:
+        checkin, created = services.start_from_invitation(
+            partner=viewer.seat, invitation_id=invitation_id
+        )
+    except services.CheckInError as error:
+        messages.error(request, error.message)
+        return redirect("checkins:list")
+    if not created:
+        messages.info(request, "A check-in is already open, so here it is.")
+    return redirect("checkins:checkin", checkin.pk)
 
 
 @partner_required

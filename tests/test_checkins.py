@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import erasure, linking
-from agreements import therapy
+from agreements import stories
 from agreements.models import Event, Rule
 from checkins import services
 from checkins.models import STALE_AFTER, Answer, CheckIn
@@ -385,8 +385,7 @@ def dana_with_access(couple, dana):
 
     TOTP.activate(dana, generate_totp_secret())
     a, b = couple
-    access = therapy.request_access(partner=a, agreement=a.couple.agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=access.pk, agree=True)
+    stories.grant_therapist((a, b), dana)
     return client_for(dana)
 
 

@@ -15,16 +15,17 @@ from agreements.stories import agreement_in_every_state, rules_of_their_own, the
 from tests.conftest import agreement_of, client_for, grant_therapist, link, make_user, rules_of
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
-AGREEMENT_PAGE = 10  # user, seat with couple and agreement, rules, live acceptances, rule
+AGREEMENT_PAGE = 12  # user, seat with couple and agreement, rules, live acceptances, rule
 # comments, what was said to the waiting wordings, partners, comments on the whole agreement,
-# therapist access requests, a check-in waiting for this partner (and "since your last visit"
-# only on a visit's first load)
+# therapist access requests, a check-in waiting for this partner, a therapist's open
+# suggestions, check-ins a therapist invited to (and "since your last visit" only on a visit's
+# first load)
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
 ACCEPT = 24  # the consent change (the couple, agreement and rule locked in that order, its
 # events and the email throttle) and the updated card (with the partners' names and the "not
 # yet" notes)
-THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
+THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
 
 
 def lived_in(seats, therapist: User | None = None) -> None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
+from agreements.pages import therapy as therapy_pages
 from agreements.pages.cards import Card, make_card, make_cards, summary
 
 PAGE = {
@@ -86,6 +87,7 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
                 status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
             )
         )
+        context.update(therapy_pages.offered(agreement))
     return context
 
 
@@ -134,21 +136,6 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
         "partners": list(agreement.couple.partners.select_related("user")),
         "rules": rules,
         "made_on": timezone.now(),
-    }
-
-
-def therapist_access_page(agreement: Agreement, viewer: Viewer, form) -> dict:
-    """The partner's view of therapist access: current requests and accesses, and past ones."""
-    accesses = list(
-        agreement.therapist_accesses.select_related(
-            "therapist", "requested_by__user", "approved_by__user"
-        )
-    )
-    return {
-        "seat": viewer.seat,
-        "current": [a for a in accesses if a.status in ("requested", "active")],
-        "past": [a for a in accesses if a.status in ("declined", "ended")],
-        "form": form,
     }
 
 
