@@ -1,9 +1,16 @@
 """The personas: alice and bob (a couple), carol and dave (another couple), dana (a therapist with
 access to carol and dave's agreement), mallory (signed in, belongs to nothing)."""
 
+import time
+
 import pytest
 from allauth.account.models import EmailAddress
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+)
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -127,3 +134,11 @@ def alice_client(alice) -> Client:
 @pytest.fixture
 def bob_client(bob) -> Client:
     return client_for(bob)
+
+
+def fresh_totp_code(secret: str, *, margin: float = 5) -> str:
+    """The authenticator's current code, with at least `margin` seconds of its 30 left: a code
+    read at the very end of its window can be refused by the time the server checks it."""
+    if 30 - time.time() % 30 < margin:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))

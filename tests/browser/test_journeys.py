@@ -3,14 +3,11 @@ browser context, on the live server against the test database."""
 
 import io
 import re
-import time
 
 import pytest
 from allauth.mfa.totp.internal.auth import (
     TOTP,
-    format_hotp_value,
     generate_totp_secret,
-    hotp_value,
 )
 from django.core import mail
 from playwright.sync_api import expect
@@ -30,7 +27,7 @@ from tests.browser.conftest import (
     log_in,
     withdraw_on_page,
 )
-from tests.conftest import PASSWORD, both_accept, rules_of
+from tests.conftest import PASSWORD, both_accept, fresh_totp_code, rules_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -262,8 +259,7 @@ def log_in_with_authenticator(page, email: str, secret: str) -> None:
     page.locator("input[name=login]").fill(email)
     page.locator("input[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
-    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-    page.locator("input[name=code]").fill(code)
+    page.locator("input[name=code]").fill(fresh_totp_code(secret))
     page.get_by_role("button", name="Log in", exact=True).click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
