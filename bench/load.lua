@@ -97,7 +97,7 @@ function init(args)
     end
   else
     local paths = {
-      floor_signed_in = "/bench/floor",
+      floor_signed_in = "/bench/floor/signed-in",
       page = "/agreement/",
       poll = "/agreement/poll/",
       print = "/agreement/print/",
