@@ -10,6 +10,7 @@ from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
 from agreements.models import Event, Rule
+from agreements.pages import memo
 
 State = Rule.State
 
@@ -224,8 +225,16 @@ def make_card(
     ]
     base = rule.current_version or waiting.previous
     if base is not None and base.pk != waiting.pk:
-        card.diff = word_diff(base.text, waiting.text)
+        card.diff = version_diff(base, waiting)
     return card
+
+
+def version_diff(base, waiting) -> list[Segment]:
+    """The word diff of a waiting version against its base: both are immutable, so it is worked
+    out once per pair and worker (pages/memo.py; it holds wording: never the shared cache)."""
+    # created_at too: a primary key can come back after a rollback (SQLite reuses them).
+    key = (base.pk, base.created_at, waiting.pk, waiting.created_at)
+    return memo.diffs.get_or_make(key, lambda: word_diff(base.text, waiting.text))
 
 
 def not_yet_notes(rules) -> dict:
@@ -251,8 +260,12 @@ def not_yet_notes(rules) -> dict:
     return notes
 
 
-def make_cards(rules, viewer: Viewer, other_name: str = "") -> list[Card]:
-    notes = not_yet_notes(rules)
+def make_cards(
+    rules, viewer: Viewer, other_name: str = "", notes: dict | None = None
+) -> list[Card]:
+    """`notes`: as `not_yet_notes(rules)` gives them (read here when not given)."""
+    if notes is None:
+        notes = not_yet_notes(rules)
     return [make_card(rule, rule.position, viewer, notes, other_name) for rule in rules]
 
 
