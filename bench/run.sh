@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# The benchmark (make bench): the app under gunicorn with production settings against PostgreSQL,
-# a realistic data set, and wrk against every hot path and against a trivial view of the same
-# server (the floor). Writes the table to docs/benchmarks.md; the raw results stay in bench/out/.
+# The benchmark (make bench): the app under the Dockerfile's app server with production settings
+# against PostgreSQL, a realistic data set, and wrk against every hot path and against two
+# trivial views of the same server (the anonymous and the signed-in floor); then the app servers
+# side by side. Writes the table to docs/benchmarks.md; the raw results stay in bench/out/.
 #
 # Two app servers share one database and one cache; the load goes to the first, and the second
 # shows that what must be shared is (bench/checks.py). Everything listens on 127.0.0.1 only.
 #
 # Knobs (environment): BENCH_DURATION (seconds per endpoint run, 8), BENCH_FLOOR_DURATION
 # (seconds per floor run, 4), BENCH_CONNECTIONS ("16 64"), BENCH_SERVER (the app server of the
-# full table: gthread, sync or granian; gthread, as the Dockerfile ships), BENCH_COMPARE (the
+# full table: granian, gthread or sync; granian, as the Dockerfile ships), BENCH_COMPARE (the
 # servers measured side by side on the floors, the agreement page and the poll, "sync gthread
 # granian"; "" for none), BENCH_COMPARE_DURATION (5), BENCH_WORKERS (processes per server, 4 for
 # sync, 2 for the threaded ones), BENCH_SERVER_THREADS (threads per process for gthread and
 # granian, 4), BENCH_WRK_THREADS (2), BENCH_COUPLES (2000), BENCH_DATABASE (ror_bench, made afresh
 # for each run and dropped after), BENCH_CACHE_URL (redis://127.0.0.1:6379/0 when Redis answers,
 # else db://cache_table), BENCH_SESSIONS (signed-in partners loading pages, and couples acting in
-# each accept / withdraw run, 200), BENCH_DOC (docs/benchmarks.md), BENCH_ENDPOINTS (the endpoints of the full table), BENCH_PROFILE=1 (a
-# py-spy profile of the workers for each endpoint, if py-spy is installed).
+# each accept / withdraw run, 200), BENCH_DOC (docs/benchmarks.md), BENCH_ENDPOINTS (the
+# endpoints of the full table), BENCH_PROFILE=1 (a py-spy profile of the workers for each
+# endpoint, if py-spy is installed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,7 +28,7 @@ OUT=bench/out
 DURATION=${BENCH_DURATION:-8}
 FLOOR_DURATION=${BENCH_FLOOR_DURATION:-4}
 CONNECTIONS=${BENCH_CONNECTIONS:-"16 64"}
-SERVER=${BENCH_SERVER:-gthread}
+SERVER=${BENCH_SERVER:-granian}
 COMPARE=${BENCH_COMPARE-"sync gthread granian"}
 COMPARE_DURATION=${BENCH_COMPARE_DURATION:-5}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
