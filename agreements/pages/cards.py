@@ -10,7 +10,6 @@ from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
 from agreements.models import Event, Rule
-from agreements.pages import memo
 
 State = Rule.State
 
@@ -225,16 +224,8 @@ def make_card(
     ]
     base = rule.current_version or waiting.previous
     if base is not None and base.pk != waiting.pk:
-        card.diff = version_diff(base, waiting)
+        card.diff = word_diff(base.text, waiting.text)
     return card
-
-
-def version_diff(base, waiting) -> list[Segment]:
-    """The word diff of a waiting version against its base: both are immutable, so it is worked
-    out once per pair and worker (pages/memo.py; it holds wording: never the shared cache)."""
-    # created_at too: a primary key can come back after a rollback (SQLite reuses them).
-    key = (base.pk, base.created_at, waiting.pk, waiting.created_at)
-    return memo.diffs.get_or_make(key, lambda: word_diff(base.text, waiting.text))
 
 
 def not_yet_notes(rules) -> dict:

@@ -48,12 +48,5 @@ class WorkerMemo:
 
 
 # The rules of an agreement at one revision, with their versions, live acceptances, comments
-# and "not yet" notes: a few kilobytes each.
+# and "not yet" notes: a few kilobytes each. (Word diffs have their own, in agreements/diff.py.)
 page_rows = WorkerMemo(512)
-# A version's word diff against the one it would replace: both versions are immutable.
-diffs = WorkerMemo(4096)
-
-
-def clear() -> None:
-    page_rows.clear()
-    diffs.clear()
