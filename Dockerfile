@@ -29,7 +29,6 @@ RUN DJANGO_DEBUG=false \
     DJANGO_SECRET_KEY=build-only-collectstatic-key-not-used-at-run-time-0123456789 \
     FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     EMAIL_URL=console:// \
-    CACHE_URL=locmem:// \
     python manage.py collectstatic --noinput --verbosity 0 \
     && chown app:app /app/var
 
@@ -43,10 +42,14 @@ fi
 # Several app servers sharing one database set MIGRATE_ON_START=false and migrate once per deploy.
 if [ "${MIGRATE_ON_START:-true}" = "true" ]; then
     python manage.py migrate --noinput
-    case "${CACHE_URL:-}" in
+    # The cache is shared by every worker: the database one unless CACHE_URL names Redis.
+    case "${CACHE_URL:-db://cache_table}" in
         db://*) python manage.py createcachetable ;;
     esac
 fi
+# The app server runs no system checks: this refuses a configuration that would disable security
+# (a per-process cache, intimacy.E001) before any worker starts.
+python manage.py check
 # granian: measured faster than gunicorn's sync and gthread workers here (docs/benchmarks.md,
 # "App servers side by side"). Each worker process runs WEB_THREADS requests at once.
 exec granian --interface wsgi --host 0.0.0.0 --port 8000 --no-ws \

@@ -8,15 +8,20 @@ LOCK := requirements-dev.lock
 CHROMIUM := /usr/bin/chromium
 # Extra arguments for pytest: make test PYTEST_ARGS="-k consent -x"
 PYTEST_ARGS ?=
+# The port of the development server: make run PORT=8100
+PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint fmt bench screenshots clean distclean
 
 # Development settings for the commands people run by hand, unless the caller chose otherwise.
 run test screenshots: export DJANGO_DEBUG ?= true
+# Links in emails follow the address the development server really has.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 help:
 	@echo "make run          set up .venv, migrate, load the demo couples, serve http://127.0.0.1:8000/"
+	@echo "                  (make run PORT=8100 serves on another port)"
 	@echo "make test         set up .venv and run the test suite (SQLite, or DATABASE_URL if set)"
 	@echo "make lint         ruff check and ruff format --check"
 	@echo "make fmt          ruff fixes and formatting"
@@ -41,9 +46,9 @@ run: $(INSTALLED)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo
 	@echo
-	@echo "Rules of the Road is at http://127.0.0.1:8000/ (Ctrl-C stops it)"
+	@echo "Rules of the Road is at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	@echo
-	$(PYTHON) manage.py runserver 127.0.0.1:8000
+	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(INSTALLED)
 	@if [ -x $(CHROMIUM) ] || [ "$${CI:-}" = "true" ]; then \

@@ -15,8 +15,9 @@ from django.db import transaction
 
 from accounts import linking
 from accounts.models import Couple, Partner, User
-from agreements import therapy
-from agreements.models import Acceptance, Agreement, Rule, RuleVersion, TherapistAccess
+from agreements import partnership, therapy
+from agreements.models import TherapistAccess
+from checkins import services as checkins
 
 
 def delete_account(*, user: User, current_session_key: str | None = None) -> None:
@@ -41,6 +42,7 @@ def delete_account(*, user: User, current_session_key: str | None = None) -> Non
         )
         if current_session_key:
             session_keys.add(current_session_key)
+        checkins.erase_for(user=user)
         user.delete()
         _delete_unreachable(couple_ids)
         _end_sessions(session_keys)
@@ -52,29 +54,7 @@ def _delete_unreachable(couple_ids: list[int]) -> None:
         Couple.objects.filter(pk__in=couple_ids).exclude(partners__user__isnull=False).distinct()
     )
     for couple in orphaned:
-        _delete_couple(couple)
-
-
-def _delete_couple(couple: Couple) -> None:
-    # Seats and versions are protected by what refers to them (versions, acceptances, events,
-    # comments, the rule's pointers), so the agreement is taken apart from the leaves up.
-    agreement = Agreement.objects.filter(couple=couple).first()
-    if agreement is not None:
-        agreement.events.all().delete()
-        agreement.comments.all().delete()
-        agreement.therapist_accesses.all().delete()
-        agreement.rules.update(
-            state=Rule.State.ARCHIVED,
-            current_version=None,
-            pending_version=None,
-            latest_version=None,
-        )
-        versions = RuleVersion.objects.filter(rule__agreement=agreement)
-        Acceptance.objects.filter(version__in=versions).delete()
-        versions.update(previous=None)
-        versions.delete()
-        agreement.delete()
-    couple.delete()
+        partnership.erase_couple_data(couple=couple)
 
 
 def _end_sessions(session_keys: set[str]) -> None:

@@ -1,6 +1,8 @@
 from django import forms
+from django.contrib.auth.hashers import make_password
 
 from accounts.models import User
+from intimacy.validators import validate_one_line
 
 
 class SignupForm(forms.Form):
@@ -9,6 +11,7 @@ class SignupForm(forms.Form):
     display_name = forms.CharField(
         label="Your name, as your partner will see it",
         max_length=60,
+        validators=[validate_one_line],
         widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
     )
     account_type = forms.ChoiceField(
@@ -21,8 +24,19 @@ class SignupForm(forms.Form):
         widget=forms.RadioSelect,
     )
     practice_name = forms.CharField(
-        label="Practice name (therapists, optional)", max_length=120, required=False
+        label="Practice name (therapists, optional)",
+        max_length=120,
+        required=False,
+        validators=[validate_one_line],
     )
+
+    def _post_clean(self) -> None:
+        """Sign-up takes as long for an email that has an account as for a new one: allauth
+        hashes the password only when it creates the account, so the same work is done here for
+        an existing one (it then sends the "you already have an account" email instead)."""
+        super()._post_clean()
+        if getattr(self, "account_already_exists", False) and not self.errors:
+            make_password(self.cleaned_data.get("password1") or "")
 
     def signup(self, request, user: User) -> None:
         user.display_name = self.cleaned_data["display_name"].strip()

@@ -1,10 +1,15 @@
 """Every change to who is linked with whom: invitations, forming a couple, ending it."""
 
+import hashlib
+
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Couple, Invitation, Partner, User
+from agreements import partnership
 from intimacy import emails
+from intimacy.db import retry_on_conflict
 
 Status = Invitation.Status
 
@@ -20,6 +25,16 @@ INVALID_LINK = (
 )
 
 
+# Invitation emails go to any address the inviter types, with the inviter's name in them: like
+# allauth's own emails they are rate-limited, per account and per address (in the shared cache).
+INVITATION_EMAILS_PER_ACCOUNT = (5, 60 * 60)  # at most 5 an hour from one account
+INVITATION_EMAILS_PER_ADDRESS = (3, 24 * 60 * 60)  # at most 3 a day to one address
+TOO_MANY_INVITATION_EMAILS = (
+    "You have sent several invitation emails in a short time, so we did not send this one. "
+    "Try again later, or make the link without an email and send it to your partner yourself."
+)
+
+
 def create_invitation(*, inviter: User, email: str = "") -> Invitation:
     """A new invitation; an open one from the same person is cancelled first."""
     if inviter.is_therapist:
@@ -28,16 +43,39 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
         User.objects.select_for_update().filter(pk=inviter.pk).first()
         if inviter.current_partner_seat():
             raise LinkingError("You are already linked with a partner.")
+        if email and not _consume_invitation_email(inviter, email):
+            raise LinkingError(TOO_MANY_INVITATION_EMAILS)
         _cancel_open(inviter)
         invitation = Invitation.new(inviter, email=email)
         invitation.save()
         if email:
+            # The name is data: one line, whatever an older row may hold.
+            inviter_name = " ".join(inviter.display_name.split())
             emails.send(
                 "invitation",
                 email,
-                {"inviter": inviter.display_name, "link": invitation.get_absolute_url()},
+                {"inviter": inviter_name, "link": invitation.get_absolute_url()},
             )
     return invitation
+
+
+def _consume_invitation_email(inviter: User, email: str) -> bool:
+    """Counts one invitation email against both limits, unless either is reached already."""
+    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    windows = [
+        (f"invitation-email:account:{inviter.pk}", *INVITATION_EMAILS_PER_ACCOUNT),
+        (f"invitation-email:address:{address}", *INVITATION_EMAILS_PER_ADDRESS),
+    ]
+    for key, limit, _seconds in windows:
+        if cache.get(key, 0) >= limit:
+            return False
+    for key, _limit, seconds in windows:
+        if not cache.add(key, 1, timeout=seconds):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr: a new window
+                cache.add(key, 1, timeout=seconds)
+    return True
 
 
 def cancel_invitation(*, inviter: User) -> None:
@@ -53,8 +91,6 @@ def _cancel_open(inviter: User) -> None:
 
 def accept_invitation(*, token: str, user: User) -> Couple:
     """Forms the couple and its agreement in one transaction, and consumes the invitation."""
-    from agreements.consent import create_agreement
-
     try:
         with transaction.atomic():
             invitation = _lock_usable(token)
@@ -77,7 +113,7 @@ def accept_invitation(*, token: str, user: User) -> Couple:
             invitation.save(update_fields=["status", "responded_at", "couple"])
             # The acceptor may have an open invitation of their own: it has no use any more.
             _cancel_open(user)
-            create_agreement(couple=couple)
+            partnership.start_agreement(couple=couple)
     except IntegrityError:
         # The database refused a second current couple for one of the two (a race we lost).
         raise LinkingError("One of you is already linked with a partner.") from None
@@ -106,29 +142,26 @@ def _lock_usable(token: str) -> Invitation:
     return invitation
 
 
+@retry_on_conflict
 def end_partnership(*, user: User) -> Couple:
-    """Either partner, alone: the couple ends, its agreement is archived, both are free again."""
-    from agreements.consent import record_event
-
+    """Either partner, alone: the couple ends, its agreement is archived, both are free again.
+    Locks in the order consent uses (couple, agreement, then the seats), so that an acceptance
+    at the same instant lands before the end, or is refused after it."""
     with transaction.atomic():
         seat = user.current_partner_seat()
         if seat is None:
             raise LinkingError("You are not linked with a partner.")
-        couple = Couple.objects.select_for_update().get(pk=seat.couple_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is not None:
             raise LinkingError("This partnership has already ended.")
         now = timezone.now()
         couple.ended_at = now
         couple.save(update_fields=["ended_at"])
+        partnership.archive_agreement(couple=couple, ended_by=seat)
         others = list(
             couple.partners.select_related("user").filter(left_at__isnull=True).exclude(pk=seat.pk)
         )
         couple.partners.filter(left_at__isnull=True).update(left_at=now)
-        if hasattr(couple, "agreement"):
-            record_event(couple.agreement, "partnership_ended", partner=seat)
-            couple.agreement.therapist_accesses.filter(status__in=["requested", "active"]).update(
-                status="ended", ended_at=now
-            )
         for other in others:
             if other.user_id:
                 emails.send(

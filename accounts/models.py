@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from intimacy.crypto import EncryptedTextField
+from intimacy.validators import validate_one_line
 
 INVITATION_LIFETIME = timedelta(days=7)
 FORMER_PARTNER = "former partner"
@@ -32,9 +33,9 @@ class UserManager(BaseUserManager):
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
-    display_name = models.CharField(max_length=60)
+    display_name = models.CharField(max_length=60, validators=[validate_one_line])
     is_therapist = models.BooleanField(default=False)
-    practice_name = models.CharField(max_length=120, blank=True)
+    practice_name = models.CharField(max_length=120, blank=True, validators=[validate_one_line])
     # "Your partner updated your shared agreement" emails; at most one an hour, and they can be
     # turned off on the settings page.
     partner_update_emails = models.BooleanField(default=True)
@@ -69,10 +70,6 @@ class Couple(models.Model):
 
     def __str__(self) -> str:
         return f"Couple {self.pk}"
-
-    @property
-    def is_current(self) -> bool:
-        return self.ended_at is None
 
 
 class Partner(models.Model):

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import erasure, linking
@@ -76,6 +77,7 @@ def cancel_invitation(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+@never_cache  # the token is in the address: no browser or proxy may keep this page
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Whoever opens the link sees who invited them and chooses. Signed out, they sign up or log
@@ -91,6 +93,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(
             request, "accounts/invitation.html", {"invitation": found, "signed_out": True}
+        )
+    if request.method == "GET" and found.inviter_id == request.user.pk:
+        # Their own link, opened to check it: say so at once, and that it is theirs to send.
+        return render(
+            request,
+            "accounts/invitation.html",
+            {"invitation": found, "own": True, "invitation_url": request.build_absolute_uri()},
         )
     if request.method == "GET":
         return render(request, "accounts/invitation.html", {"invitation": found})

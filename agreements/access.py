@@ -11,9 +11,10 @@ from functools import wraps
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from accounts.models import Partner, User
+from accounts.models import Invitation, Partner, User
 from agreements.models import Agreement, Rule, TherapistAccess
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
@@ -57,20 +58,63 @@ class Viewer:
         return self.kind == self.THERAPIST
 
 
+class NotLinked(Http404):
+    """The signed-in partner has no current couple (not linked yet, or the partnership ended).
+    `partner_required` answers it with a page that gives the next step, never a 404."""
+
+
+class PartnershipEnded(NotLinked):
+    """An action on a rule of a couple the signed-in person was in, that has since ended (a page
+    left open): answered like NotLinked, so that the page is replaced by one saying why."""
+
+
 # -- who may enter at all -------------------------------------------------------------------------
 
 
 def partner_required(view):
-    """Signed in, and not a therapist: therapists never reach a partner view (404)."""
+    """Signed in, and not a therapist: therapists never reach a partner view (404). A partner
+    without a current couple gets the page that says so and what to do next (200): a plain GET
+    at once, a form post by a redirect to it, and an htmx request (an action, the poll) by
+    HX-Redirect, so that the whole page is replaced rather than a card left doing nothing."""
 
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.user.is_therapist:
             raise Http404
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except NotLinked:
+            return no_couple_response(request)
 
     return wrapped
+
+
+def no_couple_response(request: HttpRequest) -> HttpResponse:
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = reverse("agreements:agreement")
+        return response
+    if request.method != "GET":
+        return redirect("agreements:agreement")
+    return render(request, "agreements/no_couple.html", no_couple_context(request.user))
+
+
+def no_couple_context(user: User) -> dict:
+    """Where a partner without a current couple stands: an invitation waiting, a partnership
+    that ended (its archive), or nothing yet."""
+    invitation = Invitation.objects.filter(inviter=user, status=Invitation.Status.OPEN).first()
+    past = (
+        Partner.objects.filter(user=user, couple__ended_at__isnull=False)
+        .select_related("couple__agreement")
+        .order_by("-couple__ended_at")
+        .first()
+    )
+    return {
+        "invitation": invitation if invitation is not None and invitation.is_usable else None,
+        "archive": past.couple.agreement if past is not None else None,
+        "ended_on": past.couple.ended_at if past is not None else None,
+    }
 
 
 def has_second_factor(user: User) -> bool:
@@ -111,7 +155,7 @@ def seat_or_404(request: HttpRequest, *, related: str = "couple") -> Partner:
         .first()
     )
     if seat is None:
-        raise Http404("You are not linked with a partner.")
+        raise NotLinked("You are not linked with a partner.")
     return seat
 
 
@@ -137,21 +181,37 @@ def partner_etag_or_404(request: HttpRequest) -> str:
         .first()
     )
     if row is None:
-        raise Http404
+        raise NotLinked
     return Agreement.make_etag(*row)
 
 
 def rule_of_partner_or_404(request: HttpRequest, rule_id: int) -> tuple[Rule, Viewer]:
+    """A rule of the signed-in partner's current couple. A rule of a couple they were in, since
+    ended, is PartnershipEnded (a page left open); anyone else's rule is a 404."""
     id_or_404(rule_id)
-    viewer = partner_or_404(request)
+    try:
+        viewer = partner_or_404(request)
+    except NotLinked:
+        _raise_if_a_former_couples_rule(request.user, rule_id)
+        raise Http404 from None
     rule = (
         Rule.objects.select_related("agreement__couple")
         .filter(pk=rule_id, agreement__couple_id=viewer.seat.couple_id)
         .first()
     )
     if rule is None:
+        _raise_if_a_former_couples_rule(request.user, rule_id)
         raise Http404
     return rule, viewer
+
+
+def _raise_if_a_former_couples_rule(user: User, rule_id: int) -> None:
+    if Rule.objects.filter(
+        pk=rule_id,
+        agreement__couple__ended_at__isnull=False,
+        agreement__couple__partners__user=user,
+    ).exists():
+        raise PartnershipEnded
 
 
 def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Viewer]:
@@ -216,3 +276,49 @@ def rule_of_agreement_or_404(agreement: Agreement, rule_id: int) -> Rule:
     if rule is None:
         raise Http404
     return rule
+
+
+# == Check-ins (the checkins app) ================================================================
+# Appended as one section: who may read or change a check-in. A check-in of another couple is a
+# 404; a partner of an ended couple reads their check-ins (Viewer.FORMER) but changes nothing; a
+# therapist reads a revealed check-in only while both partners share it and the access is live.
+
+
+def checkin_of_partner_or_404(request: HttpRequest, checkin_id: int):
+    """(check-in, Viewer). The seat may be a past one: an ended couple's check-ins stay readable,
+    read-only, as its agreement does; viewer.may_act only for a current partner."""
+    from checkins.models import CheckIn
+
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple__partners__user=request.user)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    seat = Partner.objects.select_related("user", "couple").get(
+        couple_id=checkin.couple_id, user=request.user
+    )
+    current = seat.left_at is None and checkin.couple.ended_at is None
+    return checkin, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat)
+
+
+def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int, checkin_id: int):
+    """(check-in, Viewer): a revealed check-in of the therapist's live client, shared by both
+    partners, asked afresh on every request: when either stops sharing, the next one is a 404."""
+    from checkins.models import CheckIn
+
+    live = therapist_access_or_404(request, agreement_id)
+    id_or_404(checkin_id)
+    checkin = (
+        CheckIn.objects.select_related("couple")
+        .filter(pk=checkin_id, couple_id=live.agreement.couple_id, revealed_at__isnull=False)
+        .first()
+    )
+    if checkin is None:
+        raise Http404
+    shared = list(checkin.answers.values_list("shared_with_therapist", flat=True))
+    if len(shared) != 2 or not all(shared):
+        raise Http404
+    return checkin, Viewer(Viewer.THERAPIST, therapist_access=live)

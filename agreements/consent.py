@@ -1,21 +1,41 @@
-"""Every change to an agreement: one function each, one transaction, the rule row locked, an event
+"""Every change to an agreement: one function each, one transaction, the rows locked, an event
 written. Views never write these models themselves.
 
-The invariant that all of this protects: a rule is in force only while both current partners hold
-a live acceptance of the exact version in force.
+The invariant that all of this protects (agreements.invariants checks it): a rule is in force
+only while both current partners hold a live acceptance of the exact version in force, and
+nothing comes into force once the partnership has ended.
+
+Lock order, everywhere (consent, agreements.partnership, accounts.linking.end_partnership):
+the couple row, then (ending a partnership only) its therapist access rows, then the agreement
+row, then the rule row, then partner seats (the other seat's ``notified_at``, or every seat's
+``left_at``). agreements.therapy locks an access row before the agreement row, which fits. Consent actions lock the couple first so that they
+and ending the partnership happen one after the other; the seat and couple are read afresh under
+that lock. Rows are locked without joins (PostgreSQL re-checks only the locked row once a lock
+is granted, so joined rows would come from an older snapshot); related rows are read afresh
+after the lock. A transaction the database aborts to break a deadlock or a serialisation
+conflict is run again (intimacy.db.retry_on_conflict).
+
+Which action is allowed in which state is the rule's own question (``Rule.may_*`` in
+agreements.models): the card offers exactly what these functions accept.
 """
 
+from collections import defaultdict
+from datetime import datetime
+
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
 from agreements import notify
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
+from intimacy.db import retry_on_conflict
 
 State = Rule.State
 Kind = Event.Kind
+
+ARCHIVED_AGREEMENT = "This agreement is archived: it can be read and printed, not changed."
 
 
 class ConsentError(Exception):
@@ -52,76 +72,87 @@ def create_agreement(*, couple: Couple) -> Agreement:
             version = RuleVersion.objects.create(rule=rule, number=1, title=title, text=text)
             rule.pending_version = rule.latest_version = version
             rule.save(update_fields=["pending_version", "latest_version"])
-        _record(agreement, Kind.CREATED)
+        record_event(agreement, Kind.CREATED)
     return agreement
 
 
+@retry_on_conflict
 def propose_rule(
     *, partner: Partner, agreement: Agreement, title: str, text: str, note: str = ""
 ) -> Rule:
     with transaction.atomic():
-        agreement = (
-            Agreement.objects.select_for_update().select_related("couple").get(pk=agreement.pk)
-        )
-        _check_may_change(partner, agreement)
-        last = agreement.rules.order_by("-position").values_list("position", flat=True).first() or 0
+        agreement, partner = _lock_agreement(agreement.pk, agreement.couple_id, partner)
+        # Numbers are for life: a new rule never takes the number of an archived one.
+        last = agreement.rules.aggregate(last=Max("position"))["last"] or 0
         rule = Rule.objects.create(agreement=agreement, position=last + 1)
         version = RuleVersion.objects.create(
             rule=rule, number=1, title=title.strip(), text=text.strip(), author=partner
         )
         rule.pending_version = rule.latest_version = version
-        rule.save(update_fields=["pending_version", "latest_version"])
+        rule.proposed_by = partner
+        rule.save(update_fields=["pending_version", "latest_version", "proposed_by"])
         Acceptance.objects.create(version=version, partner=partner)
-        _record(
+        record_event(
             agreement, Kind.PROPOSED_RULE, partner=partner, rule=rule, version=version, note=note
         )
         notify.partner_of(partner)
     return rule
 
 
-# -- actions on a rule ----------------------------------------------------------------------------
+# -- answers to what is waiting -------------------------------------------------------------------
 
 
+@retry_on_conflict
 def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
+    """Records this partner's acceptance of the waiting version; it comes into force once both
+    current partners (exactly two) hold a live acceptance of it."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        if _holds_live_acceptance(partner, version_id) and version_id in (
+        rule, partner = _lock(rule, partner)
+        accepted_by = _live_acceptors(version_id)
+        if partner.pk in accepted_by and version_id in (
             rule.pending_version_id,
             rule.current_version_id,
         ):
             return rule  # a double submit: already recorded
-        _check_waiting(rule, version_id)
-        version = rule.pending_version
-        Acceptance.objects.create(version=version, partner=partner)
-        _record(rule.agreement, Kind.ACCEPTED, partner=partner, rule=rule, version=version)
-        accepted_by = set(
-            Acceptance.objects.filter(version=version, withdrawn_at__isnull=True).values_list(
-                "partner_id", flat=True
-            )
+        _check_waiting(rule, version_id, partner)
+        if not rule.may_accept(partner.pk, accepted_by):
+            raise ConsentError("Your answer to this wording is already recorded.")
+        Acceptance.objects.create(version_id=version_id, partner=partner)
+        record_event(
+            rule.agreement, Kind.ACCEPTED, partner=partner, rule=rule, version_id=version_id
         )
-        if accepted_by >= _current_partner_ids(rule):
+        # Under the couple's lock nobody else can accept or leave meanwhile.
+        accepted_by.add(partner.pk)
+        current = rule.agreement.current_partner_ids
+        if len(current) == 2 and current <= accepted_by:
             _withdraw_acceptances(rule.current_version_id)
             rule.state = State.ACTIVE
-            rule.current_version = version
+            rule.current_version_id = version_id
             rule.pending_version = None
+            rule.proposed_by = None
             rule.in_force_since = timezone.now()
-            rule.save(
-                update_fields=["state", "current_version", "pending_version", "in_force_since"]
+            _clear_resting(rule)
+            rule.save(update_fields=[*_POINTERS, "in_force_since"])
+            record_event(
+                rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
             )
-            _record(rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version=version)
         notify.partner_of(partner)
     return rule
 
 
+@retry_on_conflict
 def not_yet(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
-    """Keeps the proposal open; takes back this partner's own acceptance of it, if any."""
+    """An answer: the proposal stays open, no longer waiting for this partner (who can still
+    accept later); takes back this partner's own acceptance of it, if any."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        _check_waiting(rule, version_id)
+        rule, partner = _lock(rule, partner)
+        _check_waiting(rule, version_id, partner)
+        if not rule.may_not_yet(partner.pk):
+            raise ConsentError(OWN_PROPOSAL)
         Acceptance.objects.filter(
             version_id=version_id, partner=partner, withdrawn_at__isnull=True
         ).update(withdrawn_at=timezone.now())
-        _record(
+        record_event(
             rule.agreement,
             Kind.NOT_YET,
             partner=partner,
@@ -133,55 +164,89 @@ def not_yet(*, partner: Partner, rule: Rule, version_id: int, note: str = "") ->
     return rule
 
 
+@retry_on_conflict
 def decline(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
-    """Ends the proposal. A declined change leaves the wording in force as it was."""
+    """Ends the proposal. A declined change leaves the rule's own wording as it was (in force,
+    or resting)."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        _check_waiting(rule, version_id)
-        version = rule.pending_version
-        _withdraw_acceptances(version.pk)
-        rule.pending_version = None
-        if rule.state != State.ACTIVE:
-            rule.state = State.DECLINED
-        rule.save(update_fields=["state", "pending_version"])
-        _record(
-            rule.agreement, Kind.DECLINED, partner=partner, rule=rule, version=version, note=note
-        )
-        notify.partner_of(partner)
+        rule, partner = _lock(rule, partner)
+        _check_waiting(rule, version_id, partner)
+        if not rule.may_decline(partner.pk):
+            raise ConsentError(OWN_PROPOSAL)
+        _end_pending(rule, Kind.DECLINED, partner, note)
     return rule
 
 
-def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note: str = "") -> Rule:
+@retry_on_conflict
+def take_back(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
+    """The proposer ends their own waiting proposal, as a decline would."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        if rule.state == State.ARCHIVED:
+        rule, partner = _lock(rule, partner)
+        _check_waiting(rule, version_id, partner)
+        if not rule.may_take_back(partner.pk):
+            raise ConsentError("Only the partner who proposed this wording can take it back.")
+        _end_pending(rule, Kind.TOOK_BACK, partner, note)
+    return rule
+
+
+OWN_PROPOSAL = "This is your own proposal: you can take it back instead."
+
+
+def _end_pending(rule: Rule, kind: str, partner: Partner, note: str) -> None:
+    version = rule.pending_version
+    _withdraw_acceptances(version.pk)
+    rule.pending_version = None
+    rule.proposed_by = None
+    if rule.state == State.PROPOSED:
+        rule.state = State.DECLINED
+    rule.save(update_fields=["state", "pending_version", "proposed_by"])
+    record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
+    notify.partner_of(partner)
+
+
+# -- changing, withdrawing, reopening -------------------------------------------------------------
+
+
+@retry_on_conflict
+def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note: str = "") -> Rule:
+    """A new wording, accepted by its proposer. It replaces a proposal still waiting; beside a
+    rule in force or resting it waits as a change of its own, and the rule's wording stays."""
+    with transaction.atomic():
+        rule, partner = _lock(rule, partner)
+        if not rule.may_change(partner.pk):
             raise ConsentError("This rule is archived. Restore it first to propose a change.")
         title, text = title.strip(), text.strip()
-        for shown in (rule.pending_version, rule.current_version or rule.latest_version):
-            if (
-                shown
-                and normalise(shown.text) == normalise(text)
-                and normalise(shown.title) == normalise(title)
-            ):
+
+        def same(version: RuleVersion | None) -> bool:
+            return (
+                version is not None
+                and normalise(version.text) == normalise(text)
+                and normalise(version.title) == normalise(title)
+            )
+
+        if rule.is_resting and same(rule.agreed_version):
+            if rule.may_reopen(partner.pk):
                 raise NothingChanged(
-                    "That wording is the same as the one already there: nothing was changed."
+                    "That is the wording you withdrew from. Reopen it to propose it again."
                 )
+            raise NothingChanged(
+                "That is the wording your partner withdrew from: only they can reopen it. "
+                "You can propose a different wording."
+            )
+        if same(rule.pending_version) or same(rule.wording):
+            raise NothingChanged(
+                "That wording is the same as the one already there: nothing was changed."
+            )
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
-        version = RuleVersion.objects.create(
-            rule=rule,
-            number=rule.latest_version.number + 1,
-            previous=rule.current_version or rule.latest_version,
-            title=title,
-            text=text,
-            author=partner,
-        )
+        version = _new_version(rule, partner, title=title, text=text)
         Acceptance.objects.create(version=version, partner=partner)
-        if rule.state != State.ACTIVE:
+        if rule.state not in (State.ACTIVE, State.PAUSED):
             rule.state = State.PROPOSED
         rule.pending_version = rule.latest_version = version
-        rule.save(update_fields=["state", "pending_version", "latest_version"])
-        _record(
+        rule.proposed_by = partner
+        rule.save(update_fields=["state", "pending_version", "latest_version", "proposed_by"])
+        record_event(
             rule.agreement,
             Kind.PROPOSED_CHANGE,
             partner=partner,
@@ -193,36 +258,95 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
     return rule
 
 
+@retry_on_conflict
 def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
-    """Either partner, alone, at once: the rule stops being in force until both accept again."""
+    """Either partner, alone, at once, whatever happened just before: the rule stops being in
+    force and rests with the wording both had agreed, until the withdrawer reopens it or both
+    accept a wording again. The withdrawer's acceptance of a change waiting beside it ends too
+    (the change stays, answered on its own)."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        if rule.state == State.PAUSED:
-            return rule  # a double submit: consent is already withdrawn
-        if rule.state != State.ACTIVE:
+        rule, partner = _lock(rule, partner)
+        if not rule.may_withdraw(partner.pk):
+            if rule.is_resting:
+                return rule  # a double submit, or the other partner withdrew a moment earlier
             raise ConsentError("This rule is not in force, so there is no consent to withdraw.")
+        if rule.is_resting:
+            # The other partner withdrew a moment earlier: nothing is in force, and this
+            # partner's consent to the change waiting beside it ends too.
+            Acceptance.objects.filter(
+                version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
+            ).update(withdrawn_at=timezone.now())
+            record_event(
+                rule.agreement,
+                Kind.WITHDREW,
+                partner=partner,
+                rule=rule,
+                version=rule.pending_version,
+                note=note,
+            )
+            notify.partner_of(partner)
+            return rule
         in_force = rule.current_version
-        _withdraw_acceptances(in_force.pk)
+        now = timezone.now()
+        _withdraw_acceptances(in_force.pk, now=now)
         if rule.pending_version_id:
-            _withdraw_acceptances(rule.pending_version_id)
+            Acceptance.objects.filter(
+                version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
+            ).update(withdrawn_at=now)
         rule.state = State.PAUSED
-        rule.pending_version = rule.pending_version or in_force
         rule.current_version = None
         rule.in_force_since = None
-        rule.save(update_fields=["state", "pending_version", "current_version", "in_force_since"])
-        _record(
+        rule.agreed_version = in_force
+        rule.withdrawn_by = partner
+        rule.withdrawn_at = now
+        rule.save(update_fields=[*_POINTERS, "in_force_since"])
+        record_event(
             rule.agreement, Kind.WITHDREW, partner=partner, rule=rule, version=in_force, note=note
         )
         notify.partner_of(partner)
     return rule
 
 
-def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
+@retry_on_conflict
+def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
+    """Only the partner who withdrew: proposes the wording both had agreed again (the same
+    version), with their acceptance, proposed by them. A change waiting beside the resting rule
+    is replaced, as by any new proposal."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
+        rule, partner = _lock(rule, partner)
+        if not rule.may_reopen(partner.pk):
+            if _last_event_is(rule, Kind.REOPENED, partner):
+                return rule  # a double submit
+            if rule.is_resting:
+                raise ConsentError(
+                    "Only the partner who withdrew consent can reopen this rule. "
+                    "You can propose a different wording."
+                )
+            raise ConsentError("Only a resting rule can be reopened.")
+        agreed = rule.agreed_version
+        if rule.pending_version_id:
+            _withdraw_acceptances(rule.pending_version_id)
+        Acceptance.objects.create(version=agreed, partner=partner)
+        rule.state = State.PROPOSED
+        rule.pending_version = rule.latest_version = agreed
+        rule.proposed_by = partner
+        _clear_resting(rule)
+        rule.save(update_fields=[*_POINTERS, "latest_version"])
+        record_event(
+            rule.agreement, Kind.REOPENED, partner=partner, rule=rule, version=agreed, note=note
+        )
+        notify.partner_of(partner)
+    return rule
+
+
+@retry_on_conflict
+def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
+    """Puts a rule that is not in force away; its number stays its own."""
+    with transaction.atomic():
+        rule, partner = _lock(rule, partner)
         if rule.state == State.ARCHIVED:
             return rule
-        if rule.state == State.ACTIVE:
+        if not rule.may_archive(partner.pk):
             raise ConsentError(
                 "A rule in force cannot be archived. Withdraw consent from it first."
             )
@@ -230,8 +354,10 @@ def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             _withdraw_acceptances(rule.pending_version_id)
         rule.state = State.ARCHIVED
         rule.pending_version = None
-        rule.save(update_fields=["state", "pending_version"])
-        _record(
+        rule.proposed_by = None
+        _clear_resting(rule)
+        rule.save(update_fields=_POINTERS)
+        record_event(
             rule.agreement,
             Kind.ARCHIVED,
             partner=partner,
@@ -243,46 +369,146 @@ def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
     return rule
 
 
+@retry_on_conflict
 def restore(*, partner: Partner, rule: Rule) -> Rule:
-    """Brings an archived rule back as a proposal of its latest wording, accepted by its restorer."""
+    """Brings an archived rule back as a proposal of its latest wording, proposed (and accepted)
+    by its restorer."""
     with transaction.atomic():
-        rule = _lock(rule, partner)
-        if rule.state != State.ARCHIVED:
+        rule, partner = _lock(rule, partner)
+        if not rule.may_restore(partner.pk):
+            if _last_event_is(rule, Kind.RESTORED, partner):
+                return rule  # a double submit
             raise ConsentError("Only an archived rule can be restored.")
+        latest = rule.latest_version
+        Acceptance.objects.create(version=latest, partner=partner)
         rule.state = State.PROPOSED
-        rule.pending_version = rule.latest_version
-        rule.save(update_fields=["state", "pending_version"])
-        Acceptance.objects.create(version=rule.latest_version, partner=partner)
-        _record(
-            rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=rule.latest_version
-        )
+        rule.pending_version = latest
+        rule.proposed_by = partner
+        rule.save(update_fields=_POINTERS)
+        record_event(rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=latest)
         notify.partner_of(partner)
     return rule
 
 
+# -- reading answers ------------------------------------------------------------------------------
+
+ANSWER_KINDS = (
+    Kind.PROPOSED_RULE,
+    Kind.PROPOSED_CHANGE,
+    Kind.RESTORED,
+    Kind.REOPENED,
+    Kind.ACCEPTED,
+    Kind.NOT_YET,
+    Kind.DECLINED,
+    Kind.TOOK_BACK,
+)
+# What each event says about its partner's answer to its version.
+ANSWER_OF = {
+    Kind.PROPOSED_RULE: Kind.ACCEPTED,
+    Kind.PROPOSED_CHANGE: Kind.ACCEPTED,
+    Kind.RESTORED: Kind.ACCEPTED,
+    Kind.REOPENED: Kind.ACCEPTED,
+}
+
+Answers = dict[int, dict[int, tuple[str, str, datetime]]]
+
+
+def answers_by_rule(agreement: Agreement, version_ids) -> Answers:
+    """Each partner's latest answer to each of these versions, in two queries:
+    {version_id: {seat_id: (kind, note, when)}} with kind one of "accepted", "not_yet",
+    "declined", "took_back" or "withdrew" (an acceptance that ended when that partner withdrew
+    consent from the rule). A proposer's proposal counts as their acceptance.
+
+    Acceptances are blind (issue 12): a page must not show the other partner's "accepted" to a
+    viewer who has not answered yet; not yet and decline are shown at once."""
+    version_ids = [v for v in version_ids if v]
+    answers: Answers = defaultdict(dict)
+    if not version_ids:
+        return answers
+    events = Event.objects.filter(
+        agreement=agreement, version_id__in=version_ids, kind__in=ANSWER_KINDS
+    ).order_by("created_at", "pk")
+    for event in events.only("version_id", "partner_id", "kind", "note", "created_at"):
+        if event.partner_id is not None:
+            kind = ANSWER_OF.get(event.kind, event.kind)
+            answers[event.version_id][event.partner_id] = (kind, event.note, event.created_at)
+    live: set[tuple[int, int]] = set()
+    ended: dict[tuple[int, int], datetime] = {}
+    for version_id, partner_id, withdrawn_at in Acceptance.objects.filter(
+        version_id__in=version_ids
+    ).values_list("version_id", "partner_id", "withdrawn_at"):
+        key = (version_id, partner_id)
+        if withdrawn_at is None:
+            live.add(key)
+        else:
+            ended[key] = max(withdrawn_at, ended.get(key, withdrawn_at))
+    for version_id, by_partner in answers.items():
+        for partner_id, (kind, _note, _when) in list(by_partner.items()):
+            key = (version_id, partner_id)
+            if kind == Kind.ACCEPTED and key not in live and key in ended:
+                by_partner[partner_id] = (Kind.WITHDREW, "", ended[key])
+    return answers
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
+_POINTERS = [
+    "state",
+    "current_version",
+    "pending_version",
+    "proposed_by",
+    "agreed_version",
+    "withdrawn_by",
+    "withdrawn_at",
+]
 
-def _lock(rule: Rule, partner: Partner) -> Rule:
-    """The rule, re-read under a row lock, after checking the partner may change it."""
-    locked = (
-        Rule.objects.select_for_update(of=("self",))
-        .select_related("agreement__couple", "current_version", "pending_version", "latest_version")
-        .get(pk=rule.pk)
-    )
-    _check_may_change(partner, locked.agreement)
-    return locked
 
-
-def _check_may_change(partner: Partner, agreement: Agreement) -> None:
-    if partner.couple_id != agreement.couple_id or partner.left_at is not None:
+def _lock_agreement(
+    agreement_id: int, couple_id: int, partner: Partner
+) -> tuple[Agreement, Partner]:
+    """The couple, then the agreement, locked (in that order); whether the partner is still a
+    current partner is read afresh under the couple's lock (seats leave only under it)."""
+    couple = Couple.objects.select_for_update(no_key=True).get(pk=couple_id)
+    agreement = Agreement.objects.select_for_update(no_key=True).get(pk=agreement_id)
+    agreement.couple = couple
+    # A seat's couple never changes; only its left_at does.
+    if partner.couple_id != couple_id:
         raise PermissionError("Only a current partner of this couple may change its agreement.")
-    if agreement.couple.ended_at is not None:
-        raise ConsentError("This agreement is archived: it can be read and printed, not changed.")
+    agreement.current_partner_ids = set(
+        Partner.objects.filter(couple_id=couple_id, left_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    if couple.ended_at is not None or partner.pk not in agreement.current_partner_ids:
+        raise ConsentError(ARCHIVED_AGREEMENT)
+    return agreement, partner
 
 
-def _check_waiting(rule: Rule, version_id: int) -> None:
+def _lock(rule: Rule, partner: Partner) -> tuple[Rule, Partner]:
+    """The rule re-read under its row lock (after the couple's and the agreement's), with the
+    partner checked afresh. No joins: the versions it points to are read afresh afterwards."""
+    # An agreement's couple never changes: the one read with the rule will do.
+    if Rule.agreement.is_cached(rule):
+        couple_id = rule.agreement.couple_id
+    else:
+        couple_id = Agreement.objects.values_list("couple_id", flat=True).get(pk=rule.agreement_id)
+    agreement, partner = _lock_agreement(rule.agreement_id, couple_id, partner)
+    locked = Rule.objects.select_for_update(no_key=True).get(pk=rule.pk)
+    locked.agreement = agreement
+    return locked, partner
+
+
+def _check_waiting(rule: Rule, version_id: int, partner: Partner) -> None:
     if rule.pending_version_id is None:
+        if rule.is_resting:
+            if rule.may_reopen(partner.pk):
+                raise ConsentError(
+                    "You withdrew consent from this rule. Reopen it to propose it again."
+                )
+            raise ConsentError(
+                "Your partner withdrew consent from this rule: only they can reopen it. "
+                "You can propose a different wording."
+            )
         messages = {
             State.ACTIVE: "This rule is already in force, with no change waiting.",
             State.DECLINED: "This proposal was declined. Propose a change to open it again.",
@@ -296,31 +522,46 @@ def _check_waiting(rule: Rule, version_id: int) -> None:
         )
 
 
-def _holds_live_acceptance(partner: Partner, version_id: int) -> bool:
-    return Acceptance.objects.filter(
-        version_id=version_id, partner=partner, withdrawn_at__isnull=True
-    ).exists()
-
-
-def _withdraw_acceptances(version_id: int | None) -> None:
-    if version_id:
-        Acceptance.objects.filter(version_id=version_id, withdrawn_at__isnull=True).update(
-            withdrawn_at=timezone.now()
-        )
-
-
-def _current_partner_ids(rule: Rule) -> set[int]:
-    return set(
-        Partner.objects.filter(
-            couple_id=rule.agreement.couple_id, left_at__isnull=True
-        ).values_list("pk", flat=True)
+def _new_version(rule: Rule, partner: Partner, *, title: str, text: str) -> RuleVersion:
+    number = rule.versions.aggregate(last=Max("number"))["last"] or 0
+    return RuleVersion.objects.create(
+        rule=rule,
+        number=number + 1,
+        previous=rule.wording or rule.latest_version,
+        title=title,
+        text=text,
+        author=partner,
     )
 
 
-def _record(agreement: Agreement, kind: str, **fields) -> Event:
+def _clear_resting(rule: Rule) -> None:
+    rule.agreed_version = None
+    rule.withdrawn_by = None
+    rule.withdrawn_at = None
+
+
+def _last_event_is(rule: Rule, kind: str, partner: Partner) -> bool:
+    last = rule.events.order_by("-created_at", "-pk").values_list("kind", "partner_id").first()
+    return last == (kind, partner.pk)
+
+
+def _live_acceptors(version_id: int) -> set[int]:
+    return set(
+        Acceptance.objects.filter(version_id=version_id, withdrawn_at__isnull=True).values_list(
+            "partner_id", flat=True
+        )
+    )
+
+
+def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None) -> None:
+    if version_id:
+        Acceptance.objects.filter(version_id=version_id, withdrawn_at__isnull=True).update(
+            withdrawn_at=now or timezone.now()
+        )
+
+
+def record_event(agreement: Agreement, kind: str, **fields) -> Event:
+    """The one way an event is written (by the agreement services only); moves the revision."""
     event = Event.objects.create(agreement=agreement, kind=kind, **fields)
     Agreement.objects.filter(pk=agreement.pk).update(revision=F("revision") + 1)
     return event
-
-
-record_event = _record

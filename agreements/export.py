@@ -2,6 +2,7 @@
 people. Texts are decrypted; times are ISO 8601 in UTC. A partner gets their account and every
 agreement they were part of; a therapist gets their own account only, never the couples' data."""
 
+import re
 from datetime import UTC, datetime
 
 from allauth.account.models import EmailAddress
@@ -20,6 +21,8 @@ from agreements.models import (
     RuleVersion,
     TherapistAccess,
 )
+from checkins import export as checkins_export
+from intimacy.validators import one_line
 
 FORMAT = "rules-of-the-road-export"
 FORMAT_VERSION = 1
@@ -52,6 +55,7 @@ def export_data(user: User) -> dict:
                 "granted_at": iso(access.granted_at),
                 "ended_at": iso(access.ended_at),
                 "last_viewed_at": iso(access.last_viewed_at),
+                "previous_viewed_at": iso(access.previous_viewed_at),
             }
             for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
         ]
@@ -136,6 +140,7 @@ def _couple(seat: Partner) -> dict:
             for partner in partners
         ],
         "agreement": _agreement(agreement) if agreement else None,
+        "checkins": checkins_export.checkins_for(seat),
     }
 
 
@@ -185,6 +190,9 @@ def _rule(rule: Rule) -> dict:
         "current_version_id": rule.current_version_id,
         "pending_version_id": rule.pending_version_id,
         "latest_version_id": rule.latest_version_id,
+        # A resting rule: the wording both had agreed, and when consent was withdrawn.
+        "agreed_version_id": rule.agreed_version_id,
+        "withdrawn_at": iso(rule.withdrawn_at),
         "versions": [_version(version) for version in rule.versions.all()],
     }
 
@@ -241,7 +249,9 @@ def _comment(comment: Comment) -> dict:
 def _access(access: TherapistAccess) -> dict:
     return {
         "id": access.pk,
-        "therapist": access.therapist_name,
+        # Named only once both partners let them in: a request alone must not reveal whether an
+        # email belongs to a therapist, nor who they are.
+        "therapist": access.therapist_name if access.granted_at else None,
         "email": access.email,
         "status": access.status,
         "requested_by": access.requested_by.name,
@@ -268,12 +278,12 @@ def export_markdown(user: User) -> str:
         "",
         "## Your account",
         "",
-        f"- Name: {account['display_name']}",
-        f"- Email: {account['email']}",
+        f"- Name: {_md(account['display_name'])}",
+        f"- Email: {_md(account['email'])}",
         f"- Account type: {'therapist' if account['is_therapist'] else 'partner'}",
     ]
     if account["practice_name"]:
-        lines.append(f"- Practice: {account['practice_name']}")
+        lines.append(f"- Practice: {_md(account['practice_name'])}")
     lines += [
         f"- Joined: {_when(account['date_joined'])}",
         f"- Last sign-in: {_when(account['last_login'])}",
@@ -305,7 +315,7 @@ def export_markdown(user: User) -> str:
 
 
 def _couple_markdown(couple: dict) -> list[str]:
-    names = " and ".join(p["name"] for p in couple["partners"])
+    names = " and ".join(_md(p["name"]) for p in couple["partners"])
     agreement = couple["agreement"]
     status = f"archived on {_day(couple['ended_at'])}" if couple["ended_at"] else "current"
     lines = [f"## Agreement between {names} ({status})", ""]
@@ -318,7 +328,7 @@ def _couple_markdown(couple: dict) -> list[str]:
     for number, rule in enumerate(in_force, start=1):
         version = _find_version(rule, rule["current_version_id"])
         lines += [
-            f"{number}. **{version['title'] or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
+            f"{number}. **{_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
             "",
             *_quote(version["text"], indent="   "),
             "",
@@ -326,17 +336,15 @@ def _couple_markdown(couple: dict) -> list[str]:
     lines += ["### Every rule and its versions", ""]
     for rule in agreement["rules"]:
         latest = _find_version(rule, rule["latest_version_id"]) or rule["versions"][-1]
-        lines += [f"#### {latest['title'] or 'Rule'} ({rule['state_label'].lower()})", ""]
+        lines += [f"#### {_md(latest['title']) or 'Rule'} ({rule['state_label'].lower()})", ""]
         for version in rule["versions"]:
-            author = version["author"] or "Rules of the Road"
+            author = _md(version["author"]) if version["author"] else "Rules of the Road"
+            title = [f"> **{_md(version['title'])}**", ">"] if version["title"] else []
             lines += [
                 f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
                 "",
-                *_quote(
-                    f"**{version['title']}**\n\n{version['text']}"
-                    if version["title"]
-                    else version["text"]
-                ),
+                *title,
+                *_quote(version["text"]),
                 "",
             ]
             for acceptance in version["acceptances"]:
@@ -346,7 +354,7 @@ def _couple_markdown(couple: dict) -> list[str]:
                     else ""
                 )
                 lines.append(
-                    f"- Accepted by {acceptance['partner']} {_when(acceptance['created_at'])}{withdrawn}"
+                    f"- Accepted by {_md(acceptance['partner'])} {_when(acceptance['created_at'])}{withdrawn}"
                 )
             if version["acceptances"]:
                 lines.append("")
@@ -354,7 +362,7 @@ def _couple_markdown(couple: dict) -> list[str]:
         lines += ["### Comments", ""]
         for comment in agreement["comments"]:
             lines += [
-                f"{comment['by']}, {_when(comment['created_at'])}:",
+                f"{_md(comment['by'])}, {_when(comment['created_at'])}:",
                 "",
                 *_quote(comment["text"]),
                 "",
@@ -362,14 +370,16 @@ def _couple_markdown(couple: dict) -> list[str]:
     if agreement["therapist_accesses"]:
         lines += ["### Therapist access", ""]
         for access in agreement["therapist_accesses"]:
+            therapist = _md(access["therapist"]) if access["therapist"] else "A therapist"
             lines.append(
-                f"- {access['therapist']}: {access['status']}, asked by {access['requested_by']} "
-                f"{_when(access['requested_at'])}"
+                f"- {therapist} ({_md(access['email'])}): {access['status']}, asked by "
+                f"{_md(access['requested_by'])} {_when(access['requested_at'])}"
             )
         lines.append("")
+    lines += checkins_export.markdown(couple.get("checkins", []))
     lines += ["### Timeline", ""]
     for event in agreement["events"]:
-        line = f"- {_when(event['created_at'])}: {event['by']}: {event['description'].lower()}"
+        line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"
         lines.append(line)
         if event["note"]:
             lines += _quote(event["note"], indent="  ")
@@ -381,8 +391,34 @@ def _find_version(rule: dict, version_id: int | None) -> dict | None:
     return next((v for v in rule["versions"] if v["id"] == version_id), None)
 
 
+# What people write never shapes the export: every value is escaped so that Markdown reads it as
+# plain text. Inline: the characters of emphasis, code, links, HTML, entities, tables and
+# headings. At the start of a line: list numbers and bullets, setext underlines, indentation.
+INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&!~|#{}])")
+LIST_NUMBER = re.compile(r"^(\d+)([.)])")
+LINE_START_SPECIAL = ("-", "+", "=", ":")
+
+
+def _escape_line(line: str) -> str:
+    indent = len(line) - len(line.lstrip(" \t"))
+    # Leading spaces would make an indented code block: kept as no-break spaces.
+    line = "\u00a0" * indent + line[indent:]
+    line = INLINE_SPECIAL.sub(r"\\\1", line)
+    line = LIST_NUMBER.sub(r"\1\\\2", line)
+    if line.startswith(LINE_START_SPECIAL):
+        line = "\\" + line
+    return line
+
+
+def _md(value: str | None) -> str:
+    """A value people wrote (a name, a title, an email address), as one line of plain text."""
+    return _escape_line(one_line(value or ""))
+
+
 def _quote(text: str, indent: str = "") -> list[str]:
-    return [f"{indent}> {line}".rstrip() for line in text.splitlines()] or [f"{indent}>"]
+    return [f"{indent}> {_escape_line(line)}".rstrip() for line in text.splitlines()] or [
+        f"{indent}>"
+    ]
 
 
 def _when(value: str | None) -> str:

@@ -1,11 +1,16 @@
 from django import forms
 
 from agreements.models import MAX_NOTE, MAX_TEXT, MAX_TITLE
+from intimacy.validators import validate_one_line
 
 
 class WordingForm(forms.Form):
     title = forms.CharField(
-        label="Short title (optional)", max_length=MAX_TITLE, required=False, strip=True
+        label="Short title (optional)",
+        max_length=MAX_TITLE,
+        required=False,
+        strip=True,
+        validators=[validate_one_line],
     )
     text = forms.CharField(
         label="Wording",

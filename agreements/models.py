@@ -1,12 +1,14 @@
 """The shared agreement: rules, their immutable versions, acceptances and the event ledger."""
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
 from intimacy.crypto import EncryptedTextField
+from intimacy.validators import validate_one_line
 
 MAX_TEXT = 2000
 MAX_TITLE = 120
@@ -39,6 +41,26 @@ class Agreement(models.Model):
 
 
 class Rule(models.Model):
+    """A rule of the agreement and its state machine.
+
+    The pointers, by state (data-state values are fixed):
+      proposed  pending = the proposal; nothing in force.
+      active    current = the version in force; pending = a change waiting, or None.
+      paused    resting after a withdrawal: agreed = the version both had agreed (in force
+                again only if the withdrawer reopens it and the other accepts);
+                pending = a separate proposal waiting (a change pending at the withdrawal, or a
+                different wording either partner proposed since), or None.
+      declined  pending None: the proposal ended (declined or taken back).
+      archived  pending None.
+
+    The ``may_*`` questions are asked by consent.py (which refuses exactly when they say no) and
+    by the card (which offers exactly what they allow). They take the viewer's seat id and read
+    only this row's own columns and, for may_accept and may_withdraw, the live acceptances of
+    the pending version: pass ``accepted_by`` (seat ids), or prefetch them as
+    ``pending_version.live_acceptances`` (agreements.access.rules_for_page does), or the
+    question makes one query.
+    """
+
     class State(models.TextChoices):
         PROPOSED = "proposed", "Waiting for acceptance"
         ACTIVE = "active", "In force"
@@ -47,19 +69,37 @@ class Rule(models.Model):
         ARCHIVED = "archived", "Archived"
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="rules")
+    # The rule's number, for life: never changes, and is never reused within an agreement.
     position = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
     # The version both partners accepted, while the rule is in force.
     current_version = models.ForeignKey(
         "RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The version waiting for acceptance: a proposal, a pending change, or the wording to restore.
+    # The version waiting for answers: a proposal, a pending change, a restored or reopened
+    # wording.
     pending_version = models.ForeignKey(
         "RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The newest wording of all, whatever its fate.
+    # The wording most recently put on the table, whatever its fate (the newest one, or the
+    # agreed wording a withdrawer reopened): what a declined or archived rule shows.
     latest_version = models.ForeignKey(
         "RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # While the rule rests (paused): the wording both had agreed, who withdrew and when. Only the
+    # withdrawer can reopen it.
+    agreed_version = models.ForeignKey(
+        "RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawn_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Who proposed what is waiting (the card says "Proposed by ..."): the author of a new
+    # wording, or the partner who restored or reopened one. None for the nine defaults and when
+    # nothing waits.
+    proposed_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     in_force_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -73,22 +113,147 @@ class Rule(models.Model):
                 | (~Q(state="active") & Q(current_version__isnull=True)),
                 name="in_force_exactly_when_active",
             ),
+            models.CheckConstraint(
+                condition=Q(state="paused", agreed_version__isnull=False)
+                | (~Q(state="paused") & Q(agreed_version__isnull=True)),
+                name="agreed_wording_exactly_when_resting",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Rule {self.pk}"
 
     @property
+    def number(self) -> int:
+        """The rule's permanent number (its position): the same in the app and on paper."""
+        return self.position
+
+    @property
     def is_in_force(self) -> bool:
         return self.state == self.State.ACTIVE
 
     @property
+    def is_resting(self) -> bool:
+        return self.state == self.State.PAUSED
+
+    # -- the wordings ------------------------------------------------------------------------
+
+    @property
+    def wording(self) -> "RuleVersion":
+        """The rule's own wording: the version in force; for a resting rule the wording both had
+        agreed; for a proposal the proposed wording; for a declined or archived rule the latest."""
+        if self.state == self.State.ACTIVE:
+            return self.current_version
+        if self.state == self.State.PAUSED:
+            return self.agreed_version
+        if self.state == self.State.PROPOSED:
+            return self.pending_version
+        return self.latest_version
+
+    @property
+    def change(self) -> "RuleVersion | None":
+        """A proposal waiting beside the rule's own wording (in force or resting), or None."""
+        if self.state in (self.State.ACTIVE, self.State.PAUSED):
+            return self.pending_version
+        return None
+
+    @property
+    def pending(self) -> "RuleVersion | None":
+        """What is waiting for answers (the proposal or the change), or None."""
+        return self.pending_version
+
+    @property
+    def draft(self) -> "RuleVersion":
+        """The wording a change starts from: the newest one still on the table."""
+        return self.pending_version or self.wording or self.latest_version
+
+    # Kept for the templates that still ask; the same as ``wording``/``change``.
+    @property
     def shown_version(self) -> "RuleVersion":
-        return self.current_version or self.pending_version or self.latest_version
+        return self.wording
 
     @property
     def has_pending_change(self) -> bool:
-        return self.state == self.State.ACTIVE and self.pending_version_id is not None
+        return self.change is not None
+
+    # -- the state machine: what this seat may do ---------------------------------------------
+
+    def pending_accepted_by(self) -> set[int]:
+        """Seat ids holding a live acceptance of the pending version."""
+        version = self.pending_version
+        if version is None:
+            return set()
+        live = getattr(version, "live_acceptances", None)
+        if live is not None:
+            return {a.partner_id for a in live}
+        return set(
+            version.acceptances.filter(withdrawn_at__isnull=True).values_list(
+                "partner_id", flat=True
+            )
+        )
+
+    def _proposed_by(self, seat_id: int | None) -> bool:
+        return seat_id is not None and self.proposed_by_id == seat_id
+
+    def may_accept(self, seat_id: int | None, accepted_by: set[int] | None = None) -> bool:
+        if seat_id is None or self.pending_version_id is None:
+            return False
+        if accepted_by is None:
+            accepted_by = self.pending_accepted_by()
+        return seat_id not in accepted_by
+
+    def may_not_yet(self, seat_id: int | None) -> bool:
+        """Not yet (and Decline) answer someone else's proposal, never one's own."""
+        return (
+            seat_id is not None
+            and self.pending_version_id is not None
+            and not self._proposed_by(seat_id)
+        )
+
+    def may_decline(self, seat_id: int | None) -> bool:
+        return self.may_not_yet(seat_id)
+
+    def may_take_back(self, seat_id: int | None) -> bool:
+        return self.pending_version_id is not None and self._proposed_by(seat_id)
+
+    def may_withdraw(self, seat_id: int | None, accepted_by: set[int] | None = None) -> bool:
+        """A rule in force; or a resting one while this seat still consents to a change waiting
+        beside it (the other partner withdrew first: this ends that consent too)."""
+        if seat_id is None:
+            return False
+        if self.state == self.State.ACTIVE:
+            return True
+        if self.state != self.State.PAUSED or self.pending_version_id is None:
+            return False
+        if accepted_by is None:
+            accepted_by = self.pending_accepted_by()
+        return seat_id in accepted_by
+
+    def may_reopen(self, seat_id: int | None) -> bool:
+        return (
+            seat_id is not None
+            and self.state == self.State.PAUSED
+            and self.withdrawn_by_id == seat_id
+        )
+
+    def may_change(self, seat_id: int | None) -> bool:
+        return seat_id is not None and self.state != self.State.ARCHIVED
+
+    def may_archive(self, seat_id: int | None) -> bool:
+        return seat_id is not None and self.state not in (self.State.ACTIVE, self.State.ARCHIVED)
+
+    def may_restore(self, seat_id: int | None) -> bool:
+        return seat_id is not None and self.state == self.State.ARCHIVED
+
+    def waits_for(self, seat_id: int | None, answers: dict | None = None) -> bool:
+        """Whether this seat's answer is what the rule waits for: something is pending that the
+        seat neither proposed, accepted, nor answered "not yet" to (a not-yet is an answer). A
+        resting rule with nothing pending waits for no one. ``answers`` is this rule's entry of
+        consent.answers_by_rule ({seat_id: (kind, note, when)} for the pending version)."""
+        if not self.may_accept(seat_id) or self._proposed_by(seat_id):
+            return False
+        answer = (answers or {}).get(seat_id)
+        return answer is None or answer[0] not in (Event.Kind.NOT_YET, Event.Kind.DECLINED)
 
 
 class RuleVersion(models.Model):
@@ -97,7 +262,9 @@ class RuleVersion(models.Model):
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    title = EncryptedTextField(blank=True)
+    title = EncryptedTextField(
+        blank=True, validators=[validate_one_line, MaxLengthValidator(MAX_TITLE)]
+    )
     text = EncryptedTextField()
     author = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -147,15 +314,18 @@ class Event(models.Model):
         IN_FORCE = "in_force", "Came into force"
         NOT_YET = "not_yet", "Not yet"
         DECLINED = "declined", "Declined"
+        TOOK_BACK = "took_back", "Took back a proposal"
         WITHDREW = "withdrew", "Withdrew consent"
         ARCHIVED = "archived", "Archived the rule"
         RESTORED = "restored", "Restored the rule as a proposal"
+        REOPENED = "reopened", "Reopened the rule"
         COMMENTED = "commented", "Commented"
         ACCESS_REQUESTED = "access_requested", "Asked to give a therapist access"
         ACCESS_GRANTED = "access_granted", "Agreed to give a therapist access"
         ACCESS_DECLINED = "access_declined", "Declined therapist access"
         ACCESS_ENDED = "access_ended", "Ended therapist access"
         PARTNERSHIP_ENDED = "partnership_ended", "Ended the partnership"
+        CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(
@@ -180,34 +350,6 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.agreement_id}"
-
-    @property
-    def sentence(self) -> str:
-        """What happened, in words, for the timeline and rule history."""
-        subject = ""
-        if self.version_id:
-            subject = f"“{self.version.title or 'a rule'}” (version {self.version.number})"
-        if self.kind == self.Kind.CREATED:
-            return "The agreement started with the nine default rules, all waiting for acceptance"
-        if self.kind == self.Kind.IN_FORCE:
-            return f"{subject or 'A rule'} came into force, accepted by both partners"
-        verbs = {
-            self.Kind.PROPOSED_RULE: "proposed a new rule",
-            self.Kind.PROPOSED_CHANGE: "proposed a change to",
-            self.Kind.ACCEPTED: "accepted",
-            self.Kind.NOT_YET: "said not yet to",
-            self.Kind.DECLINED: "declined",
-            self.Kind.WITHDREW: "withdrew consent from",
-            self.Kind.ARCHIVED: "archived",
-            self.Kind.RESTORED: "restored",
-            self.Kind.COMMENTED: "commented on",
-        }
-        verb = verbs.get(self.kind)
-        if verb is None:
-            return f"{self.actor_name} {self.get_kind_display()[0].lower()}{self.get_kind_display()[1:]}"
-        if self.kind == self.Kind.COMMENTED and not subject:
-            subject = "the agreement"
-        return f"{self.actor_name} {verb}{': ' if self.kind == self.Kind.PROPOSED_RULE and subject else ' '}{subject}".rstrip()
 
     @property
     def actor_name(self) -> str:
@@ -281,6 +423,8 @@ class TherapistAccess(models.Model):
     granted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+    # The visit before last_viewed_at: what is new is counted from here while a visit lasts.
+    previous_viewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "pk"]

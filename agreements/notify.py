@@ -1,25 +1,78 @@
-"""The one email about agreement activity: neutral, never with rule text, at most one an hour."""
+"""The one email about agreement activity: neutral, never with rule text, at most one an hour,
+and none to a partner who has the agreement open at that moment."""
+
+import logging
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Partner
 from intimacy import emails
 
+logger = logging.getLogger("agreements.notify")
+
+# A partner whose page polled within this many seconds has the agreement open (the page polls
+# every 5 seconds while it is visible).
+PRESENCE_SECONDS = 120
+# The presence mark is rewritten at most this often, not on every poll.
+_PRESENCE_REFRESH_SECONDS = 30
+
+
+def _presence_key(user_id: int) -> str:
+    return f"agreements:present:{user_id}"
+
+
+def mark_present(user_id: int) -> None:
+    """Called by the page's poll: this user has their agreement open now. Kept in the shared
+    cache, so every app server sees it."""
+    try:
+        key = _presence_key(user_id)
+        marked = cache.get(key)
+        if marked is None or marked < time.time() - _PRESENCE_REFRESH_SECONDS:
+            cache.set(key, time.time(), PRESENCE_SECONDS)
+    except Exception:
+        # Presence only spares an email; a cache outage must not break the page.
+        logger.warning("Could not record presence", exc_info=True)
+
+
+def forget_presence(user_id: int) -> None:
+    """As if this user's page had been closed for two minutes."""
+    cache.delete(_presence_key(user_id))
+
+
+def is_present(user_id: int) -> bool:
+    try:
+        return cache.get(_presence_key(user_id)) is not None
+    except Exception:
+        return False
+
 
 def partner_of(actor: Partner) -> None:
-    """Tells the actor's partner, once per PARTNER_EMAIL_INTERVAL, that something changed."""
+    """Tells the actor's partner, once per PARTNER_EMAIL_INTERVAL, that something changed,
+    unless they are looking at the agreement right now."""
+    if emails.is_muted():
+        return
     other = (
         Partner.objects.select_related("user")
         .filter(couple_id=actor.couple_id, left_at__isnull=True, user__isnull=False)
         .exclude(pk=actor.pk)
         .first()
     )
-    if other is None or not other.user.partner_update_emails:
+    if other is None or not other.user.partner_update_emails or is_present(other.user_id):
         return
-    now = timezone.now()
-    due = Q(notified_at__isnull=True) | Q(notified_at__lte=now - settings.PARTNER_EMAIL_INTERVAL)
-    # A conditional update, so that two app servers cannot both decide to send.
-    if Partner.objects.filter(due, pk=other.pk).update(notified_at=now):
-        emails.send("partner_update", other.user.email, {"name": other.user.display_name})
+    message = emails.render("partner_update", other.user.email, {"name": other.user.display_name})
+
+    def claim() -> bool:
+        # After the action commits, in the enqueue's own transaction: the throttle is stamped
+        # only for an email really queued, and the conditional update lets one app server only
+        # decide to send. It also keeps this row lock out of the consent transaction.
+        now = timezone.now()
+        due = Q(notified_at__isnull=True) | Q(
+            notified_at__lte=now - settings.PARTNER_EMAIL_INTERVAL
+        )
+        return bool(Partner.objects.filter(due, pk=other.pk).update(notified_at=now))
+
+    emails.queue(message, claim=claim)

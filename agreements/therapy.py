@@ -1,7 +1,10 @@
 """Therapist access and review comments: access starts only when both partners agree, and either
 partner (or the therapist) can end it alone, at once."""
 
+from datetime import datetime, timedelta
+
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Partner, User
@@ -129,5 +132,23 @@ def add_comment(
     return comment
 
 
-def mark_viewed(access: TherapistAccess) -> None:
-    TherapistAccess.objects.filter(pk=access.pk).update(last_viewed_at=timezone.now())
+# Opening the couple page again within this time is the same visit.
+VISIT_LENGTH = timedelta(minutes=5)
+
+
+def record_view(access: TherapistAccess, *, prefetch: bool = False) -> datetime | None:
+    """The therapist opened the couple's agreement. A new visit starts (last_viewed_at, which the
+    couple sees) at most once every VISIT_LENGTH, by one conditional UPDATE; reloads and
+    prefetches change nothing. Returns the previous visit: "updates since your last visit" are
+    counted from it for the whole visit, so a reload does not erase them."""
+    if not prefetch:
+        now = timezone.now()
+        TherapistAccess.objects.filter(pk=access.pk).filter(
+            Q(last_viewed_at__isnull=True) | Q(last_viewed_at__lte=now - VISIT_LENGTH)
+        ).update(previous_viewed_at=F("last_viewed_at"), last_viewed_at=now)
+    seen = TherapistAccess.objects.values("last_viewed_at", "previous_viewed_at").get(pk=access.pk)
+    access.last_viewed_at = seen["last_viewed_at"]
+    access.previous_viewed_at = seen["previous_viewed_at"]
+    if prefetch:
+        return access.last_viewed_at
+    return access.previous_viewed_at

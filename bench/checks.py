@@ -169,6 +169,22 @@ def notified_at(user_email_session: str):
     return Partner.objects.get(user_id=data["_auth_user_id"], left_at__isnull=True).notified_at
 
 
+def page_closed(user_email_session: str) -> None:
+    """The user of this session closes the agreement: no longer present (agreements/notify.py),
+    so a change by the partner may be emailed again (presence lives in the shared cache)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intimacy.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    django.setup()
+    from django.contrib.sessions.models import Session
+
+    from agreements import notify
+
+    data = Session.objects.get(session_key=user_email_session).get_decoded()
+    notify.forget_presence(int(data["_auth_user_id"]))
+
+
 def two_servers(a: str, b: str, out: Path) -> dict:
     fixture = json.loads((out / "fixtures.json").read_text())["scaleout"]
     alice, bob = fixture["alice"], fixture["bob"]
@@ -205,6 +221,7 @@ def two_servers(a: str, b: str, out: Path) -> dict:
     # Poll state lives in the database: an action on one server shows on the other.
     before = poll(b, etag)
     step("nothing new: the partner polling B gets 304", before.status == 304, f"{before.status}")
+    page_closed(alice["session"])  # else she is present, and is sent no email at all
     accepted = act(a, "accept", {"version": version})
     step(
         "the other partner accepts the rule on A",
@@ -229,6 +246,7 @@ def two_servers(a: str, b: str, out: Path) -> dict:
 
     # The partner-update email: one per interval whichever server the actions land on.
     first_email = notified_at(alice["session"])
+    page_closed(alice["session"])  # her polls above made her present again
     withdrawn = act(b, "withdraw", {"note": ""})
     second_email = notified_at(alice["session"])
     step(

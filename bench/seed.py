@@ -370,7 +370,13 @@ class Seed:
         acted_on = [named[i]["paused"] for i in action_pool]
         spare = lived_in[o.page_sessions + o.action_couples]
         acted_on.append(named[spare]["waiting_for_b"])
-        pending = dict(Rule.objects.filter(pk__in=acted_on).values_list("pk", "pending_version_id"))
+        # The wording each rule acted on waits with: a proposal's, or a resting rule's agreed one.
+        pending = {
+            pk: waiting or agreed
+            for pk, waiting, agreed in Rule.objects.filter(pk__in=acted_on).values_list(
+                "pk", "pending_version_id", "agreed_version_id"
+            )
+        }
 
         # Page loads: one partner of each couple, with the ETag their page holds.
         page_lines = []

@@ -1,13 +1,17 @@
-"""Project-wide middleware: request size, session lifetime and privacy headers."""
+"""Project-wide middleware: request size, session lifetime, privacy headers, and htmx answers
+that leave the page when it can no longer be answered in place."""
 
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from intimacy.logfilters import holds_token
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -90,9 +94,60 @@ def privacy_headers(get_response: Handler) -> Handler:
         signed_in = getattr(request, "user", None) is not None and request.user.is_authenticated
         if signed_in and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
+        if holds_token(request.path):
+            # The link itself is the secret: no browser or proxy keeps a page reached by it.
+            response.headers["Cache-Control"] = "no-store"
+        if getattr(response, "_csp_config", None) == {}:
+            # Django's debug pages opt out of the policy (they style themselves inline); every
+            # page of ours, error pages included, is sent with it.
+            response._csp_config = settings.SECURE_CSP
         if getattr(request, "clear_site_data", False):
             response.headers["Clear-Site-Data"] = '"cache", "storage"'
             response.headers["Cache-Control"] = "no-store"
         return response
 
     return middleware
+
+
+def htmx_full_page_answers(get_response: Handler) -> Handler:
+    """An htmx request that cannot be answered normally leaves the page for a full one, told on
+    the final answer the browser sees: a redirect (to log in, say) would be followed by the
+    browser unseen and its page pasted into a card. So a redirect becomes 200 with HX-Redirect
+    (the log-in page coming back to the page the person was on, not to the fragment's URL), and
+    a 403 or 404 (a rule gone, a session ended) reloads the page with HX-Refresh."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        if request.headers.get("HX-Request") != "true" or _speaks_htmx(response):
+            return response
+        if 300 <= response.status_code < 400 and response.has_header("Location"):
+            answer = HttpResponse(status=200)
+            for name, value in response.items():
+                if name.lower() not in ("location", "content-length", "content-type"):
+                    answer[name] = value
+            answer.cookies = response.cookies
+            answer["HX-Redirect"] = _back_to_the_page(request, response["Location"])
+            return answer
+        if response.status_code in (403, 404):
+            response["HX-Refresh"] = "true"
+        return response
+
+    return middleware
+
+
+def _speaks_htmx(response: HttpResponse) -> bool:
+    return any(name.lower().startswith("hx-") for name in response.headers)
+
+
+def _back_to_the_page(request: HttpRequest, location: str) -> str:
+    """`location`, with a ?next= that named the fragment's URL pointing at the page instead."""
+    target = urlsplit(location)
+    query = parse_qsl(target.query, keep_blank_values=True)
+    if not any(key == "next" for key, _ in query):
+        return location
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    page = "/"
+    if current.path.startswith("/") and current.netloc in ("", request.get_host()):
+        page = current.path + (f"?{current.query}" if current.query else "")
+    query = [(key, page if key == "next" else value) for key, value in query]
+    return urlunsplit(target._replace(query=urlencode(query)))

@@ -60,12 +60,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
     "accounts",
     "agreements",
+    "checkins",
+    "intimacy.apps.IntimacyConfig",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +87,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "intimacy.middleware.htmx_full_page_answers",
     "intimacy.middleware.privacy_headers",
 ]
 
@@ -134,8 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# Shared between processes in production (rate limits, email throttles, sessions).
-CACHE_URL = envstr("CACHE_URL", "locmem://")
+# Shared between processes in production (rate limits, lockouts, two-factor replay guard, email
+# throttles, sessions). A per-process cache is for development only: with DJANGO_DEBUG off the
+# default is the database and intimacy.checks refuses locmem:// (intimacy.E001).
+CACHE_URL = envstr("CACHE_URL", "locmem://" if DEBUG else "db://cache_table")
 if CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL.startswith("db://"):
@@ -192,6 +198,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = envint("REAUTHENTICATION_SECONDS", 300)
 # Adding, removing or making primary an email address asks for the password again too.
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True
+# Its emails are queued like ours, and their links follow SITE_URL (accounts/adapter.py).
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
@@ -235,12 +243,35 @@ def _mailer(url: str) -> dict:
             "password": unquote(parts.password or ""),
             "use_ssl": parts.scheme == "smtps",
             "use_tls": parts.scheme == "smtp+tls",
-            "timeout": 10,
+            "timeout": envint("EMAIL_TIMEOUT_SECONDS", 10),
         },
     }
 
 
 MAILERS = {"default": _mailer(EMAIL_URL)}
+
+# Emails are queued (intimacy/emails.py) and sent by a worker: `manage.py db_worker`. The
+# database backend keeps every queued email in PostgreSQL until it is sent; "immediate" sends
+# in the request, for development and tests only.
+TASKS_BACKEND = envstr("TASKS_BACKEND", "immediate" if DEBUG else "database")
+if TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be database or immediate, not {TASKS_BACKEND!r}"
+    )
+# Seconds to wait before each new attempt at an email the mail server did not take; after the
+# last one the email stays in the queue as failed (manage.py check_queue lists and requeues it).
+_retry_delays = envlist("EMAIL_RETRY_DELAYS_SECONDS", ["60", "300", "1800", "7200", "21600"])
+if not all(delay.isdigit() for delay in _retry_delays):
+    raise ImproperlyConfigured(
+        f"EMAIL_RETRY_DELAYS_SECONDS must be whole numbers separated by commas, not {_retry_delays!r}"
+    )
+EMAIL_RETRY_DELAYS = [int(delay) for delay in _retry_delays]
+# An email due for longer than this, and not yet picked up, means that no worker is running.
+EMAIL_QUEUE_STUCK_SECONDS = envint("EMAIL_QUEUE_STUCK_SECONDS", 600)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -297,13 +328,44 @@ PARTNER_EMAIL_INTERVAL = timedelta(seconds=envint("PARTNER_EMAIL_INTERVAL_SECOND
 # Error reports hide every POST value and local variable: they would carry rule wording.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "intimacy.reporting.PrivateExceptionReporterFilter"
 
+# No log line may hold an invitation token or a reset key (intimacy.logfilters): every handler
+# redacts them, including the development server's access log (django.server).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_tokens": {"()": "intimacy.logfilters.RedactTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_tokens"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
+        # Django's own handlers are replaced by these, which redact.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # Request logs would carry URLs only; bodies are never logged.
         "django.request": {"level": "ERROR"},

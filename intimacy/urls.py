@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("agreement/", include("agreements.urls")),
     path("therapist/", include("agreements.therapist_urls")),
+    path("checkins/", include("checkins.urls")),
     path("admin/", admin.site.urls),
 ]
 

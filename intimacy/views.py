@@ -1,16 +1,29 @@
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from intimacy import emails
+
 
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
+    """503 when the database cannot be reached, or when an email has waited for a worker longer
+    than EMAIL_QUEUE_STUCK_SECONDS (no `manage.py db_worker` running)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
         return JsonResponse({"status": "database unreachable"}, status=503)
+    try:
+        waited = emails.oldest_waiting_seconds()
+    except Exception:
+        return JsonResponse({"status": "email queue unreadable"}, status=503)
+    if waited is not None and waited > settings.EMAIL_QUEUE_STUCK_SECONDS:
+        return JsonResponse(
+            {"status": "email queue stuck", "oldest_email_waiting_seconds": waited}, status=503
+        )
     return JsonResponse({"status": "ok"})
 
 

@@ -197,6 +197,12 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     shoot(page, "timeline", size)
     page.goto("/agreement/print/")
     shoot(page, "print", size, full_page=True)
+    # Check-ins: the list (alice's answer to the open one is sealed), then the revealed one.
+    page.goto("/checkins/")
+    shoot(page, "checkins", size, full_page=True)
+    page.locator(".checkin-list a").first.click()
+    expect(page.locator("[data-checkin]")).to_have_attribute("data-revealed", "true")
+    shoot(page, "checkin-revealed", size, full_page=True)
     page.goto("/settings/")
     shoot(page, "settings", size)
     alice.close()

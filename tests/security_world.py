@@ -28,6 +28,7 @@ from accounts.models import Invitation, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Rule
 from agreements.stories import agreement_in_every_state
+from checkins import services as checkin_services
 from tests.conftest import client_for, grant_therapist, link, make_user, reauthenticate
 
 # In every rule, note and comment alice and bob write here; it must never reach anyone else.
@@ -57,8 +58,11 @@ class World:
     active_rule: Rule  # in force, with the secret wording
     proposed_rule: Rule  # waiting for bob's acceptance
     archived_rule: Rule
+    resting_rule: Rule  # alice withdrew from it
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
+    checkin: object = None  # revealed, with the secret words, shared by both with dana
+    open_checkin: object = None  # alice has sealed her answer, bob has not
 
 
 def give_totp(user: User) -> str:
@@ -130,6 +134,15 @@ def build_world() -> World:
     invitation = linking.create_invitation(inviter=ivy)
     assert Invitation.objects.find(invitation.token) is not None
 
+    checkin, _ = checkin_services.start(partner=a, topic=f"{SECRET} topic")
+    checkin_services.seal(partner=a, checkin=checkin, want=f"{SECRET} want", overall=2)
+    checkin_services.seal(partner=b, checkin=checkin, emotion=f"{SECRET} emotion")
+    checkin_services.add_reply(partner=b, checkin=checkin, text=f"{SECRET} reply")
+    for seat in (a, b):
+        checkin_services.set_sharing(partner=seat, checkin=checkin, share=True)
+    open_checkin, _ = checkin_services.start(partner=b)
+    checkin_services.seal(partner=a, checkin=open_checkin, sensation=f"{SECRET} sealed")
+
     users = {
         "anonymous": None,
         "partner": alice,
@@ -150,8 +163,11 @@ def build_world() -> World:
         active_rule=Rule.objects.get(pk=active.pk),
         proposed_rule=Rule.objects.get(pk=proposed.pk),
         archived_rule=Rule.objects.get(pk=archived.pk),
+        resting_rule=Rule.objects.get(pk=story["paused"].pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
+        checkin=checkin,
+        open_checkin=open_checkin,
     )
 
 

@@ -193,9 +193,11 @@ def test_a_poll_after_the_partner_acted_returns_the_new_state(alice_client, coup
     assert "Bob: not yet — <q>On Sunday?</q>" in response.content.decode()
 
 
-def test_a_therapist_and_a_lone_user_have_no_agreement_page(dana, mallory):
+def test_a_therapist_has_no_agreement_page_and_a_lone_user_is_told_the_next_step(dana, mallory):
     assert client_for(dana).get("/agreement/").status_code == 404
-    assert client_for(mallory).get("/agreement/").status_code == 404
+    response = client_for(mallory).get("/agreement/")
+    assert response.status_code == 200
+    assert "You are not linked with a partner yet" in response.content.decode()
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, db):
@@ -247,9 +249,9 @@ def test_the_timeline_tells_who_did_what_in_words(alice_client, couple):
         consent.accept(partner=seat, rule=rule, version_id=rule.pending_version_id)
     html = alice_client.get(reverse("agreements:timeline")).content.decode()
     title = rule.pending_version.title
-    assert f"Bob accepted “{title}” (version 1)" in html
-    assert f"“{title}” (version 1) came into force, accepted by both partners" in html
-    assert "Bob came into force" not in html
+    assert f"You accepted rule 1 “{title}”." in html
+    assert f"Bob accepted rule 1 “{title}”, so it is now in force." in html
+    assert "(version 1)" not in html and "Bob came into force" not in html
 
 
 def test_the_summary_says_how_many_proposals_wait_for_this_partner(

@@ -55,17 +55,21 @@ def test_the_page_sessions_are_signed_in_with_the_etag_of_their_page(seeded):
     assert poll.status_code == 304
 
 
-def test_the_acting_couples_can_accept_accept_and_withdraw_their_paused_rule(seeded):
+def test_the_acting_couples_can_reopen_accept_and_withdraw_their_resting_rule(seeded):
     a_session, a_csrf, b_session, b_csrf, rule, version = lines(seeded, "actions")[0]
-    alice = signed_in(a_session, a_csrf)
-    bob = signed_in(b_session, b_csrf)
+    first, second = signed_in(a_session, a_csrf), signed_in(b_session, b_csrf)
     htmx = {"hx-request": "true"}
+    resting = Rule.objects.get(pk=rule)
+    assert resting.state == Rule.State.PAUSED and resting.agreed_version_id == int(version)
+    # The first partner withdrew, so only they can reopen it; then the second accepts.
+    assert first.session.get("_auth_user_id") == str(resting.withdrawn_by.user_id)
+    reopen = reverse("agreements:reopen", args=[rule])
+    assert first.post(reopen, {"note": ""}, headers=htmx).status_code == 200
     accept = reverse("agreements:accept", args=[rule])
-    assert alice.post(accept, {"version": version}, headers=htmx).status_code == 200
-    assert bob.post(accept, {"version": version}, headers=htmx).status_code == 200
+    assert second.post(accept, {"version": version}, headers=htmx).status_code == 200
     assert Rule.objects.get(pk=rule).state == Rule.State.ACTIVE
     withdraw = reverse("agreements:withdraw", args=[rule])
-    assert alice.post(withdraw, {"note": ""}, headers=htmx).status_code == 200
+    assert first.post(withdraw, {"note": ""}, headers=htmx).status_code == 200
     assert Rule.objects.get(pk=rule).state == Rule.State.PAUSED
 
 

@@ -129,3 +129,30 @@ def test_docker_build_context_leaves_out_local_secrets_and_the_venv():
         if line.strip() and not line.startswith("#")
     }
     assert {"var", ".venv", ".git"} <= ignored
+
+
+def test_compose_web_queues_emails_in_the_database():
+    assert web_environment()["TASKS_BACKEND"] == "database"
+
+
+def test_compose_worker_runs_the_same_image_and_settings_as_web():
+    services = compose()["services"]
+    worker, web = services["worker"], services["web"]
+    assert worker["build"] == web["build"]
+    assert worker["environment"] == web["environment"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker.get("restart") in {"unless-stopped", "always"}
+    assert "ports" not in worker, "the worker serves nothing"
+
+
+def test_compose_worker_sends_the_queue_once_the_migrations_are_applied():
+    command = compose()["services"]["worker"]["command"]
+    script = command if isinstance(command, str) else " ".join(command)
+    assert re.search(r"manage\.py migrate --check.*exec python manage\.py db_worker", script)
+    assert "--reload" not in script.replace("--no-reload", "")
+
+
+def test_compose_worker_health_is_the_queue_not_the_web_check_of_the_image():
+    # The image's HEALTHCHECK asks /healthz on port 8000, which the worker does not serve.
+    test = compose()["services"]["worker"]["healthcheck"]["test"]
+    assert "check_queue" in " ".join(test)

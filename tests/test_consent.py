@@ -110,17 +110,24 @@ def test_a_change_that_only_differs_in_whitespace_creates_nothing(couple):
     assert RuleVersion.objects.filter(rule=rule).count() == 1
 
 
-def test_withdrawing_consent_pauses_the_rule_at_once_and_needs_both_again(couple):
+def test_withdrawing_consent_rests_the_rule_at_once_and_needs_both_again(couple):
     alice, bob = couple
     rule = in_force(couple, rules_of(alice)[0])
+    agreed = rule.current_version_id
     consent.withdraw(partner=bob, rule=rule, note="")
     rule = fresh(rule)
     assert rule.state == State.PAUSED
     assert rule.current_version is None
+    assert rule.agreed_version_id == agreed
+    assert not Acceptance.objects.filter(withdrawn_at__isnull=True).exists()
+    # Alice cannot put it back in force alone: nothing waits on a resting rule.
+    with pytest.raises(consent.ConsentError):
+        consent.accept(partner=alice, rule=rule, version_id=agreed)
+    consent.reopen(partner=bob, rule=rule)
     accept(alice, rule)
-    assert fresh(rule).state == State.PAUSED
-    accept(bob, rule)
-    assert fresh(rule).state == State.ACTIVE
+    rule = fresh(rule)
+    assert rule.state == State.ACTIVE
+    assert rule.current_version.text == Rule.objects.get(pk=rule.pk).latest_version.text
 
 
 def test_withdrawing_twice_is_harmless(couple):
@@ -139,17 +146,20 @@ def test_withdrawing_from_a_proposal_is_refused(couple):
     assert fresh(rule).state == State.PROPOSED
 
 
-def test_withdrawing_a_rule_with_a_pending_change_pauses_it_with_the_change_waiting(couple):
+def test_withdrawing_a_rule_with_a_pending_change_rests_it_with_the_change_waiting_apart(couple):
     alice, bob = couple
     rule = in_force(couple, rules_of(alice)[0])
+    agreed = rule.current_version_id
     consent.propose_change(partner=alice, rule=rule, title="", text="Changed")
     consent.withdraw(partner=bob, rule=rule)
     rule = fresh(rule)
     assert rule.state == State.PAUSED
+    assert rule.agreed_version_id == agreed
+    assert rule.wording.pk == agreed
     assert rule.pending_version.text == "Changed"
-    assert not Acceptance.objects.filter(
-        version=rule.pending_version, withdrawn_at__isnull=True
-    ).exists()
+    live = Acceptance.objects.filter(version__rule=rule, withdrawn_at__isnull=True)
+    # Alice's proposal stays hers; nobody's consent to the wording that was in force remains.
+    assert [(a.partner, a.version_id) for a in live] == [(alice, rule.pending_version_id)]
 
 
 def test_not_yet_keeps_the_proposal_open_and_takes_back_only_my_acceptance(couple):

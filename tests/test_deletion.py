@@ -159,7 +159,8 @@ def test_the_partner_keeps_the_agreement_archived_with_a_former_partner(
     assert Agreement.objects.get(pk=agreement.pk).is_archived
     # Bob is free again; his agreement with "former partner" is in his archive.
     assert bob.current_partner_seat() is None
-    assert bob_client.get("/agreement/").status_code == 404
+    ended = bob_client.get("/agreement/")
+    assert ended.status_code == 200 and "This partnership has ended" in ended.content.decode()
     home = bob_client.get("/").content.decode()
     assert reverse("agreements:archived", args=[agreement.pk]) in home
 
@@ -171,7 +172,7 @@ def test_the_partner_keeps_the_agreement_archived_with_a_former_partner(
     for rule in shared["rules"][:2]:
         assert fresh(rule).current_version.title in html
     timeline = bob_client.get(reverse("agreements:archived_timeline", args=[agreement.pk]))
-    assert "former partner" in timeline.content.decode()
+    assert "Former partner accepted" in timeline.content.decode()
     assert "Alice" not in timeline.content.decode()
 
     # Bob was told, neutrally: no rule text, no name of hers.

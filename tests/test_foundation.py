@@ -70,16 +70,19 @@ def test_seed_demo_refuses_without_debug(db, settings):
         call_command("seed_demo", stdout=StringIO())
 
 
-def test_sign_up_verify_by_the_emailed_link_and_log_in(client, db, mailoutbox):
-    response = client.post(
-        reverse("account_signup"),
-        {
-            "email": "river@example.org",
-            "password1": "a-long-test-password-1",
-            "display_name": "River",
-            "account_type": "partner",
-        },
-    )
+def test_sign_up_verify_by_the_emailed_link_and_log_in(
+    client, db, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_signup"),
+            {
+                "email": "river@example.org",
+                "password1": "a-long-test-password-1",
+                "display_name": "River",
+                "account_type": "partner",
+            },
+        )
     assert response.status_code == 302
     assert client.get("/agreement/").status_code == 302  # not signed in before verifying
     link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mailoutbox[-1].body).group(1)

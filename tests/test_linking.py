@@ -44,7 +44,7 @@ def test_an_invitation_can_be_emailed_neutrally(
         invite(alice_client, "partner@example.org")
     message = mailoutbox[0]
     assert message.to == ["partner@example.org"]
-    assert message.subject == "Alice invited you to write a shared agreement on Rules of the Road"
+    assert message.subject == "“Alice” invited you to write a shared agreement on Rules of the Road"
     assert "/invitation/" in message.body
     assert "Rules of the Road <" in message.from_email
 
@@ -102,16 +102,17 @@ def test_a_new_person_signs_up_verifies_and_lands_back_on_the_invitation(
 
     invitation = linking.create_invitation(inviter=alice)
     url = invitation.get_absolute_url()
-    response = client.post(
-        f"{reverse('account_signup')}?next={url}",
-        {
-            "email": "newcomer@example.org",
-            "password1": "a-long-test-password-1",
-            "display_name": "Sam",
-            "account_type": "partner",
-            "next": url,
-        },
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{reverse('account_signup')}?next={url}",
+            {
+                "email": "newcomer@example.org",
+                "password1": "a-long-test-password-1",
+                "display_name": "Sam",
+                "account_type": "partner",
+                "next": url,
+            },
+        )
     assert response.status_code == 302
     link_in_email = re.search(
         r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+)", mailoutbox[-1].body
@@ -198,12 +199,14 @@ def test_either_partner_can_end_it_and_both_keep_the_archive_read_only(
         assert (
             client.get(reverse("agreements:archived_print", args=[agreement.pk])).status_code == 200
         )
-        assert client.get("/agreement/").status_code == 404
+        ended = client.get("/agreement/").content.decode()
+        assert "This partnership has ended" in ended
+        assert f"/agreement/archived/{agreement.pk}/" in ended
     rule = Rule.objects.filter(agreement=agreement).first()
     response = client_for(alice).post(
         reverse("agreements:accept", args=[rule.pk]), {"version": rule.pending_version_id}
     )
-    assert response.status_code == 404
+    assert response.status_code == 302 and response["Location"] == "/agreement/"
     link(alice, bob)  # free to link again
     assert Couple.objects.count() == 2
 
@@ -249,6 +252,24 @@ def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_o
         linking.create_invitation(inviter=inviter, email="partner@example.org")
     assert (
         mailoutbox[0].subject
-        == "Róisín O'Brien invited you to write a shared agreement on Rules of the Road"
+        == "“Róisín O'Brien” invited you to write a shared agreement on Rules of the Road"
     )
-    assert "Róisín O'Brien invited you" in mailoutbox[0].body
+    assert "“Róisín O'Brien” invited you" in mailoutbox[0].body
+
+
+def test_ending_a_partnership_ends_therapist_access_through_the_agreements_service(
+    couple, alice, dana
+):
+    from agreements import therapy
+    from agreements.invariants import check_agreement
+    from agreements.models import Event, TherapistAccess
+
+    a, b = couple
+    agreement = Agreement.objects.get(couple_id=a.couple_id)
+    asked = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
+    therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    linking.end_partnership(user=alice)
+    assert TherapistAccess.objects.get(pk=asked.pk).status == TherapistAccess.Status.ENDED
+    ended = Event.objects.get(agreement=agreement, kind=Event.Kind.PARTNERSHIP_ENDED)
+    assert ended.partner == a
+    assert check_agreement(agreement) == []

@@ -175,8 +175,12 @@ def test_a_partner_of_another_couple_or_a_therapist_gets_nothing(couple, other_c
     assert client_for(dana).get("/agreement/print/").status_code == 404
 
 
-def test_someone_without_a_partner_gets_404_and_a_visitor_is_sent_to_log_in(mallory, db):
-    assert client_for(mallory).get("/agreement/print/").status_code == 404
+def test_someone_without_a_partner_is_told_the_next_step_and_a_visitor_is_sent_to_log_in(
+    mallory, db
+):
+    response = client_for(mallory).get("/agreement/print/")
+    assert response.status_code == 200
+    assert "You are not linked with a partner yet" in response.content.decode()
     response = Client().get("/agreement/print/")
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
@@ -198,8 +202,10 @@ def test_an_archived_agreement_prints_the_rules_in_force_when_it_ended(
     )
     # Only its former partners can print it.
     assert client_for(other_couple[0].user).get(url).status_code == 404
-    # The current print page is not theirs any more.
-    assert bob_client.get("/agreement/print/").status_code == 404
+    # The current print page is not theirs any more: it leads to the archive's.
+    current = bob_client.get("/agreement/print/").content.decode()
+    assert "This partnership has ended" in current
+    assert f'href="{url}"' in current
 
 
 def test_a_current_agreement_is_not_printed_through_the_archive_url(couple, alice_client):

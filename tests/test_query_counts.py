@@ -24,9 +24,10 @@ AGREEMENT_PAGE_COLD = 9  # the first read of a revision in a worker adds: rules 
 # versions, live acceptances, rule comments, the "not yet" notes of the waiting wordings
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
-ACCEPT = 23  # the consent change (with its events and the email throttle) and the updated card
-# (a new revision: the agreement, partners, rules, acceptances, comments, "not yet" notes)
-WITHDRAW = 18  # the same, with one event and no acceptance to check
+ACCEPT = 23  # the consent change (the couple, agreement and rule locked in that order, its
+# events and the email throttle) and the updated card (a new revision: the agreement, partners,
+# rules, acceptances, comments, answer rounds)
+WITHDRAW = 21  # the same for a withdrawal (one event, the acceptances ended)
 THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
 
 

@@ -1,6 +1,13 @@
-"""Races with real concurrent connections (threads). Every consent change takes the rule's row
-lock in one transaction, so that two partners acting at once bring a rule into force exactly once,
-and no acceptance is ever recorded for wording the partner did not see."""
+"""Races with real concurrent connections (threads). Every consent change locks the couple, the
+agreement and the rule in that order, in one transaction, so that two actions at once on one
+agreement happen one after the other: a rule comes into force exactly once, with both current
+partners' acceptances of the wording they saw, never after the partnership ended, and a
+withdrawal always holds. After every round, agreements.invariants checks the whole agreement.
+
+RACE_ROUNDS sets the rounds per test (default 30 on PostgreSQL, 6 on SQLite, where transactions
+are serialised by the database lock and the races are tame)."""
+
+import os
 
 import pytest
 from django.db import connection
@@ -8,33 +15,86 @@ from django.db import connection
 from accounts import linking
 from accounts.models import Couple
 from agreements import consent
-from agreements.models import Acceptance, Event, Rule
+from agreements.invariants import check_agreement
+from agreements.models import Acceptance, Agreement, Event, Rule
 from tests.concurrency import run_together
 from tests.conftest import link, make_user, rules_of
 
-ROUNDS = 15
-
+ROUNDS = int(os.environ.get("RACE_ROUNDS") or (30 if connection.vendor == "postgresql" else 6))
+# What a partner may be told when the other acted first; anything else is a bug (a 500).
+EXPECTED = (consent.ConsentError, linking.LinkingError)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def no_transaction_lost_a_race(request, caplog):
+    """The services take their locks in one order: none of them should ever have to be run again
+    after a deadlock (the retry is a net, not the mechanism)."""
+    caplog.set_level("WARNING", logger="intimacy.db")
+    yield
+    if "run_again" not in request.node.name:
+        assert [r.getMessage() for r in caplog.records if r.name == "intimacy.db"] == []
+
+
+class Couples:
+    """Fresh couples on demand: every round wants a rule nobody has answered yet."""
+
+    def __init__(self):
+        self.made = 0
+
+    def new(self):
+        self.made += 1
+        n = self.made
+        return link(make_user(f"a{n}@example.com", "A"), make_user(f"b{n}@example.com", "B"))
+
+    def proposals(self):
+        """Default rules nobody has answered, with their couple, as many as wanted."""
+        while True:
+            alice, bob = self.new()
+            for rule in rules_of(alice):
+                yield alice, bob, rule
+
+
+def unexpected(results) -> list:
+    return [r for r in results if isinstance(r, Exception) and not isinstance(r, EXPECTED)]
+
+
+def assert_consistent(rule_or_agreement) -> None:
+    agreement = (
+        rule_or_agreement
+        if isinstance(rule_or_agreement, Agreement)
+        else Agreement.objects.get(pk=rule_or_agreement.agreement_id)
+    )
+    assert check_agreement(agreement) == []
+
+
+def in_force_with_a_pending_change(alice, bob, rule, text: str) -> Rule:
+    consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
+    consent.propose_change(partner=alice, rule=rule, title="", text=text)
+    return Rule.objects.get(pk=rule.pk)
+
+
 def test_two_partners_accepting_at_once_bring_the_rule_into_force_once():
-    alice, bob = link(make_user("a@example.com", "A"), make_user("b@example.com", "B"))
-    for rule in rules_of(alice)[: min(ROUNDS, 9)]:
+    proposals = Couples().proposals()
+    for _ in range(ROUNDS):
+        alice, bob, rule = next(proposals)
         version = rule.pending_version_id
         results = run_together(
-            lambda r=rule: consent.accept(partner=alice, rule=r, version_id=version),
-            lambda r=rule: consent.accept(partner=bob, rule=r, version_id=version),
+            lambda: consent.accept(partner=alice, rule=rule, version_id=version),
+            lambda: consent.accept(partner=bob, rule=rule, version_id=version),
         )
         assert not [r for r in results if isinstance(r, Exception)], results
         rule.refresh_from_db()
         assert rule.state == "active"
         assert Event.objects.filter(rule=rule, kind="in_force").count() == 1
         assert Acceptance.objects.filter(version_id=version, withdrawn_at__isnull=True).count() == 2
+        assert_consistent(rule)
 
 
 def test_an_acceptance_racing_a_change_is_recorded_for_what_was_seen_or_refused():
-    alice, bob = link(make_user("a@example.com", "A"), make_user("b@example.com", "B"))
+    alice, bob = Couples().new()
     rule = rules_of(alice)[0]
     for n in range(ROUNDS):
         rule = Rule.objects.get(pk=rule.pk)
@@ -47,11 +107,7 @@ def test_an_acceptance_racing_a_change_is_recorded_for_what_was_seen_or_refused(
         )
         accepted, changed = results
         assert not isinstance(changed, Exception), changed
-        assert (
-            accepted is None
-            or not isinstance(accepted, Exception)
-            or isinstance(accepted, consent.StaleVersion)
-        )
+        assert not isinstance(accepted, Exception) or isinstance(accepted, consent.StaleVersion)
         rule = Rule.objects.get(pk=rule.pk)
         # Whatever happened, Bob never holds a live acceptance of wording he did not see, and the
         # new wording is never in force with only Alice's acceptance.
@@ -60,10 +116,98 @@ def test_an_acceptance_racing_a_change_is_recorded_for_what_was_seen_or_refused(
         )
         assert set(bobs) <= {seen}
         assert rule.current_version_id in (None, seen)
+        assert_consistent(rule)
         if rule.state == "active":
-            # Bob's acceptance landed first and brought the seen wording into force
-            assert rule.current_version_id == seen
-        consent.withdraw(partner=alice, rule=rule) if rule.state == "active" else None
+            consent.withdraw(partner=alice, rule=rule)
+            consent.reopen(partner=alice, rule=rule)
+
+
+def test_withdrawing_while_a_change_is_accepted_never_loses_the_withdrawal():
+    """The change's proposer withdraws while the other accepts the change: whichever is first,
+    the withdrawal succeeds and the rule is not in force afterwards."""
+    proposals = Couples().proposals()
+    for n in range(ROUNDS):
+        alice, bob, rule = next(proposals)
+        rule = in_force_with_a_pending_change(alice, bob, rule, f"Changed {n}")
+        change = rule.pending_version_id
+        accepted, withdrew = run_together(
+            lambda: consent.accept(partner=bob, rule=rule, version_id=change),
+            lambda: consent.withdraw(partner=alice, rule=rule),
+        )
+        assert not isinstance(withdrew, Exception), withdrew
+        assert not unexpected([accepted]), accepted
+        rule = Rule.objects.get(pk=rule.pk)
+        assert rule.state == "paused"
+        assert rule.current_version_id is None
+        assert rule.withdrawn_by_id == alice.pk
+        assert not Acceptance.objects.filter(
+            partner=alice, version__rule=rule, withdrawn_at__isnull=True
+        ).exists()
+        assert_consistent(rule)
+
+
+def test_withdrawing_while_a_change_is_proposed_never_loses_the_withdrawal():
+    proposals = Couples().proposals()
+    for n in range(ROUNDS):
+        alice, bob, rule = next(proposals)
+        consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+        consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
+        agreed = Rule.objects.get(pk=rule.pk).current_version_id
+        withdrew, changed = run_together(
+            lambda: consent.withdraw(partner=alice, rule=rule),
+            lambda n=n: consent.propose_change(partner=bob, rule=rule, title="", text=f"B {n}"),
+        )
+        assert not isinstance(withdrew, Exception), withdrew
+        assert not isinstance(changed, Exception), changed
+        rule = Rule.objects.get(pk=rule.pk)
+        assert rule.state == "paused"
+        # The wording both had agreed is kept; Bob's wording waits as a proposal of its own.
+        assert rule.agreed_version_id == agreed
+        assert rule.pending_version.text == f"B {n}"
+        assert_consistent(rule)
+
+
+def test_two_changes_at_once_leave_one_of_them_waiting():
+    proposals = Couples().proposals()
+    for n in range(ROUNDS):
+        alice, bob, rule = next(proposals)
+        if n % 2:
+            rule = in_force_with_a_pending_change(alice, bob, rule, f"First {n}")
+        results = run_together(
+            lambda n=n: consent.propose_change(partner=alice, rule=rule, title="", text=f"A {n}"),
+            lambda n=n: consent.propose_change(partner=bob, rule=rule, title="", text=f"B {n}"),
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        rule = Rule.objects.get(pk=rule.pk)
+        assert rule.pending_version.text in (f"A {n}", f"B {n}")
+        assert rule.latest_version_id == rule.pending_version_id
+        assert_consistent(rule)
+
+
+def test_accepting_while_ending_the_partnership_never_brings_a_rule_into_force_after_the_end():
+    """One partner accepts in one session and ends the partnership in another, at the same
+    instant. Either the acceptance lands first (and counts only if both accepted) or it is
+    refused: nothing comes into force in an ended partnership."""
+    couples = Couples()
+    for n in range(ROUNDS):
+        alice, bob = couples.new()
+        rule = rules_of(alice)[0]
+        version = rule.pending_version_id
+        if n % 2:
+            consent.accept(partner=bob, rule=rule, version_id=version)
+        accepted, ended = run_together(
+            lambda: consent.accept(partner=alice, rule=rule, version_id=version),
+            lambda: linking.end_partnership(user=alice.user),
+        )
+        assert not isinstance(ended, Exception), ended
+        assert not unexpected([accepted]), accepted
+        rule = Rule.objects.get(pk=rule.pk)
+        couple = Couple.objects.get(pk=alice.couple_id)
+        assert couple.ended_at is not None
+        if rule.state == "active":
+            assert n % 2, "in force with one partner's acceptance"
+            assert rule.in_force_since <= couple.ended_at
+        assert_consistent(rule)
 
 
 def test_two_accepts_of_one_invitation_make_exactly_one_couple():
@@ -100,3 +244,69 @@ def test_one_person_accepting_two_invitations_at_once_joins_one_couple():
 
 def test_the_races_ran_on_a_real_database():
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+def test_a_transaction_that_loses_a_deadlock_is_run_again(couple, caplog):
+    """Two transactions that lock two rows in opposite orders: PostgreSQL aborts one of them to
+    break the deadlock, and retry_on_conflict runs it again, so both succeed. (Our own services
+    take their locks in one order and never get here; this proves the net under them.) SQLite
+    runs one whole transaction after the other, so there is nothing to lose there."""
+    import threading
+
+    from django.db import transaction
+
+    from accounts.models import Partner
+    from intimacy.db import retry_on_conflict
+
+    postgres = connection.vendor == "postgresql"
+    first, second = couple
+    both_locked_one = threading.Barrier(2, timeout=30)
+    attempts = []
+
+    @retry_on_conflict
+    def lock_both(a, b):
+        attempts.append(a)
+        with transaction.atomic():
+            Partner.objects.select_for_update().get(pk=a)
+            if postgres and len(attempts) <= 2:
+                both_locked_one.wait()
+            Partner.objects.select_for_update().get(pk=b)
+        return "done"
+
+    results = run_together(
+        lambda: lock_both(first.pk, second.pk), lambda: lock_both(second.pk, first.pk)
+    )
+    assert results == ["done", "done"], results
+    lost = [
+        r for r in caplog.records if r.name == "intimacy.db" and "lost a race" in r.getMessage()
+    ]
+    if postgres:
+        assert len(attempts) >= 3 and lost, (attempts, lost)
+    else:
+        assert len(attempts) == 2 and not lost
+
+
+def test_a_transaction_is_not_run_again_for_other_errors_nor_inside_a_callers_transaction():
+    from django.db import OperationalError, transaction
+
+    from intimacy.db import retry_on_conflict
+
+    calls = []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    @retry_on_conflict
+    def fails(cause):
+        calls.append(cause)
+        raise OperationalError("lost") from cause
+
+    with pytest.raises(OperationalError):
+        fails(Exception("something else"))
+    assert len(calls) == 1
+    with pytest.raises(OperationalError), transaction.atomic():
+        fails(Deadlock())
+    assert len(calls) == 2
+    with pytest.raises(OperationalError):
+        fails(Deadlock())
+    assert len(calls) == 2 + 4

@@ -79,9 +79,12 @@ def signup(client: Client, email: str):
     )
 
 
-def test_signing_up_signs_nobody_in_until_the_email_is_verified(db):
+def test_signing_up_signs_nobody_in_until_the_email_is_verified(
+    db, django_capture_on_commit_callbacks
+):
     client = Client()
-    response = signup(client, "newcomer@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signup(client, "newcomer@example.com")
     assert response.status_code == 302
     assert response["Location"] == reverse("account_email_verification_sent")
     assert not signed_in(client)
@@ -93,9 +96,12 @@ def test_signing_up_signs_nobody_in_until_the_email_is_verified(db):
     assert not signed_in(again)
 
 
-def test_sign_up_answers_the_same_whether_or_not_the_email_has_an_account(db, alice):
-    taken = signup(Client(), "alice@example.com")
-    free = signup(Client(), "someone-new@example.com")
+def test_sign_up_answers_the_same_whether_or_not_the_email_has_an_account(
+    db, alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        taken = signup(Client(), "alice@example.com")
+        free = signup(Client(), "someone-new@example.com")
     assert taken.status_code == free.status_code == 302
     assert taken["Location"] == free["Location"]
     # The owner of the address hears about it by email; the person signing up learns nothing.

@@ -41,9 +41,10 @@ def row(
     }
 
 
-def own(status: int) -> dict:
-    """A partner page about "my current couple": carol sees her own, mallory has none."""
-    return row(partner=status, other_couple=status, loner=404)
+def own(status: int, *, loner: int = 404) -> dict:
+    """A partner page about "my current couple": carol sees her own; mallory has none, and gets
+    the page saying so and what to do next (a GET), or is sent to it (a POST)."""
+    return row(partner=status, other_couple=status, loner=loner)
 
 
 def ours(status: int) -> dict:
@@ -100,6 +101,10 @@ def _therapist(extra: Callable[[World], dict] | None = None) -> Callable[[World]
     return kwargs
 
 
+def _checkin(attr: str) -> Callable[[World], dict]:
+    return lambda w: {"checkin_id": getattr(w, attr).pk}
+
+
 def _past(w: World) -> dict:
     return {"agreement_id": w.past_agreement.pk}
 
@@ -153,17 +158,19 @@ MATRIX: dict[str, Case] = {
         data=lambda w: {"confirm": "on"},
     ),
     # -- agreements: the partners' side ----------------------------------------------------------
-    "agreements:agreement": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:poll": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:timeline": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
-    "agreements:print": Case(GET=own(200), POST=PARTNER_WRONG_METHOD),
+    "agreements:agreement": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:poll": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:timeline": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "agreements:print": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
     "agreements:therapist_access": Case(
-        GET=own(200),
-        POST=own(302),
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
         data=lambda w: {"action": "request", "email": "someone@example.com"},
     ),
     "agreements:new_rule": Case(
-        GET=own(200), POST=own(302), data=lambda w: {"title": "New", "text": "A new rule"}
+        GET=own(200, loner=200),
+        POST=own(302, loner=302),
+        data=lambda w: {"title": "New", "text": "A new rule"},
     ),
     "agreements:history": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_rule("active_rule")
@@ -173,11 +180,21 @@ MATRIX: dict[str, Case] = {
     "agreements:accept": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
     ),
+    # Alice proposed the rule: Not yet and Decline answer someone else's proposal (she may take
+    # hers back instead), so hers is refused (409) and Bob's is recorded.
     "agreements:not_yet": Case(
-        GET=ours(200), POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
+        GET=ours(200),
+        POST=row(partner=409, other_partner=302, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
     ),
+    # Alice proposed the rule: Not yet and Decline answer someone else's proposal (she may take
+    # hers back instead), so hers is refused (409) and Bob's is recorded.
     "agreements:decline": Case(
-        GET=ours(200), POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
+        GET=ours(200),
+        POST=row(partner=409, other_partner=302, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
     ),
     "agreements:change": Case(
         GET=ours(200),
@@ -186,6 +203,19 @@ MATRIX: dict[str, Case] = {
         data=lambda w: {"title": "Changed", "text": "Changed wording", "note": ""},
     ),
     "agreements:withdraw": Case(GET=ours(200), POST=ours(302), kwargs=_rule("active_rule")),
+    # Alice proposed the rule: only she may take it back; Bob has nothing of his to take back.
+    "agreements:take_back": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=302, other_partner=409, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
+    ),
+    # Alice withdrew from the resting rule: only she may reopen it.
+    "agreements:reopen": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=302, other_partner=409, other_couple=404, loner=404),
+        kwargs=_rule("resting_rule"),
+    ),
     "agreements:archive": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule")
     ),
@@ -194,7 +224,8 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:reply": Case(
         GET=PARTNER_WRONG_METHOD,
-        POST=ours(302),
+        # Mallory, with no couple, is sent to the page saying so (nothing of alice's is named).
+        POST=ours(302) | {"loner": 302},
         # A reply on alice and bob's rule: carol may reply on her own rules only.
         data=lambda w: {"text": "A reply", "rule": w.active_rule.pk},
     ),
@@ -206,6 +237,55 @@ MATRIX: dict[str, Case] = {
     ),
     "agreements:archived_print": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    # -- check-ins -------------------------------------------------------------------------------
+    "checkins:list": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
+    "checkins:start": Case(
+        GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
+    ),
+    "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
+    # The poll is for htmx; a plain request is sent to the check-in's page.
+    "checkins:poll": Case(
+        GET=ours(302), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("open_checkin")
+    ),
+    "checkins:seal": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("open_checkin"),
+        data=lambda w: {"want": "A want"},
+    ),
+    "checkins:reopen": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:let_go": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:delete_answer": Case(
+        GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_checkin("open_checkin")
+    ),
+    "checkins:reply": Case(
+        GET=PARTNER_WRONG_METHOD,
+        # bob has replied already: the page comes back with his words and the reason.
+        POST=ours(302) | {"other_partner": 409},
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"text": "A reply"},
+    ),
+    "checkins:share": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_checkin("checkin"),
+        data=lambda w: {"share": "no"},
+    ),
+    "checkins:archived": Case(
+        GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_past, may_read=FORMER
+    ),
+    "checkins:therapist_list": Case(
+        GET=therapist_view(200), POST=THERAPIST_WRONG_METHOD, kwargs=_therapist()
+    ),
+    "checkins:therapist_checkin": Case(
+        GET=therapist_view(200),
+        POST=THERAPIST_WRONG_METHOD,
+        kwargs=_therapist(lambda w: {"checkin_id": w.checkin.pk}),
     ),
     # -- the therapist's side ---------------------------------------------------------------------
     "therapist:home": Case(

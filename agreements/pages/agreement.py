@@ -8,7 +8,7 @@ from django.utils import timezone
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 from agreements.pages import memo
-from agreements.pages.cards import Card, make_card, make_cards, not_yet_notes, summary
+from agreements.pages.cards import Card, answer_rounds, make_card, make_cards, summary
 
 PAGE = {
     Viewer.PARTNER: "agreements/agreement.html",
@@ -38,8 +38,10 @@ def rules_for_page(agreement: Agreement):
         agreement.rules.select_related(
             "current_version",
             "pending_version__previous",
-            "pending_version__author__user",
+            "agreed_version",
             "latest_version",
+            "proposed_by__user",
+            "withdrawn_by__user",
         )
         .prefetch_related(
             Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
@@ -52,8 +54,8 @@ def rules_for_page(agreement: Agreement):
 
 
 def page_rows(agreement: Agreement, partners: list) -> tuple[list[Rule], dict]:
-    """The page's rules (with their versions, live acceptances and comments) and the "not yet"
-    notes of their waiting wordings, as of the agreement's revision: read once per revision and
+    """The page's rules (with their versions, live acceptances and comments) and the answer
+    rounds of their waiting wordings, as of the agreement's revision: read once per revision and
     worker (memo.py says why that is exact). The same for every viewer; never changed after."""
     # created_at too: a primary key can come back after a rollback (SQLite reuses them).
     key = (
@@ -65,7 +67,7 @@ def page_rows(agreement: Agreement, partners: list) -> tuple[list[Rule], dict]:
 
     def read() -> tuple[list[Rule], dict]:
         rules = list(rules_for_page(agreement))
-        return rules, not_yet_notes(rules)
+        return rules, answer_rounds(rules)
 
     return memo.page_rows.get_or_make(key, read)
 
@@ -74,17 +76,17 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     """The context of the page's `live` partial: the summary and the cards. The poll renders
     it whole; an action renders one card of it and the summary."""
     partners = list(agreement.couple.partners.select_related("user"))
-    rules, notes = page_rows(agreement, partners)
+    rules, rounds = page_rows(agreement, partners)
     other = next((p.name for p in partners if p.pk != viewer.seat_id), "")
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
-    cards = make_cards(shown, viewer, other, notes)
+    cards = make_cards(shown, viewer, other, rounds)
     return {
         "agreement": agreement,
         "viewer": viewer,
         "partners": partners,
         "cards": cards,
-        "archived_cards": make_cards(archived, viewer, other, notes),
+        "archived_cards": make_cards(archived, viewer, other, rounds),
         "summary": summary(cards),
     }
 

@@ -10,11 +10,14 @@ from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
 from agreements.models import Event, Rule
+from agreements.pages import blind
 
 State = Rule.State
 
 ACTIONS = (
     "history",
+    "take_back",
+    "reopen",
     "accept",
     "not_yet",
     "decline",
@@ -77,6 +80,8 @@ class Card:
     error: str = ""
     open_form: OpenForm | None = None
     other_name: str = ""
+    # Every "not yet" of this round (all visible: they are messages to the other partner).
+    spoken: list[Answer] = field(default_factory=list)
 
     @property
     def accepted_by_me(self) -> bool:
@@ -107,8 +112,10 @@ class Card:
         state = self.rule.state
         if state == State.ACTIVE:
             return "In force · change proposed" if self.rule.pending_version_id else "In force"
+        if state == State.PAUSED:
+            return "Resting · new wording proposed" if self.rule.pending_version_id else "Resting"
         if state != State.PROPOSED:
-            return {State.PAUSED: "Resting", State.DECLINED: "Not agreed"}.get(state, "Archived")
+            return {State.DECLINED: "Not agreed"}.get(state, "Archived")
         if self.needs_you:
             return "Waiting for you"
         if self.my_answer is not None and self.my_answer.kind == "not_yet":
@@ -141,34 +148,51 @@ class Card:
     def may_act(self) -> bool:
         return self.viewer.may_act
 
+    # What the card offers is what consent.py accepts: both ask the rule (Rule.may_*).
+    def _may(self, question: str) -> bool:
+        return self.may_act and getattr(self.rule, f"may_{question}")(self.viewer.seat_id)
+
     @property
     def may_answer(self) -> bool:
-        return self.may_act and self.waiting is not None
+        return self._may("not_yet")
 
     @property
     def may_accept(self) -> bool:
-        return self.may_answer and not self.accepted_by_me
+        return self._may("accept")
+
+    @property
+    def may_take_back(self) -> bool:
+        return self._may("take_back")
 
     @property
     def may_withdraw(self) -> bool:
-        return self.may_act and self.rule.state == State.ACTIVE
+        return self._may("withdraw")
+
+    @property
+    def may_reopen(self) -> bool:
+        return self._may("reopen")
 
     @property
     def may_change(self) -> bool:
-        return self.may_act and self.rule.state != State.ARCHIVED
+        return self._may("change")
 
     @property
     def may_archive(self) -> bool:
-        return self.may_act and self.rule.state not in (State.ACTIVE, State.ARCHIVED)
+        return self._may("archive")
 
     @property
     def may_restore(self) -> bool:
-        return self.may_act and self.rule.state == State.ARCHIVED
+        return self._may("restore")
 
     @property
     def draft(self):
-        """The wording a change starts from: the newest one still on the table."""
-        return self.rule.pending_version or self.rule.current_version or self.rule.latest_version
+        return self.rule.draft
+
+    @property
+    def withdrawn_by_me(self) -> bool:
+        return self.rule.withdrawn_by_id is not None and (
+            self.rule.withdrawn_by_id == self.viewer.seat_id
+        )
 
     def open(self, kind: str, form: forms.Form | None = None) -> "Card":
         """This card holding the form for `kind`, unless the rule has moved on and there is
@@ -192,11 +216,11 @@ class Card:
 
 
 def make_card(
-    rule: Rule, number: int, viewer: Viewer, notes: dict | None = None, other_name: str = ""
+    rule: Rule, number: int, viewer: Viewer, rounds: dict | None = None, other_name: str = ""
 ) -> Card:
-    """`notes`: the latest "not yet" of each partner to each waiting version, as read once for
-    the page by `not_yet_notes`; without it they are read for this rule alone. `other_name`:
-    the viewer's partner, by name."""
+    """`rounds`: what was said to each waiting wording in its current round, as read once for the
+    page by `answer_rounds`; without it they are read for this rule alone. `other_name`: the
+    viewer's partner, by name."""
     card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
     waiting = rule.pending_version
     if waiting is None:
@@ -206,58 +230,63 @@ def make_card(
         live = list(
             waiting.acceptances.filter(withdrawn_at__isnull=True).select_related("partner__user")
         )
-    if notes is None:
-        notes = not_yet_notes([rule])
-    answers = {a.partner_id: Answer(a.partner_id, a.partner.name, "accepted") for a in live}
-    for partner_id, (name, note) in notes.get(waiting.pk, {}).items():
-        answers.setdefault(partner_id, Answer(partner_id, name, "not_yet", note))
-    card.my_answer = answers.get(viewer.seat_id)
-    if waiting.author_id is not None:
-        card.proposed_by = waiting.author.name
-        card.proposal_note = notes.get(("proposal", waiting.pk), "")
-    sees_acceptances = card.my_answer is not None and not viewer.is_therapist
+    said = (answer_rounds([rule]) if rounds is None else rounds).get(waiting.pk, {})
+    card.spoken = [
+        Answer(partner_id, name, "not_yet", note)
+        for partner_id, (name, note) in said.get("not_yet", {}).items()
+        if partner_id not in {a.partner_id for a in live}
+    ]
+    answers = [Answer(a.partner_id, a.partner.name, "accepted") for a in live] + card.spoken
+    card.my_answer = next((a for a in answers if a.partner_id == viewer.seat_id), None)
+    if rule.proposed_by_id is not None:
+        card.proposed_by = rule.proposed_by.name
+        card.proposal_note = said.get("proposal_note", "")
+    answered = card.my_answer is not None
     card.answers = [
         a
-        for a in answers.values()
-        if a.partner_id != waiting.author_id
-        and (a.kind == "not_yet" or sees_acceptances or a.partner_id == viewer.seat_id)
+        for a in answers
+        if a.partner_id != rule.proposed_by_id
+        and (
+            a.kind == "not_yet"
+            or blind.acceptance_visible(viewer, partner_id=a.partner_id, answered=answered)
+        )
     ]
-    base = rule.current_version or waiting.previous
+    base = rule.change and rule.wording or waiting.previous
     if base is not None and base.pk != waiting.pk:
         card.diff = word_diff(base.text, waiting.text)
     return card
 
 
-def not_yet_notes(rules) -> dict:
-    """For each waiting version: each partner's latest "not yet" (their name and note), and the
-    note its proposer sent with it, in one query for the page."""
+def answer_rounds(rules) -> dict:
+    """For each waiting wording, what was said in its current round (since it was last put on
+    the table: proposed, restored, reopened): each partner's "not yet" (name and note) unless
+    answered since, and the proposer's note. One query for the page."""
     waiting = [r.pending_version_id for r in rules if r.pending_version_id]
     if not waiting:
         return {}
-    kinds = [Event.Kind.NOT_YET, Event.Kind.PROPOSED_RULE, Event.Kind.PROPOSED_CHANGE]
-    notes: dict = {}
+    rounds: dict = {}
     for event in (
-        Event.objects.filter(version_id__in=waiting, kind__in=kinds)
+        Event.objects.filter(version_id__in=waiting)
         .select_related("partner__user")
         .order_by("created_at", "pk")
     ):
-        if event.kind == Event.Kind.NOT_YET:
-            notes.setdefault(event.version_id, {})[event.partner_id] = (
-                event.partner.name,
-                event.note,
-            )
-        else:
-            notes[("proposal", event.version_id)] = event.note
-    return notes
+        current = rounds.setdefault(event.version_id, {"not_yet": {}})
+        if event.kind not in blind.ANSWER_KINDS:  # on the table afresh: a new round
+            rounds[event.version_id] = {"not_yet": {}, "proposal_note": event.note}
+        elif event.kind == Event.Kind.NOT_YET:
+            current["not_yet"][event.partner_id] = (event.partner.name, event.note)
+        elif event.kind == Event.Kind.ACCEPTED:
+            current["not_yet"].pop(event.partner_id, None)
+    return rounds
 
 
 def make_cards(
-    rules, viewer: Viewer, other_name: str = "", notes: dict | None = None
+    rules, viewer: Viewer, other_name: str = "", rounds: dict | None = None
 ) -> list[Card]:
-    """`notes`: as `not_yet_notes(rules)` gives them (read here when not given)."""
-    if notes is None:
-        notes = not_yet_notes(rules)
-    return [make_card(rule, rule.position, viewer, notes, other_name) for rule in rules]
+    """`rounds`: as `answer_rounds(rules)` gives them (read here when not given)."""
+    if rounds is None:
+        rounds = answer_rounds(rules)
+    return [make_card(rule, rule.position, viewer, rounds, other_name) for rule in rules]
 
 
 def summary(cards: list[Card]) -> dict:

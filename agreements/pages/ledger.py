@@ -1,75 +1,314 @@
-"""Read models of the ledger: a rule's history and the agreement-wide timeline."""
+"""Read models of the ledger: a rule's history and the agreement-wide timeline, told in plain
+sentences grouped by day ("Tuesday 1 December: Sam proposed new wording for rule 7 …").
 
-from dataclasses import dataclass
+Rule numbers are the rules' permanent positions. What a viewer may not see yet (the other
+partner's acceptance of a wording the viewer has not answered, see `blind`) is left out before
+anything is counted, grouped or paged, so that it changes nothing the viewer can observe."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import capfirst
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
-from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
+from agreements.models import Agreement, Comment, Event, Rule, RuleVersion
+from agreements.pages import blind
 from agreements.pages.agreement import home_url
+
+Kind = Event.Kind
+# Days of the timeline on one page, and lines of a day shown before "Earlier that day": a phone
+# shows a day in about one screen, the rest of a busy day one tap away (a <details>, no script).
+DAYS_PER_PAGE = 7
+LINES_PER_DAY = 8
+# Kinds whose events by one person in a row are told in one sentence ("You accepted rules 1, 2
+# and 3"): on the first day a couple accepts the nine defaults, that is 2 lines instead of 27.
+GROUPED = {Kind.ACCEPTED, Kind.ARCHIVED}
+
+STATE_WORDS = {
+    Rule.State.ACTIVE: "In force",
+    Rule.State.PROPOSED: "Proposed, not in force yet",
+    Rule.State.PAUSED: "Resting: not in force",
+    Rule.State.DECLINED: "Not agreed",
+    Rule.State.ARCHIVED: "Archived",
+}
 
 
 @dataclass
-class VersionEntry:
-    version: RuleVersion
-    diff: list[Segment] | None
-    acceptances: list[Acceptance]
-    events: list[Event]
+class Line:
+    """One sentence of the ledger. `text` ends with a full stop, or with a colon when the note
+    (the person's own words) follows."""
+
+    text: str
+    at: datetime
+    note: str = ""
+    wording: RuleVersion | None = None  # a proposal's wording, shown in full (history)
+    diff: list[Segment] | None = None  # a proposed change, against the wording it would replace
 
 
-def rule_history(rule: Rule) -> list[VersionEntry]:
-    versions = list(rule.versions.select_related("previous", "author__user").order_by("number"))
-    acceptances = list(
-        Acceptance.objects.filter(version__rule=rule)
-        .select_related("partner__user")
-        .order_by("created_at")
-    )
-    events = list(
-        rule.events.select_related("partner__user", "therapist", "version").order_by(
-            "created_at", "pk"
-        )
-    )
-    entries = []
-    for version in versions:
-        diff = word_diff(version.previous.text, version.text) if version.previous else None
-        entries.append(
-            VersionEntry(
-                version=version,
-                diff=diff,
-                acceptances=[a for a in acceptances if a.version_id == version.pk],
-                events=[e for e in events if e.version_id == version.pk],
-            )
-        )
-    return entries
+@dataclass
+class Day:
+    date: date
+    label: str
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def earlier(self) -> list[Line]:
+        """The first lines of a busy day, folded away."""
+        return self.lines[: max(0, len(self.lines) - LINES_PER_DAY)]
+
+    @property
+    def latest(self) -> list[Line]:
+        return self.lines[len(self.earlier) :]
 
 
-def timeline_entries(agreement: Agreement) -> list[Event | Comment]:
-    """Events and comments together, newest first."""
-    events = list(
-        agreement.events.exclude(kind=Event.Kind.COMMENTED)
-        .select_related("partner__user", "therapist", "rule", "version")
-        .order_by("-created_at")[:500]
+# -- words ----------------------------------------------------------------------------------------
+
+
+def who(event: Event | Comment, viewer: Viewer) -> str:
+    if event.partner_id and event.partner_id == viewer.seat_id:
+        return "You"
+    if isinstance(event, Comment):
+        return capfirst(event.author_name)
+    return capfirst(event.actor_name)
+
+
+def rule_words(rule: Rule | None, version: RuleVersion | None) -> str:
+    """“rule 7 “Our own definition of sex””: the permanent number and the title."""
+    if rule is None:
+        return "a rule"
+    title = (version.title if version else "") or rule.latest_version.title
+    return f"rule {rule.position} “{title}”" if title else f"rule {rule.position}"
+
+
+def list_words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def day_label(day: date, today: date) -> str:
+    label = f"{day:%A} {day.day} {day:%B}"
+    return label if day.year == today.year else f"{label} {day.year}"
+
+
+def _grouped_rules(events: list[Event]) -> str:
+    """“rule 1 “A”, rule 2 “B” and rule 3 “C”” (or “rules 1 and 2” without titles)."""
+    return list_words([rule_words(e.rule, e.version) for e in events])
+
+
+def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
+    """What happened, in the product's words, without its final punctuation. `in_force`: the
+    acceptance that brought the rule into force (the two are told together)."""
+    actor = who(event, viewer)
+    rule = rule_words(event.rule, event.version)
+    is_change = event.version is not None and event.version.number > 1
+    match event.kind:
+        case Kind.CREATED:
+            both = "both partners accept" if viewer.is_therapist else "you both accept"
+            return f"The agreement started with nine proposed rules, none in force until {both} it"
+        case Kind.PROPOSED_RULE:
+            return f"{actor} proposed a new rule, {rule}"
+        case Kind.PROPOSED_CHANGE:
+            return f"{actor} proposed new wording for {rule}"
+        case Kind.ACCEPTED:
+            text = f"{actor} accepted {'the new wording for ' if is_change else ''}{rule}"
+            return f"{text}, so it is now in force" if in_force else text
+        case Kind.IN_FORCE:
+            return f"{capfirst(rule)} came into force"
+        case Kind.NOT_YET:
+            return f"{actor} said not yet to {'the new wording for ' if is_change else ''}{rule}"
+        case Kind.DECLINED:
+            return f"{actor} declined {'the new wording for ' if is_change else ''}{rule}"
+        case Kind.WITHDREW:
+            return f"{actor} withdrew consent from {rule}: it rests, not in force"
+        case Kind.ARCHIVED:
+            return f"{actor} archived {rule}"
+        case Kind.RESTORED:
+            return f"{actor} brought back {rule} as a proposal"
+        case Kind.TOOK_BACK:
+            return f"{actor} took back the proposal for {rule}"
+        case Kind.REOPENED:
+            return f"{actor} reopened {rule}, proposing the wording you had agreed"
+        case Kind.PARTNERSHIP_ENDED:
+            return f"{actor} ended the partnership"
+        case Kind.CHECKIN_REVEALED:
+            return "Check-in revealed"
+    # Therapist access, and kinds this module does not know by name: their label reads as a verb.
+    label = event.get_kind_display()
+    verb = label[:1].lower() + label[1:]
+    return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+
+
+def comment_sentence(comment: Comment, viewer: Viewer) -> str:
+    where = rule_words(comment.rule, None) if comment.rule_id else "the whole agreement"
+    return f"{who(comment, viewer)} commented on {where}"
+
+
+def _line(text: str, at: datetime, note: str = "", **extra) -> Line:
+    return Line(text=text + (":" if note else "."), at=at, note=note, **extra)
+
+
+def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False) -> list[Line]:
+    """Events and comments, oldest first, as lines. An acceptance and the coming into force it
+    caused are one line; acceptances (and archivings) by one person in a row are one line.
+    `wordings`: proposals carry their wording (the rule's history shows it)."""
+    lines: list[Line] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if isinstance(item, Comment):
+            lines.append(_line(comment_sentence(item, viewer), item.created_at, item.text))
+            i += 1
+            continue
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if (
+            item.kind == Kind.ACCEPTED
+            and isinstance(nxt, Event)
+            and nxt.kind == Kind.IN_FORCE
+            and nxt.rule_id == item.rule_id
+        ):
+            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at))
+            i += 2
+            continue
+        if item.kind in GROUPED and not item.note:
+            run = [item]
+            j = i + 1
+            while j < len(items):
+                other = items[j]
+                if not (
+                    isinstance(other, Event)
+                    and other.kind == item.kind
+                    and other.partner_id == item.partner_id
+                    and other.therapist_id == item.therapist_id
+                    and not other.note
+                ):
+                    break
+                after = items[j + 1] if j + 1 < len(items) else None
+                if isinstance(after, Event) and after.kind == Kind.IN_FORCE:
+                    break  # told as "…, so it is now in force" on its own line
+                run.append(other)
+                j += 1
+            if len(run) > 1:
+                verb = "accepted" if item.kind == Kind.ACCEPTED else "archived"
+                text = f"{who(item, viewer)} {verb} {_grouped_rules(run)}"
+                lines.append(_line(text, item.created_at))
+                i = j
+                continue
+        extra = {}
+        if wordings and item.kind in (Kind.PROPOSED_RULE, Kind.PROPOSED_CHANGE, Kind.RESTORED):
+            version = item.version
+            extra["wording"] = version
+            if item.kind == Kind.PROPOSED_CHANGE and version.previous_id:
+                extra["diff"] = word_diff(version.previous.text, version.text)
+        lines.append(_line(sentence(item, viewer), item.created_at, item.note, **extra))
+        i += 1
+    return lines
+
+
+def by_day(items: list[Event | Comment], viewer: Viewer, **options) -> list[Day]:
+    """Newest day first; within a day, in the order things happened (it reads as a story)."""
+    today = timezone.localdate()
+    days: dict[date, list] = {}
+    for item in sorted(items, key=lambda x: (x.created_at, x.pk, isinstance(x, Comment))):
+        days.setdefault(timezone.localtime(item.created_at).date(), []).append(item)
+    return [
+        Day(date=d, label=day_label(d, today), lines=tell(days[d], viewer, **options))
+        for d in sorted(days, reverse=True)
+    ]
+
+
+# -- queries --------------------------------------------------------------------------------------
+
+
+def _events(queryset: QuerySet, viewer: Viewer, rules) -> QuerySet:
+    hidden = blind.hidden_event_ids(viewer, rules)
+    return (
+        queryset.exclude(kind=Kind.COMMENTED)
+        .exclude(pk__in=hidden)
+        .select_related("partner__user", "therapist", "rule__latest_version", "version")
     )
-    comments = list(
-        agreement.comments.select_related("partner__user", "therapist", "rule").order_by(
-            "-created_at"
-        )[:500]
-    )
-    return sorted(events + comments, key=lambda item: item.created_at, reverse=True)
+
+
+def _comments(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("partner__user", "therapist", "rule__latest_version")
+
+
+def _days_of(*querysets: QuerySet) -> list[date]:
+    """Every day on which something the viewer may see happened, newest first."""
+    days: set[date] = set()
+    for queryset in querysets:
+        for at in queryset.values_list("created_at", flat=True).iterator():
+            days.add(timezone.localtime(at).date())
+    return sorted(days, reverse=True)
+
+
+# -- pages ----------------------------------------------------------------------------------------
 
 
 def history_page(rule: Rule, viewer: Viewer) -> dict:
+    """One rule from its first proposal to now: the wording in force in full, then every day."""
+    rules = [rule]
+    events = list(_events(rule.events.all(), viewer, rules).select_related("version__previous"))
+    comments = list(_comments(rule.comments.all()))
     return {
         "rule": rule,
-        "entries": rule_history(rule),
+        "number": rule.position,
+        "title": rule.shown_version.title,
+        "state_words": state_words(rule),
+        "in_force": rule.current_version,
+        "waiting": rule.pending_version,
+        "waiting_diff": (
+            word_diff(rule.current_version.text, rule.pending_version.text)
+            if rule.current_version and rule.pending_version
+            else None
+        ),
+        "days": by_day(events + comments, viewer, wordings=True),
         "viewer": viewer,
         "back_url": f"{home_url(rule.agreement, viewer)}#rule-{rule.pk}",
     }
 
 
-def timeline_page(agreement: Agreement, viewer: Viewer) -> dict:
+def state_words(rule: Rule) -> str:
+    if rule.has_pending_change:
+        return "In force, with new wording proposed"
+    return STATE_WORDS.get(rule.state, capfirst(rule.get_state_display()))
+
+
+def timeline_page(agreement: Agreement, viewer: Viewer, page: object = 1) -> dict:
+    """The whole agreement, a few days a page (newest first), with links to earlier days."""
+    rules = list(agreement.rules.only("pk", "pending_version_id"))
+    events = _events(agreement.events.all(), viewer, rules)
+    comments = _comments(agreement.comments.all())
+    days = _days_of(events, comments)
+    pages = max(1, -(-len(days) // DAYS_PER_PAGE))
+    try:
+        number = min(max(1, int(page)), pages)
+    except (TypeError, ValueError):
+        number = 1
+    shown = days[(number - 1) * DAYS_PER_PAGE : number * DAYS_PER_PAGE]
+    items: list[Event | Comment] = []
+    if shown:
+        items = [
+            item
+            for queryset in (events, comments)
+            for item in _in_range(queryset, shown[-1], shown[0])
+            if timezone.localtime(item.created_at).date() in shown
+        ]
     return {
         "agreement": agreement,
-        "events": timeline_entries(agreement),
+        "days": by_day(items, viewer),
+        "page": number,
+        "pages": pages,
+        "earlier": number + 1 if number < pages else None,
+        "later": number - 1 if number > 1 else None,
         "viewer": viewer,
         "back_url": home_url(agreement, viewer),
     }
+
+
+def _in_range(queryset: QuerySet, first: date, last: date) -> list:
+    """Everything from the start of local day `first` to the end of local day `last`."""
+    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    end = timezone.make_aware(datetime.combine(last, datetime.max.time()))
+    return list(queryset.filter(created_at__gte=start, created_at__lte=end))

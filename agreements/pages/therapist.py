@@ -57,14 +57,15 @@ def home_page(therapist: User) -> dict:
     return {"clients": list(client_accesses(therapist))}
 
 
-def couple_page(agreement: Agreement, viewer: Viewer) -> dict:
-    """The agreement, read-only, with what is new since the therapist's last visit."""
+def couple_page(agreement: Agreement, viewer: Viewer, *, previous_visit=None) -> dict:
+    """The agreement, read-only, with what is new since the therapist's previous visit (kept for
+    the whole visit: a reload does not erase it; see therapy.record_view)."""
     live = viewer.therapist_access
     context = agreement_page(agreement, viewer)
-    since = live.last_viewed_at or live.granted_at
+    since = previous_visit or live.granted_at
     context.update(
         access=live,
-        previous_visit=live.last_viewed_at,
+        previous_visit=previous_visit,
         news=agreement.events.filter(news(live.therapist_id, since)).count(),
     )
     return context

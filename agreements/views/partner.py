@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from agreements import consent, therapy
+from agreements import consent, notify, therapy
 from agreements.access import (
     Viewer,
     access_of_couple_or_404,
@@ -42,6 +42,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     """The live region of the page, or 304 when nothing happened since the ETag the page holds.
     An unchanged poll costs the user lookup and one query for the revision."""
     etag = partner_etag_or_404(request)
+    notify.mark_present(request.user.pk)
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
@@ -56,7 +57,10 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    form = WordingForm(request.POST or None)
+    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
+    form = WordingForm(
+        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
@@ -88,7 +92,11 @@ def history(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_GET
 def timeline(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required
@@ -137,7 +145,11 @@ def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_GET
 def archived_timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = past_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @partner_required

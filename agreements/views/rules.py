@@ -120,6 +120,24 @@ def card(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @partner_required
 @require_POST
+def take_back(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """The proposer ends their own waiting proposal."""
+
+    def call(*, rule, partner, version, note=""):
+        return consent.take_back(rule=rule, partner=partner, version_id=version, note=note)
+
+    return _act(request, rule_id, call)
+
+
+@partner_required
+@require_POST
+def reopen(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """The partner who withdrew puts the wording both had agreed on the table again."""
+    return _act(request, rule_id, consent.reopen, NoteForm)
+
+
+@partner_required
+@require_POST
 def archive(request: HttpRequest, rule_id: int) -> HttpResponse:
     return _act(request, rule_id, consent.archive, NoteForm)
 

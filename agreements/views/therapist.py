@@ -34,8 +34,10 @@ def home(request: HttpRequest) -> HttpResponse:
 def couple(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """The agreement, read-only, with the review comment forms. Opening it counts as a visit."""
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    context = therapist_pages.couple_page(agreement, viewer)
-    therapy.mark_viewed(viewer.therapist_access)
+    previous = therapy.record_view(
+        viewer.therapist_access, prefetch="prefetch" in request.headers.get("Sec-Purpose", "")
+    )
+    context = therapist_pages.couple_page(agreement, viewer, previous_visit=previous)
     return render(request, pages.PAGE[Viewer.THERAPIST], context)
 
 
@@ -51,7 +53,11 @@ def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpRespon
 @require_GET
 def timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/timeline.html", ledger.timeline_page(agreement, viewer))
+    return render(
+        request,
+        "agreements/timeline.html",
+        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    )
 
 
 @therapist_required

@@ -26,32 +26,42 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
-  // The live poll: a conditional GET keyed on the ETag the page holds, skipped while the
-  // partner is writing something, so that nothing they type is ever replaced.
+  // The live poll: a conditional GET keyed on the ETag the page holds. It runs while the partner
+  // is writing too: the cards they are writing in are kept exactly as they are (hx-preserve moves
+  // the very elements, with their text, caret and focus, into the new live region) and every
+  // other card and the summary are brought up to date.
   function currentEtag() {
     var summary = document.getElementById("summary");
     return summary ? summary.getAttribute("data-etag") : null;
   }
-  function busyWriting(live) {
-    if (live.contains(document.activeElement) && /^(TEXTAREA|INPUT|SELECT)$/.test(document.activeElement.tagName)) {
-      return true;
-    }
-    // A card holding an open form (a change, a note) keeps it until it is sent or cancelled.
-    return live.querySelector(".respond-form") !== null;
+  function isField(el) {
+    return !!el && /^(TEXTAREA|INPUT|SELECT)$/.test(el.tagName) && el.type !== "hidden";
+  }
+  // A card someone is writing in: an open form, a focused field, or typed text not yet sent.
+  function isBusy(card) {
+    if (card.querySelector(".respond-form, details[open] form")) return true;
+    if (card.contains(document.activeElement) && isField(document.activeElement)) return true;
+    return Array.prototype.some.call(card.querySelectorAll("textarea, input"), function (field) {
+      return isField(field) && field.value !== field.defaultValue;
+    });
+  }
+  function busyCardIds(live) {
+    return Array.prototype.filter.call(live.querySelectorAll("[data-rule][id]"), isBusy).map(function (card) {
+      return card.id;
+    });
   }
   // The ETag of the whole live region as the page load or the last poll brought it. An action's
   // answer updates one card and the summary (and its ETag), not the other cards: the poll keeps
-  // asking with this one, so that what the other partner did meanwhile still arrives.
+  // asking with this one, so that what the other partner did meanwhile still arrives. While a
+  // card was kept as it was, the poll keeps asking with the older ETag too, so that the card is
+  // brought up to date once the partner is done with it.
   var pollEtag = currentEtag();
+  var keptEtag = null; // the answer last swapped in around a card being written in
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.hasAttribute("data-poll") && pollEtag) {
       event.detail.headers["If-None-Match"] = pollEtag;
     }
-  });
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail.elt;
-    if (elt && elt.hasAttribute("data-poll") && busyWriting(elt)) event.preventDefault();
   });
   // A poll and the partner's own action can cross: the poll's answer, read before the action,
   // may arrive after it. The agreement's revision only grows, so an older answer is dropped
@@ -61,19 +71,29 @@
     var value = summary ? parseInt(summary.getAttribute("data-revision"), 10) : NaN;
     return isNaN(value) ? -1 : value;
   }
-  function answeredRevision(html) {
-    var doc = new DOMParser().parseFromString(html || "", "text/html");
-    return revisionOf(doc.getElementById("summary"));
-  }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     var xhr = event.detail.xhr;
     if (!elt || !elt.hasAttribute("data-poll") || !xhr || xhr.status !== 200) return;
-    if (answeredRevision(event.detail.serverResponse) < revisionOf(document.getElementById("summary"))) {
+    var doc = new DOMParser().parseFromString(event.detail.serverResponse || "", "text/html");
+    if (revisionOf(doc.getElementById("summary")) < revisionOf(document.getElementById("summary"))) {
       event.detail.shouldSwap = false;
-    } else {
-      pollEtag = xhr.getResponseHeader("ETag");
+      return;
     }
+    var etag = xhr.getResponseHeader("ETag");
+    var kept = busyCardIds(elt).filter(function (id) { return !!doc.getElementById(id); });
+    if (!kept.length) {
+      pollEtag = etag;
+      keptEtag = null;
+      return;
+    }
+    if (etag && etag === keptEtag) {
+      event.detail.shouldSwap = false; // the other cards already show this answer
+      return;
+    }
+    kept.forEach(function (id) { doc.getElementById(id).setAttribute("data-hx-preserve", "true"); });
+    event.detail.serverResponse = doc.body.innerHTML;
+    keptEtag = etag;
   });
   // Keep focus sensible after a swap, so that keyboard and screen reader users stay where they
   // were: in an opened form, its first field; otherwise the heading of the card they acted on.
@@ -87,16 +107,29 @@
     target.focus({ preventScroll: true });
   }
   var focusedCardId = null;
+  var focused = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     var active = document.activeElement;
     var card = active && active.closest ? active.closest("[data-rule]") : null;
     focusedCardId = card ? card.id : null;
+    focused = null;
+    if (card && isField(active)) {
+      focused = { elt: active, start: active.selectionStart, end: active.selectionEnd };
+    }
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (!target) return;
     if (target.id === "live" || target.hasAttribute("data-poll")) {
-      if (focusedCardId) focusCard(document.getElementById(focusedCardId));
+      // A field kept by the poll keeps the focus and the caret where they were.
+      if (focused && focused.elt.isConnected) {
+        if (document.activeElement !== focused.elt) {
+          focused.elt.focus({ preventScroll: true });
+          try { focused.elt.setSelectionRange(focused.start, focused.end); } catch (e) { /* not a text field */ }
+        }
+      } else if (focusedCardId) {
+        focusCard(document.getElementById(focusedCardId));
+      }
       return;
     }
     var card = target.id && document.getElementById(target.id);

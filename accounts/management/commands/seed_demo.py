@@ -11,6 +11,7 @@ from django.db import transaction
 
 from accounts.models import User
 from agreements import stories
+from checkins.stories import seed_demo_checkins
 from intimacy import emails
 
 PEOPLE = {
@@ -50,6 +51,13 @@ class Command(BaseCommand):
             if not Authenticator.objects.filter(user=dana, type=Authenticator.Type.TOTP).exists():
                 TOTP.activate(dana, totp_secret)
             self._stories(users)
+            seed_demo_checkins(
+                *(
+                    users[f"{n}@example.com"].current_partner_seat()
+                    for n in ("alice", "bob", "carol", "dave")
+                ),
+                dana,
+            )
         self.stdout.write(
             "Demo logins: alice@example.com, bob@example.com (a couple); carol@example.com, dave@example.com"
         )

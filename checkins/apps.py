@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CheckinsConfig(AppConfig):
+    name = "checkins"
+    verbose_name = "Check-ins"

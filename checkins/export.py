@@ -1,0 +1,92 @@
+"""The check-ins part of a partner's export: your own answers always, your partner's only once
+the check-in is revealed (never the words of a check-in that was let go or went stale)."""
+
+from accounts.models import Partner
+from checkins.models import Answer, CheckIn
+
+
+def _iso(moment) -> str | None:
+    from agreements.export import iso
+
+    return iso(moment)
+
+
+def _status(checkin: CheckIn) -> str:
+    if checkin.is_revealed:
+        return "revealed"
+    if checkin.is_closed:
+        return "let go" if checkin.let_go_by_id else "closed"
+    return "open"
+
+
+def _answer(answer: Answer, you: bool) -> dict:
+    return {
+        "by": answer.partner.name,
+        "is_you": you,
+        "sensation": answer.sensation,
+        "emotion": answer.emotion,
+        "want": answer.want,
+        "overall": answer.overall,
+        "overall_label": answer.get_overall_display() if answer.overall else None,
+        "wanted_to_stop": answer.wanted_to_stop or None,
+        "sealed_at": _iso(answer.sealed_at),
+        "reply": answer.reply,
+        "replied_at": _iso(answer.replied_at),
+        "shared_with_therapist": answer.shared_with_therapist,
+    }
+
+
+def checkins_for(seat: Partner) -> list[dict]:
+    checkins = (
+        CheckIn.objects.filter(couple_id=seat.couple_id)
+        .prefetch_related("answers__partner__user")
+        .order_by("created_at", "pk")
+    )
+    result = []
+    for checkin in checkins:
+        answers = [
+            _answer(a, a.partner_id == seat.pk)
+            for a in checkin.answers.all()
+            if a.partner_id == seat.pk or checkin.is_revealed
+        ]
+        result.append(
+            {
+                "id": checkin.pk,
+                "topic": checkin.topic,
+                "status": _status(checkin),
+                "created_at": _iso(checkin.created_at),
+                "revealed_at": _iso(checkin.revealed_at),
+                "closed_at": _iso(checkin.closed_at),
+                "answers": answers,
+            }
+        )
+    return result
+
+
+def markdown(checkins: list[dict]) -> list[str]:
+    if not checkins:
+        return []
+    lines = ["### Check-ins", ""]
+    for checkin in checkins:
+        title = checkin["topic"] or "Check-in"
+        lines += [f"#### {title} ({checkin['status']}, started {checkin['created_at']})", ""]
+        for answer in checkin["answers"]:
+            who = f"{answer['by']} (you)" if answer["is_you"] else answer["by"]
+            lines.append(f"- {who}:")
+            for key, label in (
+                ("sensation", "Sensation"),
+                ("emotion", "Emotion"),
+                ("want", "Want"),
+            ):
+                if answer[key]:
+                    lines.append(f"  - {label}: {answer[key]}")
+            if answer["overall_label"]:
+                lines.append(f"  - Overall: {answer['overall_label']}")
+            if answer["wanted_to_stop"]:
+                lines.append(f"  - Wanted to stop and did not say so: {answer['wanted_to_stop']}")
+            if answer["reply"]:
+                lines.append(f"  - Reply: {answer['reply']}")
+        if not checkin["answers"]:
+            lines.append("- No answer of yours is kept.")
+        lines.append("")
+    return lines

@@ -1,0 +1,293 @@
+"""Every change to a check-in: one function each, keyword-only, one transaction, rows locked in
+the order couple → agreement → check-in → answers (the same order everywhere, so that two
+partners acting at once wait for each other instead of deadlocking).
+
+The promise all of this protects: until both partners have sealed, an answer is read by its
+writer alone; the reveal happens exactly once, on the second seal.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Couple, Partner, User
+from agreements import consent, notify
+from agreements.models import Agreement, Event, Rule
+from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, STALE_AFTER, Answer, CheckIn
+
+
+class CheckInError(Exception):
+    """An action that does not fit the check-in's state: nothing was changed (HTTP 409)."""
+
+    status = 409
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Locked:
+    couple: Couple
+    agreement: Agreement
+    checkin: CheckIn | None
+    answers: dict[int, Answer]  # by partner id
+
+
+def _lock(partner: Partner, checkin_id: int | None = None) -> Locked:
+    couple = Couple.objects.select_for_update().get(pk=partner.couple_id)
+    agreement = Agreement.objects.select_for_update().get(couple_id=couple.pk)
+    checkin = None
+    answers: dict[int, Answer] = {}
+    if checkin_id is not None:
+        checkin = CheckIn.objects.select_for_update().get(pk=checkin_id, couple_id=couple.pk)
+        answers = {
+            a.partner_id: a
+            for a in Answer.objects.select_for_update().filter(checkin=checkin).order_by("pk")
+        }
+    return Locked(couple, agreement, checkin, answers)
+
+
+def _check_may_write(partner: Partner, locked: Locked) -> None:
+    partner = Partner.objects.get(pk=partner.pk)
+    if partner.couple_id != locked.couple.pk:
+        raise PermissionError("Only a partner of this couple may change its check-ins.")
+    if locked.couple.ended_at is not None or partner.left_at is not None:
+        raise CheckInError("This partnership has ended: its check-ins can be read, not changed.")
+
+
+def _close_if_stale(checkin: CheckIn) -> bool:
+    if checkin.is_stale:
+        checkin.closed_at = timezone.now()
+        checkin.save(update_fields=["closed_at"])
+        return True
+    return False
+
+
+def _check_open(checkin: CheckIn) -> None:
+    if _close_if_stale(checkin):
+        raise CheckInError(
+            "This check-in was left untouched for two weeks, so it closed without being revealed."
+        )
+    if checkin.is_revealed:
+        raise CheckInError("This check-in is already revealed: both answers can be read now.")
+    if checkin.is_closed:
+        raise CheckInError("This check-in was let go: nothing in it will be revealed.")
+
+
+# -- starting ------------------------------------------------------------------------------------
+
+
+def start(
+    *, partner: Partner, topic: str = "", rule_ids: list[int] | None = None
+) -> tuple[CheckIn, bool]:
+    """The couple's open check-in: a new one, or (second value False) the one already open."""
+    with transaction.atomic():
+        locked = _lock(partner)
+        _check_may_write(partner, locked)
+        for open_one in CheckIn.objects.select_for_update().filter(
+            couple=locked.couple, revealed_at__isnull=True, closed_at__isnull=True
+        ):
+            if not _close_if_stale(open_one):
+                return open_one, False
+        now = timezone.now()
+        checkin = CheckIn.objects.create(
+            couple=locked.couple,
+            topic=" ".join(topic.split())[:MAX_TOPIC],
+            started_by=partner,
+            created_at=now,
+            touched_at=now,
+        )
+        if rule_ids:
+            checkin.rules.set(
+                Rule.objects.filter(agreement=locked.agreement, pk__in=rule_ids).exclude(
+                    state=Rule.State.ARCHIVED
+                )
+            )
+        notify.partner_of(partner)
+    return checkin, True
+
+
+# -- answering -----------------------------------------------------------------------------------
+
+
+def seal(
+    *,
+    partner: Partner,
+    checkin: CheckIn,
+    sensation: str = "",
+    emotion: str = "",
+    want: str = "",
+    overall: int | None = None,
+    wanted_to_stop: str | None = None,
+) -> CheckIn:
+    """Writes and seals this partner's answer (again, if reopened). The second seal reveals."""
+    texts = {
+        "sensation": sensation.strip(),
+        "emotion": emotion.strip(),
+        "want": want.strip(),
+    }
+    if any(len(t) > MAX_ANSWER for t in texts.values()):
+        raise CheckInError(f"Keep each answer under {MAX_ANSWER} characters.")
+    if overall is not None and overall not in Answer.Overall.values:
+        raise CheckInError("Choose one of the five steps, or none.")
+    if wanted_to_stop is not None and wanted_to_stop not in Answer.WantedToStop.values:
+        raise CheckInError("Choose yes, no or rather not say, or leave it.")
+    if not any(texts.values()) and overall is None and wanted_to_stop is None:
+        raise CheckInError("Write or choose at least one thing before sealing.")
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        _check_may_write(partner, locked)
+        checkin = locked.checkin
+        _check_open(checkin)
+        now = timezone.now()
+        answer = locked.answers.get(partner.pk) or Answer(
+            checkin=checkin, partner=partner, created_at=now
+        )
+        for name, value in texts.items():
+            setattr(answer, name, value)
+        answer.overall = overall
+        answer.wanted_to_stop = wanted_to_stop or ""
+        answer.updated_at = answer.sealed_at = now
+        answer.save()
+        locked.answers[partner.pk] = answer
+        checkin.touched_at = now
+        checkin.save(update_fields=["touched_at"])
+        seats = set(
+            Partner.objects.filter(couple_id=locked.couple.pk, left_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        sealed = {pid for pid, a in locked.answers.items() if a.is_sealed}
+        if len(seats) == 2 and seats <= sealed:
+            checkin.revealed_at = now
+            checkin.save(update_fields=["revealed_at"])
+            consent.record_event(locked.agreement, Event.Kind.CHECKIN_REVEALED, partner=partner)
+        notify.partner_of(partner)
+    return checkin
+
+
+def reopen(*, partner: Partner, checkin: CheckIn) -> Answer:
+    """Unseals this partner's own answer to change it: the reveal waits for them again."""
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        _check_may_write(partner, locked)
+        _check_open(locked.checkin)
+        answer = locked.answers.get(partner.pk)
+        if answer is None:
+            raise CheckInError("You have not written an answer yet.")
+        if answer.is_sealed:
+            answer.sealed_at = None
+            answer.save(update_fields=["sealed_at"])
+            locked.checkin.touched_at = timezone.now()
+            locked.checkin.save(update_fields=["touched_at"])
+    return answer
+
+
+def let_go(*, partner: Partner, checkin: CheckIn) -> CheckIn:
+    """Either partner, alone, before the reveal: nothing in it is ever revealed."""
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        _check_may_write(partner, locked)
+        checkin = locked.checkin
+        if checkin.is_closed:
+            return checkin  # a double submit
+        _check_open(checkin)
+        checkin.closed_at = timezone.now()
+        checkin.let_go_by = partner
+        checkin.save(update_fields=["closed_at", "let_go_by"])
+    return checkin
+
+
+def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
+    """On a check-in that was let go (or went stale), a partner may delete what they wrote."""
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        checkin = locked.checkin
+        if checkin.is_open:
+            _close_if_stale(checkin)
+        if not checkin.is_closed:
+            raise CheckInError(
+                "Only the answer to a check-in that was let go can be deleted."
+                if checkin.is_open
+                else "A revealed answer belongs to both of you now: it stays."
+            )
+        answer = locked.answers.get(partner.pk)
+        if answer is not None:
+            answer.delete()
+
+
+def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
+    """One short reply to the other partner's answer, after the reveal."""
+    text = text.strip()
+    if not text:
+        raise CheckInError("Write something first: the reply is empty.")
+    if len(text) > MAX_REPLY:
+        raise CheckInError(f"Keep the reply under {MAX_REPLY} characters.")
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        _check_may_write(partner, locked)
+        if not locked.checkin.is_revealed:
+            raise CheckInError("Replies come after the reveal.")
+        answer = locked.answers.get(partner.pk)
+        if answer is None:
+            raise CheckInError("Only a partner who answered can reply.")
+        if answer.replied_at is not None:
+            raise CheckInError("You have already replied to this check-in.")
+        answer.reply = text
+        answer.replied_at = timezone.now()
+        answer.save(update_fields=["reply", "replied_at"])
+        notify.partner_of(partner)
+    return answer
+
+
+def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
+    """This partner's half of sharing a revealed check-in with the couple's therapist. Stopping
+    needs nobody else and takes effect on the therapist's next request."""
+    with transaction.atomic():
+        locked = _lock(partner, checkin.pk)
+        _check_may_write(partner, locked)
+        if not locked.checkin.is_revealed:
+            raise CheckInError("Only a revealed check-in can be shared.")
+        answer = locked.answers.get(partner.pk)
+        if answer is None:
+            raise CheckInError("Only a partner who answered can share.")
+        if answer.shared_with_therapist != share:
+            answer.shared_with_therapist = share
+            answer.save(update_fields=["shared_with_therapist"])
+    return answer
+
+
+# -- housekeeping --------------------------------------------------------------------------------
+
+
+def close_stale(*, now=None) -> int:
+    """Closes every open check-in untouched for STALE_AFTER; returns how many."""
+    now = now or timezone.now()
+    return CheckIn.objects.filter(
+        revealed_at__isnull=True, closed_at__isnull=True, touched_at__lte=now - STALE_AFTER
+    ).update(closed_at=now)
+
+
+def close_stale_of(*, couple_id: int) -> None:
+    """The lazy half of expiry: pages call this before they read, so that correctness does not
+    depend on the management command running."""
+    now = timezone.now()
+    CheckIn.objects.filter(
+        couple_id=couple_id,
+        revealed_at__isnull=True,
+        closed_at__isnull=True,
+        touched_at__lte=now - STALE_AFTER,
+    ).update(closed_at=now)
+
+
+def erase_for(*, user: User) -> None:
+    """Account deletion: what only this person could read goes with them (answers never revealed:
+    a check-in still open, let go or gone stale). Revealed answers stay with the other partner,
+    as rule wording does, under "former partner"."""
+    CheckIn.objects.filter(
+        couple__partners__user=user, revealed_at__isnull=True, closed_at__isnull=True
+    ).update(closed_at=timezone.now())
+    Answer.objects.filter(partner__user=user, checkin__revealed_at__isnull=True).delete()
+    Answer.objects.filter(partner__user=user).update(shared_with_therapist=False)

@@ -1,0 +1,18 @@
+"""{% checkin_waiting %}: one line on a partner's page when a check-in waits for their answer
+(never what anyone wrote). Place it with {% include "checkins/_waiting.html" %} on any page."""
+
+from django import template
+
+from checkins import pages
+
+register = template.Library()
+
+
+@register.inclusion_tag("checkins/_waiting_line.html", takes_context=True)
+def checkin_waiting(context) -> dict:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or user.is_therapist:
+        return {"waiting": None}
+    seat = user.current_partner_seat()
+    return {"waiting": pages.waiting_for(seat) if seat else None}

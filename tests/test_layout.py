@@ -1,0 +1,120 @@
+"""The dependency rule of docs/architecture.md, checked by reading every module's imports:
+models → services → pages and access → views → templates, and accounts using only the public
+agreements modules. A new import that points the wrong way fails here."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("accounts", "agreements", "checkins", "intimacy")
+
+VIEWS = ("agreements.views", "accounts.views", "checkins.views", "intimacy.views")
+SERVICES = (
+    "agreements.consent",
+    "agreements.therapy",
+    "agreements.notify",
+    "agreements.export",
+    "agreements.partnership",
+    "agreements.invariants",
+    "accounts.linking",
+    "accounts.erasure",
+    "checkins.services",
+)
+READ_SIDE = ("agreements.pages", "agreements.access", "checkins.pages")
+# What accounts may use of agreements: reads of its models, the gates, and the public services
+# docs/architecture.md lists. Never consent internals or raw writes of agreement rows.
+PUBLIC_AGREEMENTS = (
+    "agreements.models",
+    "agreements.access",
+    "agreements.export",
+    "agreements.partnership",
+    "agreements.therapy",
+    "agreements.stories",
+)
+
+
+def modules() -> dict[str, set[str]]:
+    """Every project module (migrations aside) with the modules it imports."""
+    found = {}
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            imported = set()
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    imported.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    imported.add(node.module)
+                    imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+            found[name] = imported
+    return found
+
+
+def within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+MODULES = modules()
+
+
+def wrong_way(importer_filter, imported_filter) -> list[str]:
+    return sorted(
+        f"{importer} imports {target}"
+        for importer, imports in MODULES.items()
+        if importer_filter(importer)
+        for target in imports
+        if "." in target and imported_filter(target)
+    )
+
+
+def test_the_layout_is_read():
+    assert "agreements.consent" in MODULES and "agreements.views.partner" in MODULES
+
+
+def test_nothing_but_a_urlconf_or_another_view_imports_a_view():
+    def importer(name: str) -> bool:
+        return not name.endswith("urls") and not within(name, VIEWS)
+
+    assert wrong_way(importer, lambda target: within(target, VIEWS)) == []
+
+
+def test_services_never_import_the_read_side_or_views():
+    assert (
+        wrong_way(lambda name: within(name, SERVICES), lambda t: within(t, READ_SIDE + VIEWS)) == []
+    )
+
+
+def test_models_import_no_service_page_gate_or_view():
+    def is_models(name: str) -> bool:
+        return name.endswith(".models")
+
+    assert wrong_way(is_models, lambda t: within(t, SERVICES + READ_SIDE + VIEWS)) == []
+
+
+def test_the_gates_do_not_depend_on_the_pages():
+    assert (
+        wrong_way(
+            lambda n: within(n, ("agreements.access",)), lambda t: within(t, ("agreements.pages",))
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize("app", ["accounts"])
+def test_accounts_uses_only_the_public_agreements_modules(app):
+    def internal(target: str) -> bool:
+        return within(target, ("agreements",)) and not within(target, PUBLIC_AGREEMENTS)
+
+    assert wrong_way(lambda n: within(n, (app,)), internal) == []
+
+
+def test_accounts_never_write_agreement_rows_or_name_their_states():
+    """The partnership's agreement side (start, archive, erase) is agreements.partnership's."""
+    for module in ("linking.py", "erasure.py", "models.py"):
+        source = (ROOT / "accounts" / module).read_text()
+        for internal in ("record_event", "Event", '"ended"', '"active"', ".update(status"):
+            assert internal not in source, (module, internal)
