@@ -151,7 +151,7 @@ def therapist_review(
     since that visit."""
     access = grant_therapist(seats, therapist)
     if visited:
-        therapy.mark_viewed(access)
+        therapy.record_view(access)
     agreement = agreement_of(seats[0])
     for rule in rules:
         therapy.add_comment(

@@ -1,6 +1,6 @@
 -- wrk script for every endpoint of the benchmark (bench/run.sh).
 --   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS [PART PARTS]
--- MODE is floor, floor_signed_in, page, poll, print, therapist or actions; FIXTURES is the
+-- MODE is floor, floor_signed_in, page, poll, print, therapist, checkin_list, checkin or actions; FIXTURES is the
 -- folder bench/seed.py wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
 -- through them; every answer whose status is not the one expected is counted, and done() prints
 -- one line of JSON for bench/report.py.
@@ -101,6 +101,7 @@ function init(args)
       page = "/agreement/",
       poll = "/agreement/poll/",
       print = "/agreement/print/",
+      checkin_list = "/checkins/",
     }
     expected = { [200] = true }
     if mode == "poll" then expected = { [304] = true } end
@@ -110,7 +111,9 @@ function init(args)
         if mode == "poll" then
           extra = { ["If-None-Match"] = p[3], ["HX-Request"] = "true" }
         end
-        table.insert(requests, wrk.format("GET", paths[mode], headers(p[1], nil, extra)))
+        local path = paths[mode]
+        if mode == "checkin" then path = "/checkins/" .. p[4] .. "/" end
+        table.insert(requests, wrk.format("GET", path, headers(p[1], nil, extra)))
       end
     end
   end
