@@ -377,6 +377,16 @@ def checks(out: Path) -> list[str]:
     for step in data["servers"]["steps"]:
         mark = "ok" if step["ok"] else "**FAILED**"
         lines.append(f"- {mark}: {step['step']} ({step['detail']})")
+    privacy = data.get("privacy")
+    if privacy:
+        mark = "ok" if privacy["ok"] else "**FAILED**"
+        lines.append(
+            f"- {mark}: no private words in the shared cache (`{privacy['cache']}`): after the"
+            " agreement page, the printable page, the check-in list, a revealed check-in and the"
+            f" therapist home, {privacy['values']} stored values read, unpickled and searched"
+            " for the stories' wording, notes, comments and check-in answers; found:"
+            f" {', '.join(privacy['found']) or 'none'}"
+        )
     return lines
 
 
