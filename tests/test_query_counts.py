@@ -17,11 +17,12 @@ from tests.conftest import agreement_of, client_for, grant_therapist, link, make
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
 SIGNED_IN_FLOOR = 1  # user
-AGREEMENT_PAGE = 5  # user, seat with couple and agreement, partners, comments on the whole
-# agreement, therapist access requests; the rules come from the worker's memory (pages/memo.py)
-# once this revision was read
+AGREEMENT_PAGE = 4  # user, seat with couple and agreement, partners, therapist access requests;
+# the rules and the comments come from the worker's memory (pages/memo.py) once this revision
+# was read
 AGREEMENT_PAGE_COLD = 9  # the first read of a revision in a worker adds: rules with their
-# versions, live acceptances, rule comments, the "not yet" notes of the waiting wordings
+# versions, live acceptances, rule comments, the answer rounds of the waiting wordings, comments
+# on the whole agreement
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
 ACCEPT = 23  # the consent change (the couple, agreement and rule locked in that order, its
@@ -45,6 +46,7 @@ def queries(client, path: str, cold: bool = False, **headers) -> tuple[int, obje
     client.get(path, headers=headers)  # the session settles
     if cold:
         memo.page_rows.clear()
+        memo.live_html.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, headers=headers)
     return len(captured), response

@@ -50,3 +50,6 @@ class WorkerMemo:
 # The rules of an agreement at one revision, with their versions, live acceptances, comments
 # and "not yet" notes: a few kilobytes each. (Word diffs have their own, in agreements/diff.py.)
 page_rows = WorkerMemo(512)
+# The rendered rules of one viewer's page at one revision (pages/agreement.py, live_chunks),
+# without the CSRF token: about 25 KB each.
+live_html = WorkerMemo(256)
