@@ -144,7 +144,7 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     )
     if viewer.is_partner:
         context["access_requests"] = list(
-            agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
+            agreement.therapist_accesses.select_related("requested_by__user").filter(
                 status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
             )
         )
