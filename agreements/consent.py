@@ -136,7 +136,9 @@ def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
             record_event(
                 rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
             )
-        notify.partner_of(partner)
+            # Only then: an acceptance the other partner cannot see yet (blind until they
+            # answer) must not reach them as an email either.
+            notify.partner_of(partner)
     return rule
 
 

@@ -281,8 +281,8 @@ def test_the_partner_gets_one_neutral_email_an_hour(
     alice, bob = couple
     rules = rules_of(alice)
     with django_capture_on_commit_callbacks(execute=True):
-        accept(alice, rules[0])
-        accept(alice, rules[1])
+        for rule in rules[:2]:
+            consent.not_yet(partner=alice, rule=rule, version_id=rule.pending_version_id)
     assert [m.to for m in mailoutbox] == [["bob@example.com"]]
     message = mailoutbox[0]
     assert message.subject == "You have an update on Rules of the Road"
@@ -296,6 +296,7 @@ def test_no_partner_email_when_turned_off(
 ):
     bob.partner_update_emails = False
     bob.save()
+    rule = rules_of(couple[0])[0]
     with django_capture_on_commit_callbacks(execute=True):
-        accept(couple[0], rules_of(couple[0])[0])
+        consent.not_yet(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
     assert mailoutbox == []

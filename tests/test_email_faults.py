@@ -16,6 +16,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import Invitation, Partner
+from agreements import consent
 from agreements.models import Acceptance
 from intimacy import emails
 from tests.conftest import fresh, rules_of
@@ -168,7 +169,12 @@ def timed(call):
 
 
 def accept_first_rule(client, seat: Partner):
+    """The partner's acceptance that brings the first rule into force: the other accepted it
+    before (which, blind until answered, emailed nobody), so this one is news worth an email."""
     rule = rules_of(seat)[0]
+    other = Partner.objects.exclude(pk=seat.pk).get(couple_id=seat.couple_id)
+    with emails.muted():
+        consent.accept(partner=other, rule=rule, version_id=rule.pending_version_id)
     url = reverse("agreements:accept", args=[rule.pk])
     return rule, *timed(lambda: client.post(url, {"version": rule.pending_version_id}, **HTMX))
 
@@ -192,7 +198,7 @@ def test_with_smtp_refusing_an_accept_answers_at_once_and_the_email_goes_out_onc
     assert elapsed < SMTP_TIMEOUT
     assert 'data-state="' in response.content.decode()
     assert Acceptance.objects.filter(partner=bob, version_id=rule.pending_version_id).count() == 1
-    assert fresh(rule).pending_version_id == rule.pending_version_id
+    assert fresh(rule).current_version_id == rule.pending_version_id  # in force
     assert waiting() == 1
     assert Partner.objects.get(pk=alice.pk).notified_at is not None  # stamped: it is queued
 

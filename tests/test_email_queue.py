@@ -34,8 +34,10 @@ def database_queue(settings):
 
 
 def accept(seat: Partner, rule=None) -> None:
+    """An answer the other partner sees at once ("not yet"), so it is worth an email; an
+    acceptance alone is blind until they answer, and sends none (tests/test_equal_voice.py)."""
     rule = rule or rules_of(seat)[0]
-    consent.accept(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
+    consent.not_yet(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
 
 
 def stamp(seat: Partner):

@@ -46,6 +46,19 @@ def test_the_other_partners_acceptance_is_invisible_until_you_answer(
     assert scrubbed(poll) == poll_before
 
 
+def test_an_acceptance_the_other_cannot_see_sends_them_no_email(
+    couple, mailoutbox, django_capture_on_commit_callbacks, fresh_cache
+):
+    alice, bob = couple
+    rule = rules_of(alice)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
+    assert mailoutbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    assert [m.to for m in mailoutbox] == [[bob.user.email]]  # in force: both may know
+
+
 def test_once_you_answered_you_see_the_other_answer(alice_client, couple):
     alice, bob = couple
     rule = rules_of(alice)[0]
