@@ -9,6 +9,7 @@ from contextlib import contextmanager, suppress
 
 import pytest
 from django.core.cache import cache, caches
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +19,10 @@ from agreements.pages import agreement as agreement_pages
 from agreements.pages import memo
 from agreements.stories import agreement_in_every_state, therapist_review
 from tests.conftest import agreement_of, client_for, fresh, rules_of
+
+# Pages are kept only when read outside a transaction (pages/memo.py): as in production, each
+# request here commits, instead of running inside the test's own transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Servers:
@@ -210,6 +215,22 @@ PRIVATE = (
     "Not in this form.",  # a decline's note
     "Phones away at dinner",  # an archived rule's title
 )
+
+
+def test_nothing_is_kept_from_inside_a_transaction_that_may_still_roll_back(
+    servers, couple, alice_client
+):
+    rule = rules_of(couple[0])[0]
+    with servers.on("A"), transaction.atomic():
+        consent.accept(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
+        assert "You: accepted" in alice_client.get("/agreement/").content.decode()
+        transaction.set_rollback(True)
+    # The same revision number again, with other rows behind it: read afresh, never the page
+    # of the change that was rolled back.
+    consent.not_yet(partner=couple[0], rule=rule, version_id=rule.pending_version_id, note="Hm.")
+    page = servers.get("A", alice_client, "/agreement/").content.decode()
+    assert "You: accepted" not in page
+    assert "You said not yet" in page
 
 
 def test_no_private_words_reach_the_shared_cache_in_the_clear(

@@ -4,6 +4,7 @@ cost the same number of queries for ten rules or two hundred, one client couple 
 Each count is taken after a first request, so that the session has settled (the idle timer is
 written at most once a minute) and only the page's own queries are counted."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -59,6 +60,8 @@ def test_the_signed_in_floor_costs_one_query_the_user(alice_client, settings):
     assert count == SIGNED_IN_FLOOR
 
 
+# Pages are kept only when read outside a transaction (pages/memo.py): these requests commit.
+@pytest.mark.django_db(transaction=True)
 def test_the_agreement_page_costs_the_same_queries_for_10_or_200_rules(
     couple, alice_client, dana_2fa
 ):
@@ -77,6 +80,7 @@ def test_the_agreement_page_costs_the_same_queries_for_10_or_200_rules(
     assert queries(alice_client, reverse("agreements:agreement"), cold=True)[0] == cold
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_therapists_couple_page_costs_the_same_queries_for_10_or_200_rules(couple, dana_2fa):
     lived_in(couple, dana_2fa)
     client = client_for(dana_2fa)

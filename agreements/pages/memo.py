@@ -4,16 +4,20 @@ decrypted wording and notes.
 
 Every change to an agreement's rules, versions, acceptances, notes and comments writes an event,
 and every event bumps `Agreement.revision` in the same transaction (consent.record_event): the
-poll's ETag rests on that already. An entry is keyed by the agreement, its revision and the
-partners' names (a rename writes no event), all read afresh by every request, so the very next
-request after a change, on any app server, misses the old entry and reads the new truth. What a
-viewer may see (the blind answer) is decided per request from these rows, never stored here.
+poll's ETag rests on that already, and a committed revision never comes back. Only what a request
+reads outside a transaction (so, committed) is kept. An entry is keyed by the agreement, its
+revision and the partners' names (a rename writes no event), all read afresh by every request, so
+the very next request after a change, on any app server, misses the old entry and reads the new
+truth. What a viewer may see (the blind answer) is decided per request from these rows, never
+stored here.
 """
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
+
+from django.db import connection
 
 
 class WorkerMemo:
@@ -27,6 +31,10 @@ class WorkerMemo:
         self.hits = self.misses = 0
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        if connection.in_atomic_block:
+            # Only what is committed is kept: inside a transaction that may still roll back, a
+            # revision's number could come back later with other rows behind it.
+            return make()
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
