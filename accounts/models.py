@@ -82,6 +82,10 @@ class Partner(models.Model):
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
+    # The partner's visits to the agreement page (agreements/visits.py): when they last looked,
+    # and when their previous visit was, for "since your last visit".
+    seen_at = models.DateTimeField(null=True, blank=True)
+    previous_visit_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["joined_at", "pk"]

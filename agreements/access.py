@@ -15,7 +15,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.models import Invitation, Partner, User
-from agreements.models import Agreement, Rule, TherapistAccess
+from agreements import therapy
+from agreements.models import (
+    Agreement,
+    CheckInInvitation,
+    ClientLink,
+    Rule,
+    Suggestion,
+    TherapistAccess,
+)
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
 # even compare with it (OverflowError, a 500) when it is matched against a foreign key.
@@ -56,6 +64,14 @@ class Viewer:
     @property
     def is_therapist(self) -> bool:
         return self.kind == self.THERAPIST
+
+    @property
+    def sees_history(self) -> bool:
+        """Earlier wordings, notes and the timeline: the partners always; a therapist only when
+        the couple chose to share "the rules and our history"."""
+        if self.kind == self.THERAPIST:
+            return self.therapist_access is not None and self.therapist_access.shares_history
+        return True
 
 
 class NotLinked(Http404):
@@ -264,8 +280,15 @@ def therapist_access_or_404(request: HttpRequest, agreement_id: int) -> Therapis
     return access
 
 
-def therapist_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agreement, Viewer]:
+def therapist_agreement_or_404(
+    request: HttpRequest, agreement_id: int, *, history: bool = False
+) -> tuple[Agreement, Viewer]:
+    """The agreement a therapist has live access to. `history`: a page beyond the rules
+    (a rule's history, the timeline), found only when the couple shares their history: read on
+    every request, so narrowing takes effect on the next one."""
     live = therapist_access_or_404(request, agreement_id)
+    if history and not live.shares_history:
+        raise Http404
     return live.agreement, Viewer(Viewer.THERAPIST, therapist_access=live)
 
 
@@ -276,6 +299,59 @@ def rule_of_agreement_or_404(agreement: Agreement, rule_id: int) -> Rule:
     if rule is None:
         raise Http404
     return rule
+
+
+# -- client links, requests and suggestions -------------------------------------------------------
+
+
+def client_link_or_404(token: str) -> ClientLink:
+    """A link that can still be used. A forged, used, expired or cancelled one is the same 404 as
+    a missing one: nobody learns which it was."""
+    link = therapy.find_usable_link(token)
+    if link is None:
+        raise Http404
+    return link
+
+
+def link_id_of_therapist_or_404(request: HttpRequest, link_id: int) -> int:
+    """One of the signed-in therapist's own links (whether it is still open, the service says)."""
+    id_or_404(link_id)
+    if not ClientLink.objects.filter(pk=link_id, therapist=request.user).exists():
+        raise Http404
+    return link_id
+
+
+def request_of_partner_or_404(
+    request: HttpRequest, access_id: int
+) -> tuple[TherapistAccess, Viewer]:
+    """A therapist access request waiting in the signed-in partner's couple (the consent page)."""
+    id_or_404(access_id)
+    try:
+        agreement, viewer = partner_agreement_or_404(request)
+    except NotLinked:
+        raise Http404 from None  # an object of a couple: outsiders learn nothing
+    found = (
+        agreement.therapist_accesses.select_related("therapist", "requested_by__user")
+        .filter(pk=access_id, status=TherapistAccess.Status.REQUESTED)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found, viewer
+
+
+def suggestion_of_partner_or_404(request: HttpRequest, suggestion_id: int) -> tuple[int, Viewer]:
+    """A therapist's suggestion to the signed-in partner's current couple."""
+    id_or_404(suggestion_id)
+    try:
+        viewer = partner_or_404(request)
+    except NotLinked:
+        raise Http404 from None
+    if not Suggestion.objects.filter(
+        pk=suggestion_id, agreement__couple_id=viewer.seat.couple_id
+    ).exists():
+        raise Http404
+    return suggestion_id, viewer
 
 
 # == Check-ins (the checkins app) ================================================================
@@ -322,3 +398,17 @@ def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int,
     if len(shared) != 2 or not all(shared):
         raise Http404
     return checkin, Viewer(Viewer.THERAPIST, therapist_access=live)
+
+
+def exercise_of_partner_or_404(request: HttpRequest, invitation_id: int) -> tuple[int, Viewer]:
+    """A check-in a therapist invited the signed-in partner's current couple to."""
+    id_or_404(invitation_id)
+    try:
+        viewer = partner_or_404(request)
+    except NotLinked:
+        raise Http404 from None
+    if not CheckInInvitation.objects.filter(
+        pk=invitation_id, agreement__couple_id=viewer.seat.couple_id
+    ).exists():
+        raise Http404
+    return invitation_id, viewer

@@ -15,10 +15,14 @@ from accounts.models import Invitation, Partner, User
 from agreements.models import (
     Acceptance,
     Agreement,
+    CheckInInvitation,
+    ClientLink,
     Comment,
     Event,
     Rule,
     RuleVersion,
+    SessionNote,
+    Suggestion,
     TherapistAccess,
 )
 from checkins import export as checkins_export
@@ -51,6 +55,7 @@ def export_data(user: User) -> dict:
                 "id": access.pk,
                 "agreement_id": access.agreement_id,
                 "status": access.status,
+                "scope": access.scope,
                 "requested_at": iso(access.requested_at),
                 "granted_at": iso(access.granted_at),
                 "ended_at": iso(access.ended_at),
@@ -58,6 +63,25 @@ def export_data(user: User) -> dict:
                 "previous_viewed_at": iso(access.previous_viewed_at),
             }
             for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
+        ]
+        # The therapist's own writing; the couples' data stays with the couples.
+        data["session_notes"] = [
+            {
+                "agreement_id": note.agreement_id,
+                "text": note.text,
+                "created_at": iso(note.created_at),
+                "updated_at": iso(note.updated_at),
+            }
+            for note in SessionNote.objects.filter(therapist=user).order_by("pk")
+        ]
+        data["client_links"] = [
+            {
+                "id": link.pk,
+                "created_at": iso(link.created_at),
+                "expires_at": iso(link.expires_at),
+                "cancelled_at": iso(link.cancelled_at),
+            }
+            for link in ClientLink.objects.filter(therapist=user).order_by("pk")
         ]
     else:
         data["couples"] = [_couple(seat) for seat in _seats(user)]
@@ -176,6 +200,42 @@ def _agreement(agreement: Agreement) -> dict:
         "events": [_event(event) for event in events],
         "comments": [_comment(comment) for comment in comments],
         "therapist_accesses": [_access(access) for access in accesses],
+        "suggestions": [
+            _suggestion(suggestion)
+            for suggestion in Suggestion.objects.filter(agreement=agreement)
+            .select_related("therapist", "adopted_by__user", "set_aside_by__user")
+            .order_by("created_at", "pk")
+        ],
+        "checkin_invitations": [
+            {
+                "id": invitation.pk,
+                "therapist": invitation.therapist_name,
+                "rule_id": invitation.rule_id,
+                "prompt": invitation.prompt,
+                "created_at": iso(invitation.created_at),
+                "started_at": iso(invitation.started_at),
+            }
+            for invitation in CheckInInvitation.objects.filter(agreement=agreement)
+            .select_related("therapist")
+            .order_by("created_at", "pk")
+        ],
+    }
+
+
+def _suggestion(suggestion: Suggestion) -> dict:
+    decided_by = suggestion.adopted_by or suggestion.set_aside_by
+    return {
+        "id": suggestion.pk,
+        "therapist": suggestion.therapist_name,
+        "rule_id": suggestion.rule_id,
+        "title": suggestion.title,
+        "text": suggestion.text,
+        "note": suggestion.note,
+        "status": suggestion.status,
+        "decided_by": decided_by.name if decided_by else None,
+        "adopted_version_id": suggestion.adopted_version_id,
+        "created_at": iso(suggestion.created_at),
+        "decided_at": iso(suggestion.decided_at),
     }
 
 
@@ -254,6 +314,8 @@ def _access(access: TherapistAccess) -> dict:
         "therapist": access.therapist_name if access.granted_at else None,
         "email": access.email,
         "status": access.status,
+        "scope": access.scope,
+        "statement": access.statement,
         "requested_by": access.requested_by.name,
         "approved_by": access.approved_by.name if access.approved_by_id else None,
         "requested_at": iso(access.requested_at),
@@ -306,6 +368,15 @@ def export_markdown(user: User) -> str:
             )
         if not data["therapist_accesses"]:
             lines.append("You have not had access to any agreement.")
+        if data["session_notes"]:
+            lines += ["", "## Your session notes", ""]
+            for note in data["session_notes"]:
+                lines += [
+                    f"### Agreement {note['agreement_id']}, saved {_when(note['updated_at'])}",
+                    "",
+                    *_quote(note["text"]),
+                    "",
+                ]
         return "\n".join(lines).rstrip() + "\n"
     if not data["couples"]:
         lines += ["You have not been part of a couple, so there is no agreement.", ""]
@@ -372,9 +443,19 @@ def _couple_markdown(couple: dict) -> list[str]:
         for access in agreement["therapist_accesses"]:
             therapist = _md(access["therapist"]) if access["therapist"] else "A therapist"
             lines.append(
-                f"- {therapist} ({_md(access['email'])}): {access['status']}, asked by "
+                f"- {therapist}{f' ({_md(access["email"])})' if access['email'] else ''}: "
+                f"{access['status']}, sharing {access['scope']}, asked by "
                 f"{_md(access['requested_by'])} {_when(access['requested_at'])}"
             )
+        lines.append("")
+    if agreement["suggestions"]:
+        lines += ["### Suggestions from a therapist", ""]
+        for suggestion in agreement["suggestions"]:
+            lines += [
+                f"- {_md(suggestion['therapist'])} suggested “{_md(suggestion['title']) or 'a rule'}” "
+                f"{_when(suggestion['created_at'])}: {suggestion['status'].replace('_', ' ')}",
+                *_quote(suggestion["text"], indent="  "),
+            ]
         lines.append("")
     lines += checkins_export.markdown(couple.get("checkins", []))
     lines += ["### Timeline", ""]

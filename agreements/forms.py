@@ -1,6 +1,6 @@
 from django import forms
 
-from agreements.models import MAX_NOTE, MAX_TEXT, MAX_TITLE
+from agreements.models import MAX_NOTE, MAX_PROMPT, MAX_TEXT, MAX_TITLE, TherapistAccess
 from intimacy.validators import validate_one_line
 
 
@@ -58,8 +58,60 @@ class CommentForm(forms.Form):
     )
 
 
-class TherapistRequestForm(forms.Form):
-    email = forms.EmailField(label="The therapist's account email", max_length=254)
+class ScopeForm(forms.Form):
+    scope = forms.ChoiceField(
+        label="What the two of you would share",
+        choices=TherapistAccess.Scope.choices,
+        error_messages={
+            "required": "Choose what you would share.",
+            "invalid_choice": "Choose one of the two levels.",
+        },
+    )
+
+
+class SuggestionForm(WordingForm):
+    """A therapist's suggested rule or wording, with a note for the couple."""
+
+    note = forms.CharField(
+        label="Note for the couple (optional)",
+        max_length=MAX_NOTE,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+MAX_SESSION_NOTE = 20_000
+
+
+class SessionNoteForm(forms.Form):
+    text = forms.CharField(
+        label="Notes (only you can read them)",
+        max_length=MAX_SESSION_NOTE,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+
+class ExerciseForm(forms.Form):
+    prompt = forms.CharField(
+        label="Prompt for the check-in",
+        max_length=MAX_PROMPT,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write a short prompt for the check-in."},
+    )
+    rule = forms.TypedChoiceField(
+        label="About a rule (optional)", required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args, rules=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [("", "No rule in particular")] + [
+            (rule.pk, f"Rule {rule.position}: {rule.shown_version.title or 'untitled'}")
+            for rule in rules
+        ]
 
 
 def first_error(form: forms.Form) -> str:

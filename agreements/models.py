@@ -1,5 +1,9 @@
 """The shared agreement: rules, their immutable versions, acceptances and the event ledger."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
@@ -14,6 +18,8 @@ MAX_TEXT = 2000
 MAX_TITLE = 120
 MAX_NOTE = 1000
 FORMER_THERAPIST = "former therapist"
+CLIENT_LINK_LIFETIME = timedelta(days=14)
+MAX_PROMPT = 500
 
 
 class Agreement(models.Model):
@@ -325,6 +331,18 @@ class Event(models.Model):
         ACCESS_DECLINED = "access_declined", "Declined therapist access"
         ACCESS_ENDED = "access_ended", "Ended therapist access"
         PARTNERSHIP_ENDED = "partnership_ended", "Ended the partnership"
+        SCOPE_WIDEN_ASKED = "scope_widen_asked", "Asked to share the history with the therapist"
+        SCOPE_WIDENED = "scope_widened", "Agreed to share the history with the therapist"
+        SCOPE_NARROWED = "scope_narrowed", "Limited the therapist's access to the rules"
+        SUGGESTED_RULE = "suggested_rule", "Suggested a rule"
+        SUGGESTED_WORDING = "suggested_wording", "Suggested new wording"
+        SUGGESTION_ADOPTED = (
+            "suggestion_adopted",
+            "Adopted the therapist's suggestion as a proposal",
+        )
+        SUGGESTION_SET_ASIDE = "suggestion_set_aside", "Set the therapist's suggestion aside"
+        CHECKIN_INVITED = "checkin_invited", "Invited the couple to a check-in"
+        EXERCISE_STARTED = "exercise_started", "Started the check-in the therapist suggested"
         CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
@@ -402,6 +420,10 @@ class TherapistAccess(models.Model):
         DECLINED = "declined", "Declined"
         ENDED = "ended", "Ended"
 
+    class Scope(models.TextChoices):
+        RULES = "rules", "the rules"
+        HISTORY = "history", "the rules and our history"
+
     agreement = models.ForeignKey(
         Agreement, on_delete=models.CASCADE, related_name="therapist_accesses"
     )
@@ -413,8 +435,22 @@ class TherapistAccess(models.Model):
         on_delete=models.CASCADE,
         related_name="client_accesses",
     )
-    email = EncryptedTextField()
+    # Typed by a partner in the old email request flow; empty for an access made from a link.
+    email = EncryptedTextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    # What the couple shares, chosen by them. Accesses from before the levels existed count as
+    # the narrower level: nobody agreed to share more.
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.RULES)
+    # A widening one partner asked for, waiting for the other; blank when none is waiting.
+    requested_scope = models.CharField(max_length=10, choices=Scope.choices, blank=True)
+    scope_requested_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The words both partners saw when they agreed, kept as they read them.
+    statement = models.TextField(blank=True)
+    client_link = models.ForeignKey(
+        "ClientLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="accesses"
+    )
     requested_by = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -439,3 +475,177 @@ class TherapistAccess(models.Model):
             return FORMER_THERAPIST
         name = self.therapist.display_name
         return f"{name} ({self.therapist.practice_name})" if self.therapist.practice_name else name
+
+    @property
+    def points_at_nobody(self) -> bool:
+        """Asked for by email before links existed, for an address no therapist account had."""
+        return self.therapist_id is None
+
+    @property
+    def shares_history(self) -> bool:
+        return self.scope == self.Scope.HISTORY
+
+
+# -- a therapist's practice with a couple ---------------------------------------------------------
+
+
+def link_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ClientLink(models.Model):
+    """A one-time link a therapist sends to a couple by their own means. Only the digest of its
+    token is stored: the therapist sees the link once, when it is made."""
+
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_links"
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Set when a partner asks with it: from then on the link opens nothing.
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Client link {self.pk}"
+
+    @classmethod
+    def new(cls, therapist) -> tuple["ClientLink", str]:
+        """An unsaved link and its token (256 bits), which is never stored."""
+        token = secrets.token_urlsafe(32)
+        now = timezone.now()
+        link = cls(
+            therapist=therapist,
+            token_digest=link_token_digest(token),
+            created_at=now,
+            expires_at=now + CLIENT_LINK_LIFETIME,
+        )
+        return link, token
+
+    @property
+    def is_usable(self) -> bool:
+        return (
+            self.cancelled_at is None
+            and self.used_at is None
+            and timezone.now() < self.expires_at
+            and self.therapist.is_active
+            and self.therapist.is_therapist
+        )
+
+
+class Suggestion(models.Model):
+    """A rule or a wording a therapist offers. It is nobody's proposal and nobody's acceptance
+    until a partner adopts it; then it goes through the ordinary consent workflow."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for you both"
+        ADOPTED = "adopted", "Adopted as a proposal"
+        SET_ASIDE = "set_aside", "Set aside"
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="suggestions")
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The rule whose wording it would change; none for a suggested new rule.
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.CASCADE, related_name="suggestions"
+    )
+    # The wording the therapist read when suggesting, to show what would change.
+    based_on = models.ForeignKey(
+        RuleVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = EncryptedTextField(blank=True)
+    text = EncryptedTextField()
+    note = EncryptedTextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    adopted_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adopted_rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adopted_version = models.ForeignKey(
+        RuleVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_aside_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Suggestion {self.pk}"
+
+    @property
+    def therapist_name(self) -> str:
+        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class SessionNote(models.Model):
+    """A therapist's own notes about one couple: read by their author only, never by the couple."""
+
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_notes"
+    )
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="+")
+    text = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["therapist", "agreement"], name="one_session_note_per_therapist_and_couple"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Session note {self.pk}"
+
+
+class CheckInInvitation(models.Model):
+    """An exercise between sessions: the therapist invites the couple to a check-in, optionally
+    about a rule, with a prompt of their own. Both partners see it as a check-in ready to start."""
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.CASCADE, related_name="checkin_invitations"
+    )
+    therapist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.CASCADE, related_name="checkin_invitations"
+    )
+    prompt = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Check-in invitation {self.pk}"
+
+    @property
+    def therapist_name(self) -> str:
+        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST

@@ -21,10 +21,14 @@ query-count tests and the benchmark share. Its rules, by position on the agreeme
 In force: four of the nine rules that are not archived.
 """
 
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
 from accounts import linking
 from accounts.models import Couple, Partner, User
 from agreements import consent, therapy
-from agreements.models import Agreement, Rule, TherapistAccess
+from agreements.models import Agreement, ClientLink, Rule, TherapistAccess
 
 # The states of agreement_in_every_state, in the order of their positions.
 EVERY_STATE = (
@@ -133,13 +137,17 @@ def rules_of_their_own(a: Partner, b: Partner, count: int) -> list[Rule]:
     return rules
 
 
-def grant_therapist(seats: tuple[Partner, Partner], therapist: User) -> TherapistAccess:
-    """One partner asks, the other agrees: the only way a therapist's access starts."""
+def grant_therapist(
+    seats: tuple[Partner, Partner],
+    therapist: User,
+    scope: str = TherapistAccess.Scope.HISTORY,
+) -> TherapistAccess:
+    """The only way a therapist's access starts: the therapist's client link, one partner asks
+    with it, the other agrees (sharing "the rules and our history" unless told otherwise)."""
     first, second = seats
-    asked = therapy.request_access(
-        partner=first, agreement=agreement_of(first), email=therapist.email
-    )
-    return therapy.respond(partner=second, access_id=asked.pk, agree=True)
+    _, token = therapy.create_client_link(therapist=therapist)
+    asked = therapy.ask_partner(partner=first, token=token, scope=scope)
+    return therapy.agree(partner=second, access_id=asked.pk)
 
 
 def therapist_review(
@@ -173,3 +181,37 @@ def therapist_review(
         "to accept.",
     )
     return access
+
+
+def seed_demo_therapist(*, dana: User, couple: tuple[Partner, Partner]) -> None:
+    """What dana offered a couple who gave her access: new wording for a rule that waits for
+    both of them (still open), and a new rule that the first partner adopted as her proposal
+    (waiting for the second partner's answer)."""
+    first, _ = couple
+    agreement = agreement_of(first)
+    rule = rules_of(first)[EVERY_STATE.index("waiting_for_both")]
+    therapy.suggest_wording(
+        therapist=dana,
+        rule=rule,
+        title=rule.shown_version.title,
+        text=rule.shown_version.text + " When one of us is unsure, we stop and ask.",
+        note="You both said checking in felt awkward; this makes it part of the rule.",
+    )
+    adopted = therapy.suggest_rule(
+        therapist=dana,
+        agreement=agreement,
+        title="A weekly check-in",
+        text="Once a week we take twenty minutes, phones away, to say how our agreement feels.",
+        note="Something to try between our sessions.",
+    )
+    therapy.adopt_suggestion(partner=first, suggestion_id=adopted.pk)
+
+
+def demo_client_link(*, dana: User) -> str:
+    """A fresh open client link of dana's (for alice and bob), as a full URL. The token is never
+    stored, so each run cancels dana's earlier unused demo links and makes a new one."""
+    ClientLink.objects.filter(
+        therapist=dana, used_at__isnull=True, cancelled_at__isnull=True
+    ).update(cancelled_at=timezone.now())
+    _, token = therapy.create_client_link(therapist=dana)
+    return settings.SITE_URL.rstrip("/") + reverse("agreements:client_link", args=[token])

@@ -10,6 +10,22 @@ urlpatterns = [
     path("timeline/", partner.timeline, name="timeline"),
     path("print/", partner.print_page, name="print"),
     path("therapist/", partner.therapist_access, name="therapist_access"),
+    path(
+        "therapist/requests/<int:access_id>/",
+        partner.therapist_request,
+        name="therapist_request",
+    ),
+    path("therapist/invitation/<str:token>/", partner.client_link, name="client_link"),
+    path(
+        "suggestions/<int:suggestion_id>/adopt/",
+        partner.adopt_suggestion,
+        name="adopt_suggestion",
+    ),
+    path(
+        "suggestions/<int:suggestion_id>/set-aside/",
+        partner.set_aside_suggestion,
+        name="set_aside_suggestion",
+    ),
     path("rules/new/", partner.new_rule, name="new_rule"),
     path("rules/<int:rule_id>/", partner.history, name="history"),
     path("rules/<int:rule_id>/card/", rules.card, name="card"),

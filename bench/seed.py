@@ -148,6 +148,9 @@ def tell(kind: Kind, n: int) -> Template:
         Answer: Answer.objects.filter(checkin__couple_id=seats[0].couple_id).order_by("pk"),
     }
     rows = {model: list(query) for model, query in scope.items()}
+    for access in rows[TherapistAccess]:
+        # A client link is one-time (its digest is unique): the copies are accesses without one.
+        access.client_link_id = None
     moments = sorted(
         {
             getattr(row, f.attname)

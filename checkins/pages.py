@@ -8,9 +8,11 @@ from datetime import datetime
 
 from django.db.models import Prefetch
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Partner
-from agreements.models import Rule
+from agreements import therapy
+from agreements.models import Agreement, Rule
 from checkins import services
 from checkins.models import Answer, CheckIn
 
@@ -151,10 +153,20 @@ def _care(view: CheckInView, checkin: CheckIn, answers) -> None:
 
 
 def _propose_url(checkin: CheckIn, mine: Answer) -> str:
-    from urllib.parse import urlencode
+    # Only the check-in's id travels: the Want itself stays out of URLs, logs and history.
+    return reverse("checkins:propose", args=[checkin.pk])
 
+
+def proposal_from(checkin: CheckIn, seat: Partner) -> dict | None:
+    """The new-rule form's first draft from this partner's own Want, once the check-in is
+    revealed; None when there is nothing of theirs to propose."""
+    if checkin.revealed_at is None:
+        return None
+    mine = Answer.objects.filter(checkin=checkin, partner=seat).first()
+    if mine is None or not mine.want:
+        return None
     title = f"From our check-in: {checkin.topic}" if checkin.topic else "From our check-in"
-    return f"{reverse('agreements:new_rule')}?{urlencode({'title': title, 'text': mine.want})}"
+    return {"title": title[:120], "text": mine.want}
 
 
 def _etag(checkin: CheckIn, answers) -> str:
@@ -278,11 +290,15 @@ def checkin_page(checkin: CheckIn, seat: Partner, *, can_write: bool) -> CheckIn
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:
-    """The couple's open check-in, if this partner has not sealed an answer to it yet."""
-    services.close_stale_of(couple_id=seat.couple_id)
+    """The couple's open check-in, if this partner has not sealed an answer to it yet. One
+    query and no write (it is on every partner page): a check-in gone stale counts as closed
+    here, and is closed for good by the check-in pages and the management command."""
     checkin = (
         CheckIn.objects.filter(
-            couple_id=seat.couple_id, revealed_at__isnull=True, closed_at__isnull=True
+            couple_id=seat.couple_id,
+            revealed_at__isnull=True,
+            closed_at__isnull=True,
+            touched_at__gt=timezone.now() - services.STALE_AFTER,
         )
         .exclude(
             pk__in=Answer.objects.filter(partner=seat, sealed_at__isnull=False).values("checkin_id")
@@ -303,3 +319,8 @@ def shared_with_therapist(couple_id: int):
 
 def when(checkin: CheckIn) -> datetime:
     return checkin.revealed_at or checkin.created_at
+
+
+def exercises_ready(couple_id: int) -> list:
+    """Check-ins a therapist invited the couple to, ready to start."""
+    return list(therapy.pending_exercises(Agreement.objects.get(couple_id=couple_id)))

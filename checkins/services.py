@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Couple, Partner, User
-from agreements import consent, notify
+from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, STALE_AFTER, Answer, CheckIn
 
@@ -291,3 +291,25 @@ def erase_for(*, user: User) -> None:
     ).update(closed_at=timezone.now())
     Answer.objects.filter(partner__user=user, checkin__revealed_at__isnull=True).delete()
     Answer.objects.filter(partner__user=user).update(shared_with_therapist=False)
+
+
+def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[CheckIn, bool]:
+    """An exercise a therapist invited the couple to becomes the couple's check-in, with the
+    therapist's prompt as its topic (and the rule it is about). When a check-in is open already,
+    that one is returned (second value False) and the invitation stays ready to start."""
+    with transaction.atomic():
+        invitation = (
+            therapy.pending_exercises(Agreement.objects.get(couple_id=partner.couple_id))
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None:
+            raise CheckInError("That check-in was started already.")
+        checkin, created = start(
+            partner=partner,
+            topic=invitation.prompt,
+            rule_ids=[invitation.rule_id] if invitation.rule_id else None,
+        )
+        if created:
+            therapy.start_exercise(partner=partner, invitation_id=invitation.pk)
+    return checkin, created

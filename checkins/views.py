@@ -2,7 +2,7 @@
 request gets the check-in element back (the page's own partial); a plain post a redirect."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from agreements import access
 from agreements.access import partner_required, therapist_required
+from agreements.forms import WordingForm
 from agreements.models import Rule
 from checkins import pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
@@ -22,10 +23,10 @@ THERAPIST_LIST = "checkins/therapist_list.html"
 def _rule_choices(agreement) -> list[tuple[int, str]]:
     rules = (
         agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related("current_version", "pending_version", "latest_version")
+        .select_related("current_version", "pending_version", "agreed_version", "latest_version")
         .order_by("position", "pk")
     )
-    return [(r.pk, f"{n}. {r.shown_version.title or 'Rule'}") for n, r in enumerate(rules, 1)]
+    return [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules]
 
 
 def _partner_checkin(request: HttpRequest, checkin_id: int):
@@ -51,8 +52,30 @@ def checkin_list(request: HttpRequest) -> HttpResponse:
 
 def _list(request: HttpRequest, seat, form, *, status: int = 200) -> HttpResponse:
     page = pages.list_page(seat.couple_id, seat, can_write=True)
-    context = {"page": page, "form": form, "archived": None}
+    context = {
+        "page": page,
+        "form": form,
+        "archived": None,
+        "exercises": pages.exercises_ready(seat.couple_id),
+    }
     return render(request, LIST, context, status=status)
+
+
+@partner_required
+@require_POST
+def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """A check-in a therapist invited the couple to, started with the therapist's prompt."""
+    invitation_id, viewer = access.exercise_of_partner_or_404(request, invitation_id)
+    try:
+        checkin, created = services.start_from_invitation(
+            partner=viewer.seat, invitation_id=invitation_id
+        )
+    except services.CheckInError as error:
+        messages.error(request, error.message)
+        return redirect("checkins:list")
+    if not created:
+        messages.info(request, "A check-in is already open, so here it is.")
+    return redirect("checkins:checkin", checkin.pk)
 
 
 @partner_required
@@ -197,6 +220,18 @@ def _action(request: HttpRequest, checkin_id: int, call) -> HttpResponse:
     except services.CheckInError as error:
         return _after(request, found, seat, can_write, error=error.message, status=error.status)
     return _after(request, found, seat, can_write)
+
+
+@partner_required
+@require_GET
+def propose(request: HttpRequest, checkin_id: int) -> HttpResponse:
+    """The new-rule form, its first draft this partner's own Want (read here, never passed in
+    the URL); it posts to the agreement's new-rule view like any proposal."""
+    checkin, seat, can_write = _partner_checkin(request, checkin_id)
+    draft = pages.proposal_from(checkin, seat) if can_write else None
+    if draft is None:
+        raise Http404
+    return render(request, "agreements/new_rule.html", {"form": WordingForm(initial=draft)})
 
 
 @partner_required

@@ -80,6 +80,14 @@ def log_in(page: Page, email: str, password: str, totp_secret: str | None = None
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
+def scroll_to(page: Page, element) -> None:
+    element.scroll_into_view_if_needed()
+    page.evaluate(
+        "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 16)",
+        element.element_handle(),
+    )
+
+
 def shoot(page: Page, name: str, size: str, *, full_page: bool = False) -> None:
     path = OUT / f"{name}-{size}.png"
     page.screenshot(path=path, full_page=full_page, animations="disabled")
@@ -174,21 +182,21 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     expect(page.locator("article.rule-card").first).to_be_visible()
     shoot(page, "agreement", size)
     shoot(page, "agreement-full", size, full_page=True)
-    # A rule with a change waiting (rule 6 in the demo), and the change form open on rule 1.
+    # A rule waiting for alice's answer, a resting one, a rule with a change waiting (rule 6 in
+    # the demo), and the change form open on rule 1.
+    for name, selector in (
+        ("agreement-waiting-for-you", "article.rule-card[data-needs-you=true]"),
+        ("agreement-resting", "article.rule-card[data-state=paused]"),
+    ):
+        scroll_to(page, page.locator(selector).first)
+        shoot(page, name, size)
     changed = page.locator("article.rule-card").nth(5)
-    changed.scroll_into_view_if_needed()
-    page.evaluate(
-        "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 16)",
-        changed.element_handle(),
-    )
+    scroll_to(page, changed)
     shoot(page, "agreement-change-proposed", size)
     first = page.locator("article.rule-card").first
     first.get_by_role("button", name="Propose a change").click()
     expect(first.get_by_role("button", name="Propose this wording")).to_be_visible()
-    page.evaluate(
-        "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 16)",
-        first.element_handle(),
-    )
+    scroll_to(page, first)
     shoot(page, "agreement-change-form", size)
     rule_id = changed.get_attribute("data-rule")
     page.goto(f"/agreement/rules/{rule_id}/")

@@ -61,6 +61,11 @@ class World:
     resting_rule: Rule  # alice withdrew from it
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
+    client_link_token: str = ""  # theo's open client link
+    therapist_link_id: int = 0  # dana's open client link
+    waiting_request_id: int = 0  # alice asked for theo; waiting for bob
+    suggestion_id: int = 0  # dana's open suggestion to alice and bob
+    exercise_id: int = 0  # dana's invitation to a check-in, ready to start
     checkin: object = None  # revealed, with the secret words, shared by both with dana
     open_checkin: object = None  # alice has sealed her answer, bob has not
 
@@ -134,6 +139,18 @@ def build_world() -> World:
     invitation = linking.create_invitation(inviter=ivy)
     assert Invitation.objects.find(invitation.token) is not None
 
+    # What the therapist side adds: a request of alice's waiting for bob (theo's link), another
+    # open link of theo's, an open link of dana's, and dana's suggestion to alice and bob.
+    _, theos_first = therapy.create_client_link(therapist=theo)
+    waiting = therapy.ask_partner(partner=a, token=theos_first, scope="rules")
+    _, theos_open = therapy.create_client_link(therapist=theo)
+    danas_link, _ = therapy.create_client_link(therapist=dana)
+    suggestion = therapy.suggest_rule(
+        therapist=dana, agreement=agreement, title=f"{SECRET} suggested", text=f"{SECRET} text"
+    )
+    exercise = therapy.invite_to_checkin(
+        therapist=dana, agreement=agreement, prompt=f"{SECRET} prompt"
+    )
     checkin, _ = checkin_services.start(partner=a, topic=f"{SECRET} topic")
     checkin_services.seal(partner=a, checkin=checkin, want=f"{SECRET} want", overall=2)
     checkin_services.seal(partner=b, checkin=checkin, emotion=f"{SECRET} emotion")
@@ -166,6 +183,11 @@ def build_world() -> World:
         resting_rule=Rule.objects.get(pk=story["paused"].pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
+        client_link_token=theos_open,
+        therapist_link_id=danas_link.pk,
+        waiting_request_id=waiting.pk,
+        suggestion_id=suggestion.pk,
+        exercise_id=exercise.pk,
         checkin=checkin,
         open_checkin=open_checkin,
     )

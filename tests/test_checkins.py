@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import erasure, linking
-from agreements import therapy
+from agreements import stories
 from agreements.models import Event, Rule
 from checkins import services
 from checkins.models import STALE_AFTER, Answer, CheckIn
@@ -324,12 +324,21 @@ def test_propose_a_rule_from_this_prefills_the_new_rule_form_with_my_own_want(co
     alice = client_for(a.user)
     page = alice.get(url("checkin", checkin)).content.decode()
     assert "Propose a rule from this" in page
-    link = page[page.index(reverse("agreements:new_rule")) :].split('"')[0]
-    import html
-
-    form = alice.get(html.unescape(link)).content.decode()
+    link = reverse("checkins:propose", args=[checkin.pk])
+    assert f'href="{link}"' in page  # the Want itself never travels in a URL
+    form = alice.get(link).content.decode()
     assert "More slowness</textarea>" in form and "From our check-in: Sunday" in form
     assert "Kissing first" not in form
+    assert f'action="{reverse("agreements:new_rule")}"' in form
+    # Bob's own Want is his to propose; an outsider gets nothing.
+    assert "Kissing first" in client_for(b.user).get(link).content.decode()
+
+
+def test_no_proposal_from_a_check_in_that_is_not_revealed(couple):
+    a, b = couple
+    checkin, _ = services.start(partner=a)
+    services.seal(partner=a, checkin=checkin, want="Slower")
+    assert client_for(a.user).get(reverse("checkins:propose", args=[checkin.pk])).status_code == 404
 
 
 def test_each_partner_replies_once(couple):
@@ -376,8 +385,7 @@ def dana_with_access(couple, dana):
 
     TOTP.activate(dana, generate_totp_secret())
     a, b = couple
-    access = therapy.request_access(partner=a, agreement=a.couple.agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=access.pk, agree=True)
+    stories.grant_therapist((a, b), dana)
     return client_for(dana)
 
 

@@ -23,6 +23,7 @@ from tests.conftest import (
     both_accept,
     client_for,
     fresh,
+    grant_therapist,
     link,
     reauthenticate,
     rules_of,
@@ -224,8 +225,7 @@ def test_someone_without_a_couple_can_delete_their_account(mallory):
 def reviewed(other_couple, dana) -> dict:
     carol_seat, dave_seat = other_couple
     agreement = Agreement.objects.get(couple_id=carol_seat.couple_id)
-    asked = therapy.request_access(partner=carol_seat, agreement=agreement, email=dana.email)
-    access = therapy.respond(partner=dave_seat, access_id=asked.pk, agree=True)
+    access = grant_therapist((carol_seat, dave_seat), dana)
     rule = rules_of(carol_seat)[0]
     comment = therapy.add_comment(
         agreement=agreement, rule=rule, therapist=dana, text="Worth talking about together."

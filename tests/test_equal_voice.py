@@ -197,3 +197,28 @@ def test_the_top_of_the_page_links_to_the_rules_that_wait_for_you(alice_client, 
     html = alice_client.get("/agreement/").content.decode()
     assert "2 rules wait for your answer" in html
     assert f'href="#rule-{rules[7].pk}"' in html and f'href="#rule-{rules[8].pk}"' in html
+
+
+def test_the_page_says_what_the_other_partner_did_since_your_last_visit(alice_client, couple):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Partner
+
+    alice, bob = couple
+    rules = rules_of(alice)
+    assert "Since your last visit" not in alice_client.get("/agreement/").content.decode()
+    # Her visit is over; meanwhile Bob archives one rule, says not yet to another, and accepts a
+    # third (blind: not news until she answers).
+    Partner.objects.filter(pk=alice.pk).update(seen_at=timezone.now() - timedelta(hours=2))
+    consent.archive(partner=bob, rule=rules[3])
+    consent.not_yet(partner=bob, rule=rules[4], version_id=rules[4].pending_version_id, note="Hm")
+    consent.accept(partner=bob, rule=rules[5], version_id=rules[5].pending_version_id)
+    html = alice_client.get("/agreement/").content.decode()
+    news = html.split("Since your last visit", 1)[1].split("</section>", 1)[0]
+    assert "Bob archived rule 4" in news
+    assert "Bob said not yet to rule 5" in news and "<q>Hm</q>" in news
+    assert "rule 6" not in news
+    # A reload within the visit keeps what was new.
+    assert "Bob archived rule 4" in alice_client.get("/agreement/").content.decode()

@@ -21,6 +21,7 @@ from tests.conftest import (
     both_accept,
     client_for,
     fresh,
+    grant_therapist,
     link,
     reauthenticate,
     rules_of,
@@ -60,8 +61,7 @@ def history(alice, bob, carol, dave, dana) -> dict:
     consent.archive(partner=a, rule=rules[4])
     agreement = Agreement.objects.get(couple_id=a.couple_id)
     consent.propose_rule(partner=a, agreement=agreement, title="Tea after", text="We make tea.")
-    asked = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, rule=rules[0], therapist=dana, text="Lovely start.")
     therapy.add_comment(agreement=agreement, partner=a, text="Thank you, we are trying.")
     return {"seat": a, "agreement": agreement, "old_seat": old_alice}

@@ -18,6 +18,7 @@ SERVICES = (
     "agreements.export",
     "agreements.partnership",
     "agreements.invariants",
+    "agreements.visits",
     "accounts.linking",
     "accounts.erasure",
     "checkins.services",

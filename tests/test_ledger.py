@@ -10,7 +10,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements import consent, therapy
+from agreements import consent, stories
 from agreements.models import Event
 from agreements.pages import ledger
 from tests.conftest import both_accept, client_for, fresh, rules_of
@@ -197,8 +197,7 @@ def test_a_therapist_sees_no_acceptance_of_a_wording_still_waiting(couple, dana)
     alice, bob = couple
     TOTP.activate(dana, generate_totp_secret())
     agreement = rules_of(alice)[0].agreement
-    access = therapy.request_access(partner=alice, agreement=agreement, email=dana.email)
-    therapy.respond(partner=bob, access_id=access.pk, agree=True)
+    stories.grant_therapist((alice, bob), dana)
     rules = rules_of(alice)
     both_accept(rules[0], alice, bob)
     dana_client = client_for(dana)

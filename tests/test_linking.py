@@ -260,14 +260,13 @@ def test_plain_text_emails_are_not_html_escaped(db, mailoutbox, django_capture_o
 def test_ending_a_partnership_ends_therapist_access_through_the_agreements_service(
     couple, alice, dana
 ):
-    from agreements import therapy
+    from agreements import stories
     from agreements.invariants import check_agreement
     from agreements.models import Event, TherapistAccess
 
     a, b = couple
     agreement = Agreement.objects.get(couple_id=a.couple_id)
-    asked = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    asked = stories.grant_therapist((a, b), dana)
     linking.end_partnership(user=alice)
     assert TherapistAccess.objects.get(pk=asked.pk).status == TherapistAccess.Status.ENDED
     ended = Event.objects.get(agreement=agreement, kind=Event.Kind.PARTNERSHIP_ENDED)

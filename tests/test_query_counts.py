@@ -20,20 +20,21 @@ from tests.conftest import agreement_of, client_for, grant_therapist, link, make
 
 # The budgets. The user comes first in every one of them (the session itself is in the cache).
 SIGNED_IN_FLOOR = 1  # user
-AGREEMENT_PAGE = 4  # user, seat with couple and agreement, partners, therapist access requests;
-# the rules and the comments come from the worker's memory (pages/memo.py) once this revision
-# was read
-AGREEMENT_PAGE_COLD = 9  # the first read of a revision in a worker adds: rules with their
-# versions, live acceptances, rule comments, the answer rounds of the waiting wordings, comments
-# on the whole agreement
+AGREEMENT_PAGE = 7  # user, seat with couple and agreement, partners, therapist access requests,
+# a check-in waiting for this partner, a therapist's open suggestions, check-ins a therapist
+# invited to; the rules and the comments come from the worker's memory (pages/memo.py) once this
+# revision was read
+AGREEMENT_PAGE_COLD = 12  # the first read of a revision in a worker adds: rules with their
+# versions, live acceptances, rule comments, what was said to the waiting wordings, comments on
+# the whole agreement (and "since your last visit" only on a visit's first load)
 PRINT_PAGE = 4  # user, seat with couple and agreement, rules in force, partners
 POLL = 2  # user, the agreement's revision
 ACCEPT = 23  # the consent change (the couple, agreement and rule locked in that order, its
 # events and the email throttle) and the updated card (a new revision: the agreement, partners,
 # rules, acceptances, comments, answer rounds)
 WITHDRAW = 21  # the same for a withdrawal (one event, the acceptances ended)
-THERAPIST_HOME = 4  # user, second factor, client accesses with their counts, partners
-CHECKIN_LIST = 9  # checkins/pages.py, as it stands (issue 17 measures it; its app owns it)
+THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
+CHECKIN_LIST = 10  # checkins/pages.py, as it stands (issue 17 measures it; its app owns it)
 CHECKIN = 10
 
 

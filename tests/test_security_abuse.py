@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import linking
 from accounts.models import Invitation, User
-from agreements import consent, export, therapy
+from agreements import consent, export, stories, therapy
 from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
 from tests.conftest import client_for, make_user
 
@@ -281,15 +281,18 @@ def test_a_therapist_is_named_in_the_export_only_once_both_partners_agreed(
     trent = make_user("trent@example.com", "Dr Trent", therapist=True)
     User.objects.filter(pk=trent.pk).update(practice_name="Trent Practice")
     a, b = couple
-    asked = therapy.request_access(partner=a, agreement=agreement, email="trent@example.com")
-    therapy.request_access(partner=a, agreement=agreement, email="nobody@example.com")
+    trent.refresh_from_db()
+    _, token = therapy.create_client_link(therapist=trent)
+    asked = therapy.ask_partner(partner=a, token=token, scope="rules")
+    # One asked for by email before client links existed, for an address with no account.
+    TherapistAccess.objects.create(agreement=agreement, email="nobody@example.com", requested_by=a)
     for user in (alice, bob):
         data = export.export_data(user)
         names = [x["therapist"] for x in data["couples"][0]["agreement"]["therapist_accesses"]]
         assert names == [None, None]
         markdown = export.export_markdown(user)
         assert "Trent" not in markdown and "former therapist" not in markdown
-    therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    therapy.agree(partner=b, access_id=asked.pk)
     data = export.export_data(alice)
     accesses = data["couples"][0]["agreement"]["therapist_accesses"]
     assert "Dr Trent (Trent Practice)" in [x["therapist"] for x in accesses]
@@ -302,9 +305,7 @@ def test_a_therapist_is_named_in_the_export_only_once_both_partners_agreed(
 def dana_access(couple, dana) -> TherapistAccess:
     TOTP.activate(dana, generate_totp_secret())
     a, b = couple
-    agreement = a.couple.agreement
-    asked = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    return therapy.respond(partner=b, access_id=asked.pk, agree=True)
+    return stories.grant_therapist((a, b), dana)
 
 
 def test_reloading_the_couple_page_neither_rewrites_the_last_view_nor_erases_the_news(

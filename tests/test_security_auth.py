@@ -288,7 +288,7 @@ SENSITIVE = [
     ("GET", "accounts:end_partnership", {}),
     ("POST", "accounts:end_partnership", {}),
     ("GET", "agreements:therapist_access", {}),
-    ("POST", "agreements:therapist_access", {"action": "request", "email": "t@example.com"}),
+    ("POST", "agreements:therapist_access", {"action": "end", "access": "1"}),
     ("GET", "accounts:export", {}),
     ("GET", "accounts:export_json", {}),
     ("GET", "accounts:export_markdown", {}),

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from agreements import therapy
 from agreements.models import Rule, TherapistAccess
 from tests.security_world import ENTITLED, ROLES, SECRET, World, build_world
 
@@ -164,8 +165,33 @@ MATRIX: dict[str, Case] = {
     "agreements:print": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
     "agreements:therapist_access": Case(
         GET=own(200, loner=200),
+        # Carol cannot end alice and bob's access: it is not found in her couple.
+        POST=own(302, loner=302) | {"other_couple": 404},
+        data=lambda w: {"action": "end", "access": w.waiting_request_id},
+    ),
+    "agreements:client_link": Case(
+        # Whoever holds the link sees who is asking; a partner asks their own partner with it;
+        # mallory, with no couple, gets the page saying what to do first.
+        GET=own(200, loner=200),
         POST=own(302, loner=302),
-        data=lambda w: {"action": "request", "email": "someone@example.com"},
+        kwargs=lambda w: {"token": w.client_link_token},
+        data=lambda w: {"scope": "rules"},
+    ),
+    "agreements:therapist_request": Case(
+        GET=ours(200),
+        POST=ours(302),
+        kwargs=lambda w: {"access_id": w.waiting_request_id},
+        data=lambda w: {"action": "decline"},
+    ),
+    "agreements:adopt_suggestion": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=lambda w: {"suggestion_id": w.suggestion_id},
+    ),
+    "agreements:set_aside_suggestion": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=lambda w: {"suggestion_id": w.suggestion_id},
     ),
     "agreements:new_rule": Case(
         GET=own(200, loner=200),
@@ -243,7 +269,20 @@ MATRIX: dict[str, Case] = {
     "checkins:start": Case(
         GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"topic": "x"}
     ),
+    "checkins:start_exercise": Case(
+        # A check-in is open already: alice and bob are sent to it; the invitation waits.
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=lambda w: {"invitation_id": w.exercise_id},
+    ),
     "checkins:checkin": Case(GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("checkin")),
+    # Alice's own Want, from the revealed check-in, as the first draft of a new rule; Bob wrote
+    # no Want there, so there is nothing of his to propose.
+    "checkins:propose": Case(
+        GET=row(partner=200, other_partner=404, other_couple=404, loner=404),
+        POST=PARTNER_WRONG_METHOD,
+        kwargs=_checkin("checkin"),
+    ),
     # The poll is for htmx; a plain request is sent to the check-in's page.
     "checkins:poll": Case(
         GET=ours(302), POST=PARTNER_WRONG_METHOD, kwargs=_checkin("open_checkin")
@@ -291,6 +330,46 @@ MATRIX: dict[str, Case] = {
     "therapist:home": Case(
         GET=row(partner=404, other_couple=404, loner=404, therapist=200),
         POST=THERAPIST_WRONG_METHOD,
+    ),
+    "therapist:invite": Case(
+        GET=THERAPIST_WRONG_METHOD,
+        POST=row(partner=404, other_couple=404, loner=404, therapist=201),
+    ),
+    "therapist:cancel_link": Case(
+        GET=THERAPIST_WRONG_METHOD,
+        POST=row(
+            partner=404,
+            other_couple=404,
+            loner=404,
+            therapist=302,
+            therapist_without=404,
+            therapist_revoked=404,
+        ),
+        kwargs=lambda w: {"link_id": w.therapist_link_id},
+    ),
+    "therapist:suggest_rule": Case(
+        GET=THERAPIST_WRONG_METHOD,
+        POST=therapist_view(302),
+        kwargs=_therapist(),
+        data=lambda w: {"suggest-title": "Tea", "suggest-text": "We make tea.", "suggest-note": ""},
+    ),
+    "therapist:suggest_wording": Case(
+        GET=therapist_view(200),
+        POST=therapist_view(302),
+        kwargs=_therapist(lambda w: {"rule_id": w.active_rule.pk}),
+        data=lambda w: {"title": "Kinder", "text": "A kinder wording.", "note": ""},
+    ),
+    "therapist:session_notes": Case(
+        GET=THERAPIST_WRONG_METHOD,
+        POST=therapist_view(302),
+        kwargs=_therapist(),
+        data=lambda w: {"notes-text": "Seemed calmer."},
+    ),
+    "therapist:invite_checkin": Case(
+        GET=THERAPIST_WRONG_METHOD,
+        POST=therapist_view(302),
+        kwargs=_therapist(),
+        data=lambda w: {"exercise-prompt": "What felt good this week?", "exercise-rule": ""},
     ),
     "therapist:couple": Case(
         GET=therapist_view(200), POST=THERAPIST_WRONG_METHOD, kwargs=_therapist()
@@ -494,3 +573,93 @@ def test_a_therapist_without_a_second_factor_sees_no_client_data(db):
         assert response.status_code == 403, name
         assert reverse("mfa_index") in body
         assert SECRET not in body and "Alice" not in body
+
+
+# -- the level the couple chose, on every therapist page ------------------------------------------
+
+HISTORY_PAGES = {"therapist:history", "therapist:timeline"}
+
+
+def _therapist_couple_urls(world: World) -> dict[str, tuple[str, str, dict]]:
+    """Every therapist URL about one couple, with a method it answers and its data."""
+    found = {}
+    for name, case in MATRIX.items():
+        if not name.startswith("therapist:"):
+            continue
+        kwargs = case.kwargs(world)
+        if "agreement_id" not in kwargs:
+            continue
+        method = "GET" if case.GET["therapist"] != 405 else "POST"
+        found[name] = (method, reverse(name, kwargs=kwargs), case.data(world))
+    return found
+
+
+def test_at_the_rules_level_history_and_timeline_are_404_and_every_other_page_answers(db, caplog):
+    world = build_world()
+    access = TherapistAccess.objects.get(
+        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
+    )
+    therapy.narrow_scope(partner=world.seats["alice"], access_id=access.pk)
+    urls = _therapist_couple_urls(world)
+    assert set(urls) >= HISTORY_PAGES
+    dana = world.clients["therapist"]
+    for name, (method, url, data) in urls.items():
+        with caplog.at_level(logging.CRITICAL):
+            response = _ask(dana, method, url, data)
+        if name in HISTORY_PAGES:
+            assert response.status_code == 404, name
+            assert SECRET not in response.content.decode()
+        else:
+            assert response.status_code in (200, 302), (name, response.status_code)
+    page = dana.get(reverse("therapist:couple", args=[world.agreement.pk])).content.decode()
+    assert f'href="{reverse("therapist:timeline", args=[world.agreement.pk])}"' not in page
+    history = reverse("therapist:history", args=[world.agreement.pk, world.active_rule.pk])
+    assert f'href="{history}"' not in page
+    assert f"{SECRET} note" not in page  # the notes of the ledger are history
+
+
+def test_narrowing_refuses_the_therapists_very_next_history_request(db):
+    world = build_world()
+    dana = world.clients["therapist"]
+    timeline = reverse("therapist:timeline", args=[world.agreement.pk])
+    assert dana.get(timeline).status_code == 200
+    access = TherapistAccess.objects.get(
+        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
+    )
+    response = world.clients["other_partner"].post(
+        reverse("agreements:therapist_access"), {"action": "narrow", "access": access.pk}
+    )
+    assert response.status_code == 302
+    assert dana.get(timeline).status_code == 404
+    history = reverse("therapist:history", args=[world.agreement.pk, world.active_rule.pk])
+    assert dana.get(history).status_code == 404
+    assert dana.get(reverse("therapist:couple", args=[world.agreement.pk])).status_code == 200
+
+
+def test_widening_needs_the_other_partner_before_any_history_is_shown(db):
+    world = build_world()
+    access = TherapistAccess.objects.get(
+        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
+    )
+    therapy.narrow_scope(partner=world.seats["alice"], access_id=access.pk)
+    dana = world.clients["therapist"]
+    timeline = reverse("therapist:timeline", args=[world.agreement.pk])
+    page = reverse("agreements:therapist_access")
+    world.clients["partner"].post(page, {"action": "widen", "access": access.pk})
+    assert dana.get(timeline).status_code == 404
+    world.clients["other_partner"].post(page, {"action": "widen", "access": access.pk})
+    assert dana.get(timeline).status_code == 200
+
+
+def test_the_therapists_timeline_leaves_out_another_therapists_access(db):
+    """Rita's access (asked, agreed, ended) and theo's waiting request are the couple's business:
+    dana's timeline shows her own access only. Comments stay: they are "the comments" the
+    statement lists."""
+    world = build_world()
+    dana = world.clients["therapist"]
+    body = dana.get(reverse("therapist:timeline", args=[world.agreement.pk])).content.decode()
+    partners = world.clients["partner"].get(reverse("agreements:timeline")).content.decode()
+    for sentence in ("agreed to give a therapist access", "asked to give a therapist access"):
+        assert partners.count(sentence) == 2 + (sentence.startswith("asked")), sentence
+        assert body.count(sentence) == 1, sentence
+    assert "ended therapist access" in partners and "ended therapist access" not in body

@@ -24,9 +24,18 @@ from django.views.debug import get_default_exception_reporter_filter
 from accounts import linking
 from accounts.management.commands.reencrypt import encrypted_fields
 from agreements import consent, therapy
-from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
+from agreements.models import (
+    CheckInInvitation,
+    Comment,
+    Event,
+    Rule,
+    RuleVersion,
+    SessionNote,
+    Suggestion,
+    TherapistAccess,
+)
 from intimacy import emails
-from tests.conftest import PASSWORD, client_for, link, make_user, reauthenticate
+from tests.conftest import PASSWORD, client_for, grant_therapist, link, make_user, reauthenticate
 from tests.security_production import ROOT
 from tests.security_world import (
     SECRET,
@@ -297,8 +306,7 @@ def test_every_email_sent_along_the_way_is_neutral_and_carries_no_private_words(
     )
     consent.accept(partner=b, rule=rule, version_id=rule.pending_version_id)
     consent.withdraw(partner=a, rule=Rule.objects.get(pk=rule.pk), note=SECRET)
-    access = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=access.pk, agree=True)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, therapist=dana, text=SECRET)
 
     # allauth's notifications: password changed, two-factor on, new recovery codes, new address.
@@ -486,6 +494,11 @@ def test_every_encrypted_field_is_known_to_the_reencrypt_command():
         "agreements.Event.note",
         "agreements.Comment.text",
         "agreements.TherapistAccess.email",
+        "agreements.Suggestion.title",
+        "agreements.Suggestion.text",
+        "agreements.Suggestion.note",
+        "agreements.SessionNote.text",
+        "agreements.CheckInInvitation.prompt",
         "accounts.Invitation.token",
     } <= fields
 
@@ -511,8 +524,15 @@ def create_private_data() -> str:
     rule = consent.propose_rule(
         partner=a, agreement=agreement, title=SECRET, text=f"{SECRET} text", note=f"{SECRET} note"
     )
-    therapy.request_access(partner=a, agreement=agreement, email=dana.email)
+    # An access asked for by email before client links existed (its address is encrypted).
+    TherapistAccess.objects.create(agreement=agreement, email=dana.email, requested_by=a)
+    grant_therapist((a, b), dana)
     therapy.add_comment(agreement=agreement, rule=rule, partner=b, text=f"{SECRET} comment")
+    therapy.suggest_rule(
+        therapist=dana, agreement=agreement, title=SECRET, text=f"{SECRET} s", note=f"{SECRET} n"
+    )
+    therapy.save_session_note(therapist=dana, agreement=agreement, text=f"{SECRET} session")
+    therapy.invite_to_checkin(therapist=dana, agreement=agreement, prompt=f"{SECRET} prompt")
     return linking.create_invitation(inviter=make_user("ivy@example.com", "Ivy")).token
 
 
@@ -522,6 +542,9 @@ def readable_values() -> list:
         sorted(e.note for e in Event.objects.all()),
         sorted(c.text for c in Comment.objects.all()),
         sorted(t.email for t in TherapistAccess.objects.all()),
+        sorted((s.title, s.text, s.note) for s in Suggestion.objects.all()),
+        sorted(n.text for n in SessionNote.objects.all()),
+        sorted(i.prompt for i in CheckInInvitation.objects.all()),
     ]
 
 

@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 from agreements.pages import memo
+from agreements.pages import therapy as therapy_pages
 from agreements.pages.cards import Card, answer_rounds, make_card, make_cards, summary
 
 LIVE_RULES = "agreements/_rules.html"
@@ -144,10 +145,11 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     )
     if viewer.is_partner:
         context["access_requests"] = list(
-            agreement.therapist_accesses.select_related("requested_by__user").filter(
+            agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
                 status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
             )
         )
+        context.update(therapy_pages.offered(agreement))
     return context
 
 
@@ -196,21 +198,6 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
         "partners": list(agreement.couple.partners.select_related("user")),
         "rules": rules,
         "made_on": timezone.now(),
-    }
-
-
-def therapist_access_page(agreement: Agreement, viewer: Viewer, form) -> dict:
-    """The partner's view of therapist access: current requests and accesses, and past ones."""
-    accesses = list(
-        agreement.therapist_accesses.select_related(
-            "therapist", "requested_by__user", "approved_by__user"
-        )
-    )
-    return {
-        "seat": viewer.seat,
-        "current": [a for a in accesses if a.status in ("requested", "active")],
-        "past": [a for a in accesses if a.status in ("declined", "ended")],
-        "form": form,
     }
 
 

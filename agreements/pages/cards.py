@@ -1,6 +1,6 @@
 """What a rule card shows to one viewer: derived from the rule, never stored."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 
 from django import forms
@@ -131,14 +131,25 @@ class Card:
     def urls(self) -> dict[str, str]:
         """The URLs of this rule's actions and history, for this viewer."""
         if self.viewer.is_therapist:
-            agreement_id = self.rule.agreement_id
-            return {"history": reverse("therapist:history", args=[agreement_id, self.rule.pk])}
+            args = [self.rule.agreement_id, self.rule.pk]
+            return {
+                "history": reverse("therapist:history", args=args),
+                "suggest": reverse("therapist:suggest_wording", args=args),
+            }
         return rule_urls(self.rule.pk)
 
     @property
     def history_url(self) -> str | None:
-        """A former partner reads the archive as it is, without the rules' histories."""
-        return None if self.viewer.is_former else self.urls["history"]
+        """A former partner reads the archive as it is, without the rules' histories; a therapist
+        sees them only when the couple shares their history."""
+        if self.viewer.is_former or not self.viewer.sees_history:
+            return None
+        return self.urls["history"]
+
+    @property
+    def may_suggest(self) -> bool:
+        """A therapist offers new wording; an archived rule would have to be restored first."""
+        return self.viewer.is_therapist and self.rule.state != State.ARCHIVED
 
     @property
     def waiting(self):
@@ -251,7 +262,12 @@ def make_card(
             or blind.acceptance_visible(viewer, partner_id=a.partner_id, answered=answered)
         )
     ]
-    base = rule.change and rule.wording or waiting.previous
+    if not viewer.sees_history:
+        # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
+        card.proposal_note = ""
+        card.answers = [replace(a, note="") for a in card.answers]
+        card.spoken = [replace(a, note="") for a in card.spoken]
+    base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
     if base is not None and base.pk != waiting.pk:
         card.diff = word_diff(base.text, waiting.text)
     return card

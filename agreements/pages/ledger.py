@@ -8,7 +8,7 @@ anything is counted, grouped or paged, so that it changes nothing the viewer can
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -132,12 +132,37 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return f"{actor} reopened {rule}, proposing the wording you had agreed"
         case Kind.PARTNERSHIP_ENDED:
             return f"{actor} ended the partnership"
+        case Kind.SUGGESTED_RULE:
+            return f"{actor} suggested a new rule"
+        case Kind.SUGGESTED_WORDING:
+            return f"{actor} suggested new wording for {rule}"
+        case Kind.SUGGESTION_ADOPTED:
+            return f"{actor} adopted {therapist_words(event)}'s suggestion as a proposal: {rule}"
+        case Kind.SUGGESTION_SET_ASIDE:
+            about = f" for {rule}" if event.rule_id else ""
+            return f"{actor} set aside {therapist_words(event)}'s suggestion{about}"
+        case Kind.CHECKIN_INVITED:
+            whom = "the couple" if viewer.is_therapist else "you both"
+            about = f" about {rule}" if event.rule_id else ""
+            return f"{actor} invited {whom} to a check-in{about}"
+        case Kind.EXERCISE_STARTED:
+            return f"{actor} started the check-in {therapist_words(event)} suggested"
+        case Kind.SCOPE_WIDEN_ASKED:
+            return f"{actor} asked to share your history with {therapist_words(event)} too"
+        case Kind.SCOPE_WIDENED:
+            return f"{actor} agreed to share your history with {therapist_words(event)}"
+        case Kind.SCOPE_NARROWED:
+            return f"{actor} limited {therapist_words(event)}'s access to the rules"
         case Kind.CHECKIN_REVEALED:
             return "Check-in revealed"
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
     return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+
+
+def therapist_words(event: Event) -> str:
+    return event.therapist.display_name if event.therapist_id else "a former therapist"
 
 
 def comment_sentence(comment: Comment, viewer: Viewer) -> str:
@@ -223,6 +248,13 @@ def by_day(items: list[Event | Comment], viewer: Viewer, **options) -> list[Day]
 
 def _events(queryset: QuerySet, viewer: Viewer, rules) -> QuerySet:
     hidden = blind.hidden_event_ids(viewer, rules)
+    if viewer.is_therapist:
+        # A therapist (here only when the couple shares their history) reads what the statement
+        # lists: every rule event with its note, and the comments; nothing about another
+        # therapist's access, suggestions or exercises.
+        queryset = queryset.exclude(
+            Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
+        )
     return (
         queryset.exclude(kind=Kind.COMMENTED)
         .exclude(pk__in=hidden)
@@ -312,3 +344,24 @@ def _in_range(queryset: QuerySet, first: date, last: date) -> list:
     start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
     end = timezone.make_aware(datetime.combine(last, datetime.max.time()))
     return list(queryset.filter(created_at__gte=start, created_at__lte=end))
+
+
+# What the page lists at most; the timeline has the rest.
+NEWS_LINES = 8
+
+
+def since_last_visit(agreement: Agreement, viewer: Viewer, previous_visit) -> list[Line]:
+    """What the other partner did since this viewer's previous visit, as lines: proposals, not
+    yet, declines, withdrawals, archives, rules that came into force, comments. Acceptances are
+    left out: blind until answered, and a rule coming into force says it anyway. One query, and
+    none on a first visit."""
+    if previous_visit is None:
+        return []
+    events = (
+        agreement.events.filter(created_at__gt=previous_visit)
+        .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
+        .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
+        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+        .order_by("created_at", "pk")
+    )
+    return tell(list(events[: NEWS_LINES + 1]), viewer)[:NEWS_LINES]

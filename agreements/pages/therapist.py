@@ -4,8 +4,18 @@ from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subq
 from django.db.models.functions import Coalesce
 
 from accounts.models import Partner, User
+from agreements import therapy
 from agreements.access import Viewer
-from agreements.models import Agreement, Event, Rule, TherapistAccess
+from agreements.forms import ExerciseForm, SessionNoteForm, SuggestionForm
+from agreements.models import (
+    Agreement,
+    CheckInInvitation,
+    ClientLink,
+    Event,
+    Rule,
+    Suggestion,
+    TherapistAccess,
+)
 from agreements.pages.agreement import agreement_page
 
 
@@ -53,19 +63,63 @@ def client_accesses(therapist: User):
     )
 
 
-def home_page(therapist: User) -> dict:
-    return {"clients": list(client_accesses(therapist))}
+def home_page(
+    therapist: User, *, new_link: ClientLink | None = None, new_link_url: str = ""
+) -> dict:
+    """The client list, the links still open to this therapist's eyes, and (once, in the answer
+    that made it) a new link."""
+    return {
+        "clients": list(client_accesses(therapist)),
+        "links": list(therapy.open_links(therapist)),
+        "new_link": new_link,
+        "new_link_url": new_link_url,
+    }
 
 
-def couple_page(agreement: Agreement, viewer: Viewer, *, previous_visit=None) -> dict:
+def couple_page(
+    agreement: Agreement,
+    viewer: Viewer,
+    *,
+    previous_visit=None,
+    suggestion_form: SuggestionForm | None = None,
+    exercise_form: ExerciseForm | None = None,
+    session_note_form: SessionNoteForm | None = None,
+) -> dict:
     """The agreement, read-only, with what is new since the therapist's previous visit (kept for
-    the whole visit: a reload does not erase it; see therapy.record_view)."""
+    the whole visit: a reload does not erase it; see therapy.record_view), and the therapist's
+    own tools: suggestions and their fate, check-in invitations, session notes."""
     live = viewer.therapist_access
+    therapist = live.therapist
     context = agreement_page(agreement, viewer)
     since = previous_visit or live.granted_at
+    note = therapy.session_note(therapist, agreement)
+    rules = [card.rule for card in context["cards"]]
     context.update(
         access=live,
         previous_visit=previous_visit,
         news=agreement.events.filter(news(live.therapist_id, since)).count(),
+        suggestions=list(
+            Suggestion.objects.filter(agreement=agreement, therapist=therapist)
+            .select_related("adopted_rule")
+            .order_by("-created_at", "pk")
+        ),
+        exercises=list(
+            CheckInInvitation.objects.filter(agreement=agreement, therapist=therapist)
+            .select_related("rule__latest_version")
+            .order_by("-created_at", "pk")
+        ),
+        session_note=note,
+        suggestion_form=suggestion_form or SuggestionForm(prefix="suggest"),
+        exercise_form=exercise_form or ExerciseForm(prefix="exercise", rules=rules),
+        session_note_form=session_note_form
+        or SessionNoteForm(prefix="notes", initial={"text": note.text if note else ""}),
     )
     return context
+
+
+def suggest_wording_page(rule: Rule, form: SuggestionForm | None = None) -> dict:
+    shown = rule.shown_version
+    return {
+        "rule": rule,
+        "form": form or SuggestionForm(initial={"title": shown.title, "text": shown.text}),
+    }

@@ -3,26 +3,30 @@ a therapist, therapist access, and the archive of a partnership that ended."""
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from agreements import consent, notify, therapy
+from agreements import consent, notify, therapy, visits
 from agreements.access import (
     Viewer,
     access_of_couple_or_404,
+    client_link_or_404,
     partner_agreement_or_404,
     partner_etag_or_404,
     partner_or_404,
     partner_required,
     past_agreement_or_404,
+    request_of_partner_or_404,
     rule_of_partner_or_404,
+    suggestion_of_partner_or_404,
 )
-from agreements.forms import CommentForm, TherapistRequestForm, WordingForm, first_error
+from agreements.forms import CommentForm, ScopeForm, WordingForm, first_error
 from agreements.pages import agreement as pages
 from agreements.pages import ledger
+from agreements.pages import therapy as therapy_pages
 
 PAGE = pages.PAGE[Viewer.PARTNER]
 
@@ -31,7 +35,10 @@ PAGE = pages.PAGE[Viewer.PARTNER]
 @require_GET
 def agreement(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    response = render(request, PAGE, pages.agreement_page(agreement, viewer))
+    context = pages.agreement_page(agreement, viewer)
+    previous = visits.record_visit(viewer.seat)
+    context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
+    response = render(request, PAGE, context)
     response["ETag"] = agreement.etag
     return response
 
@@ -57,10 +64,7 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    # A check-in's "Propose a rule from this" arrives with the wording in the query string.
-    form = WordingForm(
-        request.POST or None, initial={k: request.GET.get(k, "") for k in ("title", "text")}
-    )
+    form = WordingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
@@ -159,47 +163,141 @@ def archived_print(request: HttpRequest, agreement_id: int) -> HttpResponse:
     return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
 
 
+ACCESS_ACTIONS = {
+    "agree": (therapy.agree, "Your answer is recorded: the therapist has access from now on."),
+    "refuse": (therapy.decline, "Your answer is recorded. Nothing was shared."),
+    "decline": (therapy.decline, "Your answer is recorded. Nothing was shared."),
+    "widen": (
+        therapy.widen_scope,
+        "Recorded. Your history is shared only once both of you have agreed to it.",
+    ),
+    "narrow": (therapy.narrow_scope, "Done: the therapist sees the rules only, from now on."),
+    "end": (
+        therapy.end_access,
+        "Access has ended. The therapist can no longer see your agreement.",
+    ),
+}
+
+
 @partner_required
 @reauthentication_required
 @require_http_methods(["GET", "POST"])
 def therapist_access(request: HttpRequest) -> HttpResponse:
-    """Who has access, since when, last viewed; ask for access, answer a request, end access.
-    Re-authentication first: this decides who may read the agreement."""
+    """Who has access, since when, at which level, last viewed; narrow, widen or end it, answer a
+    request. Re-authentication first: this decides who may read the agreement."""
     agreement, viewer = partner_agreement_or_404(request)
-    seat = viewer.seat
-    form = TherapistRequestForm()
     if request.method == "POST":
-        action = request.POST.get("action")
+        action = ACCESS_ACTIONS.get(request.POST.get("action", ""))
+        if action is None:
+            messages.error(request, "That is not something this page can do.")
+            return redirect("agreements:therapist_access")
+        access_id = access_of_couple_or_404(agreement, request.POST.get("access"))
+        service, done = action
         try:
-            if action == "request":
-                form = TherapistRequestForm(request.POST)
-                if form.is_valid():
-                    therapy.request_access(
-                        partner=seat, agreement=agreement, email=form.cleaned_data["email"]
-                    )
-                    messages.success(
-                        request,
-                        "Your request is recorded. The therapist gets access only if your partner agrees too.",
-                    )
-                    return redirect("agreements:therapist_access")
-            else:
-                access_id = access_of_couple_or_404(agreement, request.POST.get("access"))
-                if action in ("agree", "refuse"):
-                    therapy.respond(partner=seat, access_id=access_id, agree=action == "agree")
-                    messages.success(request, "Your answer is recorded.")
-                elif action == "end":
-                    therapy.end_access(access_id=access_id, partner=seat)
-                    messages.success(
-                        request, "Access has ended. The therapist can no longer see your agreement."
-                    )
-                return redirect("agreements:therapist_access")
+            service(partner=viewer.seat, access_id=access_id)
         except consent.ConsentError as error:
             messages.error(request, error.message)
-            return redirect("agreements:therapist_access")
-    status = 422 if request.method == "POST" else 200
+        else:
+            messages.success(request, done)
+        return redirect("agreements:therapist_access")
     return render(
         request,
         "agreements/therapist_access.html",
-        pages.therapist_access_page(agreement, viewer, form),
-        status=status,
+        therapy_pages.therapist_access_page(agreement, viewer),
     )
+
+
+@partner_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def client_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A therapist's client link: who is asking and exactly what would be shared at each level;
+    **Ask my partner**. A link that cannot be used is the same 404 as one that never existed."""
+    link = client_link_or_404(token)
+    agreement, viewer = partner_agreement_or_404(request)
+    form = ScopeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            asked = therapy.ask_partner(
+                partner=viewer.seat, token=token, scope=form.cleaned_data["scope"]
+            )
+        except therapy.LinkNotFound:
+            raise Http404 from None  # used or cancelled a moment ago
+        except consent.ConsentError as error:
+            messages.error(request, error.message)
+            return redirect("agreements:therapist_access")
+        messages.success(
+            request,
+            "Your partner is asked. Nothing is shared unless they agree too, and until then the "
+            "therapist learns nothing.",
+        )
+        return redirect("agreements:therapist_request", access_id=asked.pk)
+    if request.method == "POST":
+        messages.error(request, first_error(form))
+    chosen = form.data.get("scope", "") if form.is_bound else ""
+    return render(
+        request,
+        "agreements/client_link.html",
+        therapy_pages.client_link_page(link, agreement, viewer, chosen),
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@partner_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def therapist_request(request: HttpRequest, access_id: int) -> HttpResponse:
+    """The consent page: the same statement the partner who asked read; **Agree** or Decline
+    (the one who asked can take it back)."""
+    asked, viewer = request_of_partner_or_404(request, access_id)
+    if request.method == "POST":
+        agreeing = request.POST.get("action") == "agree"
+        try:
+            if agreeing:
+                therapy.agree(partner=viewer.seat, access_id=asked.pk)
+            else:
+                therapy.decline(partner=viewer.seat, access_id=asked.pk)
+        except consent.ConsentError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                f"{asked.therapist_name} has access from now on."
+                if agreeing
+                else "Your answer is recorded. Nothing was shared.",
+            )
+        return redirect("agreements:therapist_access")
+    return render(
+        request, "agreements/therapist_request.html", therapy_pages.request_page(asked, viewer)
+    )
+
+
+@partner_required
+@require_POST
+def adopt_suggestion(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+    """The therapist's suggestion becomes this partner's own proposal (their acceptance
+    recorded, as for any proposal); the other partner answers it as usual."""
+    suggestion_id, viewer = suggestion_of_partner_or_404(request, suggestion_id)
+    try:
+        adopted = therapy.adopt_suggestion(partner=viewer.seat, suggestion_id=suggestion_id)
+    except consent.ConsentError as error:
+        messages.error(request, error.message)
+        return redirect(reverse("agreements:agreement") + "#suggestions")
+    messages.success(
+        request,
+        "It is your proposal now. It comes into force when your partner accepts it too.",
+    )
+    return redirect(f"{reverse('agreements:agreement')}#rule-{adopted.adopted_rule_id}")
+
+
+@partner_required
+@require_POST
+def set_aside_suggestion(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+    suggestion_id, viewer = suggestion_of_partner_or_404(request, suggestion_id)
+    try:
+        therapy.set_aside_suggestion(partner=viewer.seat, suggestion_id=suggestion_id)
+    except consent.ConsentError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Set aside, for both of you. Nothing changed in your rules.")
+    return redirect(reverse("agreements:agreement") + "#suggestions")

@@ -6,16 +6,25 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import therapy
 from agreements.access import (
     Viewer,
+    link_id_of_therapist_or_404,
     rule_of_agreement_or_404,
     therapist_agreement_or_404,
     therapist_required,
 )
-from agreements.forms import CommentForm, first_error
+from agreements.consent import ConsentError
+from agreements.forms import (
+    CommentForm,
+    ExerciseForm,
+    SessionNoteForm,
+    SuggestionForm,
+    first_error,
+)
+from agreements.models import Rule
 from agreements.pages import agreement as pages
 from agreements.pages import ledger
 from agreements.pages import therapist as therapist_pages
@@ -27,6 +36,32 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request, "agreements/therapist/home.html", therapist_pages.home_page(request.user)
     )
+
+
+@therapist_required
+@require_POST
+def invite(request: HttpRequest) -> HttpResponse:
+    """**Invite a client couple**: a new one-time link, shown in this answer only (the token is
+    never stored, so no later page could show it again)."""
+    link, token = therapy.create_client_link(therapist=request.user)
+    url = request.build_absolute_uri(reverse("agreements:client_link", args=[token]))
+    context = therapist_pages.home_page(request.user, new_link=link, new_link_url=url)
+    response = render(request, "agreements/therapist/home.html", context, status=201)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@therapist_required
+@require_POST
+def cancel_link(request: HttpRequest, link_id: int) -> HttpResponse:
+    link_id = link_id_of_therapist_or_404(request, link_id)
+    try:
+        therapy.cancel_client_link(therapist=request.user, link_id=link_id)
+    except therapy.LinkNotFound:
+        messages.error(request, "That link is no longer open.")
+    else:
+        messages.success(request, "The link is cancelled: it opens nothing any more.")
+    return redirect(reverse("therapist:home") + "#invite")
 
 
 @therapist_required
@@ -44,7 +79,7 @@ def couple(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @therapist_required
 @require_GET
 def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
+    agreement, viewer = therapist_agreement_or_404(request, agreement_id, history=True)
     rule = rule_of_agreement_or_404(agreement, rule_id)
     return render(request, "agreements/history.html", ledger.history_page(rule, viewer))
 
@@ -52,7 +87,7 @@ def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpRespon
 @therapist_required
 @require_GET
 def timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
+    agreement, viewer = therapist_agreement_or_404(request, agreement_id, history=True)
     return render(
         request,
         "agreements/timeline.html",
@@ -98,3 +133,108 @@ def step_away(request: HttpRequest, agreement_id: int) -> HttpResponse:
     therapy.end_access(access_id=viewer.therapist_access.pk, therapist=request.user)
     messages.success(request, "You stepped away. You no longer have access to that agreement.")
     return redirect("therapist:home")
+
+
+def _couple_with(request: HttpRequest, agreement, viewer, status: int, **forms) -> HttpResponse:
+    """The couple page again, holding a form that needs fixing."""
+    context = therapist_pages.couple_page(agreement, viewer, **forms)
+    return render(request, pages.PAGE[Viewer.THERAPIST], context, status=status)
+
+
+@therapist_required
+@require_POST
+def suggest_rule(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """**Suggest a rule**: the couple sees it apart from their rules; nothing changes until one
+    of them adopts it."""
+    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
+    form = SuggestionForm(request.POST, prefix="suggest")
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return _couple_with(request, agreement, viewer, 422, suggestion_form=form)
+    try:
+        therapy.suggest_rule(therapist=request.user, agreement=agreement, **form.cleaned_data)
+    except PermissionError:
+        raise Http404 from None  # the access ended a moment ago
+    except ConsentError as error:
+        messages.error(request, error.message)
+        return _couple_with(request, agreement, viewer, 409, suggestion_form=form)
+    messages.success(request, SUGGESTED)
+    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#suggestions")
+
+
+SUGGESTED = "Your suggestion is with the couple. It changes nothing unless one of them adopts it."
+
+
+@therapist_required
+@require_http_methods(["GET", "POST"])
+def suggest_wording(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpResponse:
+    """**Suggest new wording** for one rule, starting from its wording as it stands."""
+    agreement, _ = therapist_agreement_or_404(request, agreement_id)
+    rule = rule_of_agreement_or_404(agreement, rule_id)
+    form = SuggestionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            therapy.suggest_wording(therapist=request.user, rule=rule, **form.cleaned_data)
+        except PermissionError:
+            raise Http404 from None
+        except ConsentError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, SUGGESTED)
+            return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#suggestions")
+    elif request.method == "POST":
+        messages.error(request, first_error(form))
+    return render(
+        request,
+        "agreements/therapist/suggest_wording.html",
+        therapist_pages.suggest_wording_page(rule, form if form.is_bound else None),
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@therapist_required
+@require_POST
+def session_notes(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """The therapist's private notes on this couple (only they can read them)."""
+    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
+    form = SessionNoteForm(request.POST, prefix="notes")
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return _couple_with(request, agreement, viewer, 422, session_note_form=form)
+    try:
+        therapy.save_session_note(
+            therapist=request.user, agreement=agreement, text=form.cleaned_data["text"]
+        )
+    except PermissionError:
+        raise Http404 from None
+    messages.success(request, "Your notes are saved. Only you can read them.")
+    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#session-notes")
+
+
+@therapist_required
+@require_POST
+def invite_checkin(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """An exercise between sessions: a check-in for both partners, with the therapist's prompt."""
+    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
+    rules = list(agreement.rules.exclude(state=Rule.State.ARCHIVED).order_by("position", "pk"))
+    form = ExerciseForm(request.POST, prefix="exercise", rules=rules)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return _couple_with(request, agreement, viewer, 422, exercise_form=form)
+    rule = None
+    if form.cleaned_data["rule"]:
+        rule = rule_of_agreement_or_404(agreement, form.cleaned_data["rule"])
+    try:
+        therapy.invite_to_checkin(
+            therapist=request.user,
+            agreement=agreement,
+            prompt=form.cleaned_data["prompt"],
+            rule=rule,
+        )
+    except PermissionError:
+        raise Http404 from None
+    except ConsentError as error:
+        messages.error(request, error.message)
+        return _couple_with(request, agreement, viewer, 409, exercise_form=form)
+    messages.success(request, "Both partners now see a check-in ready to start.")
+    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#exercises")

@@ -14,5 +14,8 @@ def checkin_waiting(context) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.is_therapist:
         return {"waiting": None}
-    seat = user.current_partner_seat()
+    viewer = context.get("viewer")
+    seat = viewer.seat if viewer is not None and viewer.may_act else context.get("seat")
+    if seat is None and viewer is None:
+        seat = user.current_partner_seat()
     return {"waiting": pages.waiting_for(seat) if seat else None}

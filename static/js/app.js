@@ -160,4 +160,31 @@
       }
     });
   }
+
+  // An action that failed on the server (5xx) or never reached it swaps nothing: say so in
+  // place, in the card (or form) that was acted on, so that nobody believes a withdrawal or an
+  // answer went through when it did not. The poll is left alone: it simply tries again.
+  function sayFailed(event, text) {
+    var elt = event.detail.elt;
+    if (!elt || (elt.hasAttribute && elt.hasAttribute("data-poll"))) return;
+    var place = (elt.closest && (elt.closest("[data-rule]") || elt.closest("[data-checkin]") || elt.closest("form"))) || document.getElementById("main");
+    if (!place) return;
+    var note = place.querySelector(".action-failed");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "error action-failed";
+      note.setAttribute("role", "alert");
+      place.insertBefore(note, place.firstChild);
+    }
+    note.textContent = text;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status >= 500) {
+      sayFailed(event, "That did not go through: nothing was changed. Please try again in a moment.");
+    }
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    sayFailed(event, "The connection failed, so nothing was sent or changed. Please try again.");
+  });
 })();

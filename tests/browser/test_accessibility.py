@@ -11,6 +11,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect
 
 from accounts import linking
+from accounts.models import User
 from agreements import consent, therapy
 from agreements.stories import agreement_in_every_state
 from tests.browser.conftest import (
@@ -23,7 +24,7 @@ from tests.browser.conftest import (
     describe_violations,
     expect_summary,
 )
-from tests.conftest import PASSWORD, grant_therapist, make_user
+from tests.conftest import PASSWORD, grant_therapist, link, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -151,6 +152,48 @@ def test_pages_for_therapists_are_accessible(contexts, alice, bob, couple, dana)
     page = contexts.page(newcomer, bypass_csp=True)
     audit.page = page
     audit.visit("/therapist/", "therapist without two-factor", status=403)
+    audit.assert_clean()
+
+
+def test_the_client_link_and_suggestion_pages_are_accessible(contexts, alice, bob, couple, dana):
+    TOTP.activate(dana, generate_totp_secret())
+    seats = (alice.current_partner_seat(), bob.current_partner_seat())
+    live = grant_therapist(seats, dana, "rules")
+    agreement = live.agreement
+    rules = list(agreement.rules.order_by("position"))
+    therapy.suggest_wording(therapist=dana, rule=rules[0], title="Kinder", text="A kinder wording.")
+    therapy.suggest_rule(therapist=dana, agreement=agreement, title="Tea", text="We make tea.")
+    therapy.invite_to_checkin(therapist=dana, agreement=agreement, prompt="How was the week?")
+    therapy.save_session_note(therapist=dana, agreement=agreement, text="Calmer today.")
+
+    page = contexts.page(dana, bypass_csp=True)
+    audit = Audit(page)
+    page.goto("/therapist/")
+    page.get_by_role("button", name="Invite a client couple").click()
+    expect(page.locator("[data-client-link]")).to_be_visible()
+    audit.check("therapist home, a new client link")
+    url = page.locator("[data-client-link]").input_value()
+    audit.visit(f"/therapist/couples/{agreement.pk}/", "client agreement, rules level, tools")
+    audit.visit(
+        f"/therapist/couples/{agreement.pk}/rules/{rules[1].pk}/suggest/",
+        "suggest new wording",
+    )
+
+    page = contexts.page(make_user("erin@example.com", "Erin"), bypass_csp=True)
+    erin, fay = User.objects.get(email="erin@example.com"), make_user("fay@example.com", "Fay")
+    seat, _ = link(erin, fay)
+    audit.page = page
+    page.goto("/" + url.split("/", 3)[3])
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("button", name="Ask my partner")).to_be_visible()
+    audit.check("client link")
+    page.get_by_role("button", name="Ask my partner").click()
+    audit.check("request, waiting for the partner")
+
+    page = contexts.page(bob, bypass_csp=True)
+    audit.page = page
+    audit.visit("/agreement/", "agreement with suggestions and a check-in invitation")
     audit.assert_clean()
 
 

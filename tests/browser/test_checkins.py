@@ -9,7 +9,7 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect
 
-from agreements import therapy
+from agreements import stories
 from checkins import services
 from tests.browser.conftest import PHONE, axe_violations, describe_violations
 from tests.checkin_helpers import revealed
@@ -121,8 +121,7 @@ def test_check_in_pages_have_no_accessibility_violations(contexts, alice, bob, c
 
     TOTP.activate(dana, generate_totp_secret())
     agreement = a.couple.agreement
-    access = therapy.request_access(partner=a, agreement=agreement, email=dana.email)
-    therapy.respond(partner=b, access_id=access.pk, agree=True)
+    stories.grant_therapist((a, b), dana)
     page = contexts.page(dana, bypass_csp=True, **PHONE_CONTEXT)
     page.goto(f"/checkins/therapist/{agreement.pk}/")
     check("therapist, shared check-ins")

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from accounts.models import User
-from agreements import consent
+from agreements import consent, therapy
 from agreements.defaults import DEFAULT_RULES
 from agreements.stories import agreement_in_every_state
 from tests.browser.conftest import (
@@ -275,22 +275,19 @@ def test_a_therapist_both_partners_chose_comments_until_one_partner_ends_access(
     TOTP.activate(dana, secret)
     alice_page, bob_page, dana_page = contexts.page(alice), contexts.page(bob), contexts.page()
 
-    # Alice asks, after confirming her password.
-    alice_page.goto("/agreement/")
-    alice_page.get_by_role("link", name="Therapist access").click()
+    # Alice opens Dana's client link and asks, after confirming her password.
+    _, token = therapy.create_client_link(therapist=dana)
+    alice_page.goto(f"/agreement/therapist/invitation/{token}/")
     confirm_password(alice_page)
-    alice_page.get_by_label("The therapist's account email").fill("dana@example.com")
     alice_page.get_by_role("button", name="Ask my partner").click()
-    expect(alice_page.locator("[data-status=requested]")).to_contain_text(
-        "waiting for your partner"
-    )
+    expect(alice_page.get_by_text("Waiting for your partner.")).to_be_visible()
 
     # Bob agrees from the notice on his agreement page.
     bob_page.goto("/agreement/")
     bob_page.get_by_role("link", name="Review the request").click()
     confirm_password(bob_page)
     bob_page.get_by_role("button", name="Agree").click()
-    expect(bob_page.locator("[data-status=active]")).to_contain_text("has read-only access")
+    expect(bob_page.locator("[data-status=active]")).to_contain_text("Sees the rules")
     assert any("dana@example.com" in m.to for m in mail.outbox)
 
     # Dana logs in with her authenticator and comments on the first rule.

@@ -51,6 +51,7 @@ class Command(BaseCommand):
             if not Authenticator.objects.filter(user=dana, type=Authenticator.Type.TOTP).exists():
                 TOTP.activate(dana, totp_secret)
             self._stories(users)
+            client_link = stories.demo_client_link(dana=users["dana@example.com"])
             seed_demo_checkins(
                 *(
                     users[f"{n}@example.com"].current_partner_seat()
@@ -62,10 +63,12 @@ class Command(BaseCommand):
             "Demo logins: alice@example.com, bob@example.com (a couple); carol@example.com, dave@example.com"
         )
         self.stdout.write(
-            "(a couple who gave the therapist access); dana@example.com (therapist, two-factor on)."
+            "(a couple who share the rules and their history with the therapist); "
+            "dana@example.com (therapist, two-factor on, with an open client link for alice and bob)."
         )
         self.stdout.write(f"password: {password}")
         self.stdout.write(f"totp secret (dana): {totp_secret}")
+        self.stdout.write(f"client link (dana): {client_link}")
 
     def _person(self, email: str, name: str, therapist: bool, password: str) -> User:
         user, _ = User.objects.get_or_create(
@@ -90,3 +93,4 @@ class Command(BaseCommand):
             seats = stories.link(carol, dave)
             rules = stories.agreement_in_every_state(*seats)
             stories.therapist_review(seats, dana, [rules["also_in_force"]])
+            stories.seed_demo_therapist(dana=dana, couple=seats)
