@@ -64,9 +64,9 @@ function init(args)
     expected = { [200] = true }
     table.insert(requests, wrk.format("GET", "/bench/floor", headers()))
   elseif mode == "actions" then
-    -- Both partners of each couple act on their paused rule, all couples step by step:
-    -- the first partner accepts, the second accepts (it comes into force), the first withdraws
-    -- (paused again). A rule's next step is a whole round of couples later, so no two
+    -- Both partners of each couple act on their resting rule, all couples step by step:
+    -- the first partner (who withdrew) reopens it, the second accepts (it comes into force), the
+    -- first withdraws (resting again). A rule's next step is a whole round of couples later, so no two
     -- connections act on one rule at once, and every answer should be a 200.
     expected = { [200] = true }
     local all = lines(dir .. "/actions.txt")
@@ -80,7 +80,7 @@ function init(args)
         local a_session, a_csrf, b_session, b_csrf, rule, version = c[1], c[2], c[3], c[4], c[5], c[6]
         local base = "/agreement/rules/" .. rule
         if step == 1 then
-          table.insert(requests, post(base .. "/accept/", a_session, a_csrf, "version=" .. version, rule))
+          table.insert(requests, post(base .. "/reopen/", a_session, a_csrf, "note=", rule))
         elseif step == 2 then
           table.insert(requests, post(base .. "/accept/", b_session, b_csrf, "version=" .. version, rule))
         else

@@ -25,7 +25,7 @@ ENDPOINTS = {
     " signed in (`/bench/floor/signed-in`)",
     "page": "Agreement page, a rule in every state (`/agreement/`)",
     "poll": "Unchanged poll, 304 (`/agreement/poll/`)",
-    "actions": "htmx accept / withdraw round trip, a real change each time"
+    "actions": "htmx reopen / accept / withdraw round trip, a real change each time"
     " (`POST /agreement/rules/…/`)",
     "print": "Printable page (`/agreement/print/`)",
     "therapist": "Therapist home, 50 client couples (`/therapist/`)",
@@ -418,8 +418,8 @@ def write(args) -> None:
         f"Page loads come from {sessions} signed-in partners of different couples (nine rules"
         " each, in force, waiting, changed, paused, declined); each accept / withdraw run has"
         f" {sessions} couples"
-        " of its own, each request a real change (first partner accepts, second accepts and the"
-        " rule comes into force, first withdraws).",
+        " of its own, each request a real change (the partner who withdrew reopens the resting"
+        " rule, the other accepts and it comes into force, the first withdraws again).",
         "",
         "### Throughput against the two floors",
         "",
