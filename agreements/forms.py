@@ -4,6 +4,17 @@ from agreements.models import MAX_NOTE, MAX_PROMPT, MAX_TEXT, MAX_TITLE, Therapi
 from intimacy.validators import validate_one_line
 
 
+def note_field(label: str = "Note for your partner (optional)") -> forms.CharField:
+    """The optional note that goes with an answer, a proposal or a withdrawal."""
+    return forms.CharField(
+        label=label,
+        max_length=MAX_NOTE,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class WordingForm(forms.Form):
     title = forms.CharField(
         label="Short title (optional)",
@@ -22,23 +33,11 @@ class WordingForm(forms.Form):
             "max_length": "Keep the wording under %(limit_value)d characters (it has %(show_value)d).",
         },
     )
-    note = forms.CharField(
-        label="Note for your partner (optional)",
-        max_length=MAX_NOTE,
-        required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field()
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(
-        label="Note for your partner (optional)",
-        max_length=MAX_NOTE,
-        required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field()
 
 
 class VersionForm(NoteForm):
@@ -72,13 +71,7 @@ class ScopeForm(forms.Form):
 class SuggestionForm(WordingForm):
     """A therapist's suggested rule or wording, with a note for the couple."""
 
-    note = forms.CharField(
-        label="Note for the couple (optional)",
-        max_length=MAX_NOTE,
-        required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = note_field("Note for the couple (optional)")
 
 
 MAX_SESSION_NOTE = 20_000
