@@ -47,10 +47,14 @@ if [ "${MIGRATE_ON_START:-true}" = "true" ]; then
         db://*) python manage.py createcachetable ;;
     esac
 fi
-# gunicorn runs no system checks: this refuses a configuration that would disable security
+# The app server runs no system checks: this refuses a configuration that would disable security
 # (a per-process cache, intimacy.E001) before any worker starts.
 python manage.py check
-exec gunicorn intimacy.wsgi --bind 0.0.0.0:8000 --workers "${WEB_CONCURRENCY:-3}"
+# granian: measured faster than gunicorn's sync and gthread workers here (docs/benchmarks.md,
+# "App servers side by side"). Each worker process runs WEB_THREADS requests at once.
+exec granian --interface wsgi --host 0.0.0.0 --port 8000 --no-ws \
+    --workers "${WEB_CONCURRENCY:-2}" --blocking-threads "${WEB_THREADS:-4}" \
+    intimacy.wsgi:application
 EOF
 RUN chmod 0755 /usr/local/bin/docker-entrypoint
 

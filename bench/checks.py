@@ -96,7 +96,7 @@ def wait(*bases: str) -> None:
 
 
 def page_weight(a: str, out: Path) -> dict:
-    session, csrf, _ = (out / "page.txt").read_text().split("\n", 1)[0].split()
+    session, csrf, *_ = (out / "page.txt").read_text().split("\n", 1)[0].split()
     cookies = {"sessionid": session, "csrftoken": csrf}
     page = call(a, "GET", "/agreement/", cookies=cookies)
     printable = call(a, "GET", "/agreement/print/", cookies=cookies)
@@ -218,6 +218,19 @@ def two_servers(a: str, b: str, out: Path) -> dict:
             form=form,
         )
 
+    def page_states(base: str, times: int = 6) -> list[str]:
+        """The rule's state on the page, loaded several times so that every worker of the
+        server (each with its own memory of the agreement's rows) is likely to answer once."""
+        found = []
+        for _ in range(times):
+            page = call(base, "GET", "/agreement/", cookies=alice_cookies)
+            state = re.search(rf'id="rule-{rule}"[^>]*data-state="([a-z]+)"', page.text)
+            found.append(state.group(1) if state else f"status {page.status}")
+        return found
+
+    # Both servers' workers hold this revision of the agreement in memory before the change.
+    warmed = page_states(a) + page_states(b)
+
     # Poll state lives in the database: an action on one server shows on the other.
     before = poll(b, etag)
     step("nothing new: the partner polling B gets 304", before.status == 304, f"{before.status}")
@@ -236,6 +249,13 @@ def two_servers(a: str, b: str, out: Path) -> dict:
         and new_etag not in ("", etag)
         and re.search(rf'id="rule-{rule}"[^>]*data-state="active"', seen.text) is not None,
         f"{seen.status}, ETag {etag} -> {new_etag}",
+    )
+    after = page_states(b)
+    step(
+        "every page load on B after it shows the rule in force, though B's workers held the"
+        " agreement's rows from before",
+        after == ["active"] * len(after) and "active" not in warmed,
+        f"before {', '.join(sorted(set(warmed)))}; after {', '.join(after)}",
     )
     again_b, again_a = poll(b, new_etag), poll(a, new_etag)
     step(
@@ -260,6 +280,13 @@ def two_servers(a: str, b: str, out: Path) -> dict:
         seen_on_a.status == 200
         and re.search(rf'id="rule-{rule}"[^>]*data-state="paused"', seen_on_a.text) is not None,
         f"{seen_on_a.status}",
+    )
+
+    on_a_after = page_states(a)
+    step(
+        "every page load on A after the withdrawal on B shows it",
+        on_a_after == ["paused"] * len(on_a_after),
+        ", ".join(on_a_after),
     )
 
     # Sessions: signed in on A, usable on B; signed out on B, gone on A.
@@ -327,6 +354,69 @@ def two_servers(a: str, b: str, out: Path) -> dict:
     return {"steps": steps, "ok": all(s["ok"] for s in steps)}
 
 
+# Private words the seed's stories wrote (agreements/stories.py, bench/seed.py): wording of a
+# proposed change, notes, comments, check-in answers. Each one was on a page the checks loaded.
+PRIVATE_WORDS = (
+    "Equals, with room for both voices",
+    "I'd like us to say them out loud.",
+    "I want to talk about this one again.",
+    "Worth talking through what this looks like",
+    "We'll bring it to our next session.",
+    "To say what I like out loud",
+    "Close to you, and a little shy at first.",
+)
+
+
+def shared_cache_values() -> tuple[str, list[bytes]]:
+    """Every value in the shared cache (CACHE_URL), as stored."""
+    url = os.environ.get("CACHE_URL", "")
+    if url.startswith(("redis://", "rediss://")):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        return url, [v for v in (client.get(k) for k in client.scan_iter(count=1000)) if v]
+    if url.startswith("db://"):
+        import base64
+
+        import psycopg
+
+        table = url.removeprefix("db://") or "cache_table"
+        with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+            rows = connection.execute(f'SELECT value FROM "{table}"').fetchall()  # noqa: S608
+        return url, [base64.b64decode(value) for (value,) in rows]
+    return url, []
+
+
+def private_words_in_cache(a: str, out: Path) -> dict:
+    """Loads the pages that show the private words, then reads every value of the shared cache
+    and looks for them, in the clear and unpickled."""
+    import pickle
+    from contextlib import suppress
+
+    session, _, _, checkin = (out / "page.txt").read_text().split("\n", 1)[0].split()
+    cookies = {"sessionid": session}
+    loaded = [
+        call(a, "GET", path, cookies=cookies).status
+        for path in ("/agreement/", "/agreement/print/", "/checkins/", f"/checkins/{checkin}/")
+    ]
+    therapist = (out / "therapist.txt").read_text().split()[0]
+    loaded.append(call(a, "GET", "/therapist/", cookies={"sessionid": therapist}).status)
+    url, values = shared_cache_values()
+    found = set()
+    for raw in values:
+        text = raw.decode("latin-1")
+        with suppress(Exception):  # not every value is a pickle
+            text += repr(pickle.loads(raw))  # noqa: S301 - our own cache's values
+        found.update(word for word in PRIVATE_WORDS if word in text)
+    return {
+        "cache": url,
+        "values": len(values),
+        "pages": loaded,
+        "found": sorted(found),
+        "ok": bool(values) and not found and all(status == 200 for status in loaded),
+    }
+
+
 def run(a: str, b: str, out: Path) -> None:
     weight = page_weight(a, out)
     print(
@@ -336,7 +426,14 @@ def run(a: str, b: str, out: Path) -> None:
         f" {weight['external_requests'] or 'none'}"
     )
     servers = two_servers(a, b, out)
-    (out / "checks.json").write_text(json.dumps({"weight": weight, "servers": servers}, indent=1))
+    privacy = private_words_in_cache(a, out)
+    print(
+        f"  {'ok  ' if privacy['ok'] else 'FAIL'} no private words in the shared cache"
+        f" ({privacy['values']} values read, pages {privacy['pages']}, found {privacy['found']})"
+    )
+    (out / "checks.json").write_text(
+        json.dumps({"weight": weight, "servers": servers, "privacy": privacy}, indent=1)
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 -- wrk script for every endpoint of the benchmark (bench/run.sh).
 --   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS [PART PARTS]
--- MODE is floor, floor_signed_in, page, poll, print, therapist or actions; FIXTURES is the
+-- MODE is floor, floor_signed_in, page, poll, print, therapist, checkin_list, checkin or actions; FIXTURES is the
 -- folder bench/seed.py wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
 -- through them; every answer whose status is not the one expected is counted, and done() prints
 -- one line of JSON for bench/report.py.
@@ -64,9 +64,9 @@ function init(args)
     expected = { [200] = true }
     table.insert(requests, wrk.format("GET", "/bench/floor", headers()))
   elseif mode == "actions" then
-    -- Both partners of each couple act on their paused rule, all couples step by step:
-    -- the first partner accepts, the second accepts (it comes into force), the first withdraws
-    -- (paused again). A rule's next step is a whole round of couples later, so no two
+    -- Both partners of each couple act on their resting rule, all couples step by step:
+    -- the first partner (who withdrew) reopens it, the second accepts (it comes into force), the
+    -- first withdraws (resting again). A rule's next step is a whole round of couples later, so no two
     -- connections act on one rule at once, and every answer should be a 200.
     expected = { [200] = true }
     local all = lines(dir .. "/actions.txt")
@@ -80,7 +80,7 @@ function init(args)
         local a_session, a_csrf, b_session, b_csrf, rule, version = c[1], c[2], c[3], c[4], c[5], c[6]
         local base = "/agreement/rules/" .. rule
         if step == 1 then
-          table.insert(requests, post(base .. "/accept/", a_session, a_csrf, "version=" .. version, rule))
+          table.insert(requests, post(base .. "/reopen/", a_session, a_csrf, "note=", rule))
         elseif step == 2 then
           table.insert(requests, post(base .. "/accept/", b_session, b_csrf, "version=" .. version, rule))
         else
@@ -97,10 +97,11 @@ function init(args)
     end
   else
     local paths = {
-      floor_signed_in = "/bench/floor",
+      floor_signed_in = "/bench/floor/signed-in",
       page = "/agreement/",
       poll = "/agreement/poll/",
       print = "/agreement/print/",
+      checkin_list = "/checkins/",
     }
     expected = { [200] = true }
     if mode == "poll" then expected = { [304] = true } end
@@ -110,7 +111,9 @@ function init(args)
         if mode == "poll" then
           extra = { ["If-None-Match"] = p[3], ["HX-Request"] = "true" }
         end
-        table.insert(requests, wrk.format("GET", paths[mode], headers(p[1], nil, extra)))
+        local path = paths[mode]
+        if mode == "checkin" then path = "/checkins/" .. p[4] .. "/" end
+        table.insert(requests, wrk.format("GET", path, headers(p[1], nil, extra)))
       end
     end
   end

@@ -51,6 +51,8 @@ from agreements.models import (  # noqa: E402
     RuleVersion,
     TherapistAccess,
 )
+from checkins import services as checkin_services  # noqa: E402
+from checkins.models import Answer, CheckIn  # noqa: E402
 from intimacy import emails  # noqa: E402
 from intimacy.crypto import EncryptedTextField  # noqa: E402
 
@@ -59,7 +61,11 @@ SESSION_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 BATCH = 2000
 STEP = timedelta(hours=3)  # between two moments of one couple's story
 # The rows of one agreement, in an order in which they can be inserted.
-ROWS = (Agreement, RuleVersion, Rule, Acceptance, Event, TherapistAccess, Comment)
+ROWS = (Agreement, RuleVersion, Rule, Acceptance, Event, TherapistAccess, Comment, CheckIn, Answer)
+# Rows whose ids are given here, because other rows of the copy point at them.
+NUMBERED = (Agreement, Rule, RuleVersion, CheckIn)
+# Each couple some months in has this many check-ins, every one revealed (both answers sealed).
+CHECKINS = 6
 
 # How each couple's agreement looks, in turn: most couples are some months in (every state),
 # some have just linked and accepted nothing yet.
@@ -89,6 +95,24 @@ class Template:
     moments: list[datetime] = field(default_factory=list)  # every moment, in order
 
 
+def checkins(seats: tuple[Partner, Partner]) -> None:
+    """Check-ins answered by both partners, each revealed when the second one sealed."""
+    a, b = seats
+    for n in range(CHECKINS):
+        checkin, _ = checkin_services.start(partner=(a, b)[n % 2], topic=f"Evening {n + 1}")
+        for seat, overall in ((a, 4), (b, 3 + n % 3)):
+            checkin_services.seal(
+                partner=seat,
+                checkin=checkin,
+                sensation="Warm, and slower than last time.",
+                emotion="Close to you, and a little shy at first.",
+                want="To say what I like out loud, a little more each time.",
+                overall=overall,
+                wanted_to_stop="no",
+            )
+        checkin_services.add_reply(partner=b, checkin=checkin, text="Thank you for telling me.")
+
+
 def tell(kind: Kind, n: int) -> Template:
     """One couple (and a therapist, for a client couple) lives the kind's story."""
     people = [
@@ -97,6 +121,8 @@ def tell(kind: Kind, n: int) -> Template:
     ]
     seats = stories.link(*people)
     named = stories.agreement_in_every_state(*seats) if kind.story == "every_state" else {}
+    if kind.story == "every_state":
+        checkins(seats)
     therapist = None
     if kind.review:
         therapist = User.objects.create(
@@ -118,6 +144,8 @@ def tell(kind: Kind, n: int) -> Template:
         Event: Event.objects.filter(agreement=agreement).order_by("pk"),
         TherapistAccess: TherapistAccess.objects.filter(agreement=agreement).order_by("pk"),
         Comment: Comment.objects.filter(agreement=agreement).order_by("pk"),
+        CheckIn: CheckIn.objects.filter(couple_id=seats[0].couple_id).order_by("pk"),
+        Answer: Answer.objects.filter(checkin__couple_id=seats[0].couple_id).order_by("pk"),
     }
     rows = {model: list(query) for model, query in scope.items()}
     for access in rows[TherapistAccess]:
@@ -218,6 +246,7 @@ class Seed:
         return (
             f"{o.couples} couples, {Rule.objects.count()} rules, {RuleVersion.objects.count()}"
             f" versions, {Acceptance.objects.count()} acceptances, {Event.objects.count()} events,"
+            f" {CheckIn.objects.count()} check-ins,"
             f" {len(therapists)} therapists with {o.clients} client couples each; told through"
             f" {len(templates)} stories; fixtures in {o.out}"
         )
@@ -303,8 +332,7 @@ class Seed:
         so their ids are given here (foreign keys are checked at commit) and the sequences moved
         past them after."""
         next_id = {
-            model: (model.objects.aggregate(n=Max("pk"))["n"] or 0) + 1
-            for model in (Agreement, Rule, RuleVersion)
+            model: (model.objects.aggregate(n=Max("pk"))["n"] or 0) + 1 for model in NUMBERED
         }
         made: dict[type, list] = {model: [] for model in ROWS}
         named = []
@@ -318,7 +346,7 @@ class Seed:
             }
             if therapist is not None:
                 ids[(User, template.therapist)] = therapist.pk
-            for model in (Agreement, Rule, RuleVersion):
+            for model in NUMBERED:
                 for row in template.rows[model]:
                     ids[(model, row.pk)] = next_id[model]
                     next_id[model] += 1
@@ -334,9 +362,7 @@ class Seed:
         for model in ROWS:
             insert(model, made[model])
         with connection.cursor() as cursor:
-            for sql in connection.ops.sequence_reset_sql(
-                no_style(), [Agreement, Rule, RuleVersion]
-            ):
+            for sql in connection.ops.sequence_reset_sql(no_style(), list(NUMBERED)):
                 cursor.execute(sql)
         return made[Agreement], named
 
@@ -381,11 +407,23 @@ class Seed:
             )
         }
 
-        # Page loads: one partner of each couple, with the ETag their page holds.
+        # Page loads: one partner of each couple, with the ETag their page holds and the couple's
+        # newest revealed check-in.
+        revealed = dict(
+            CheckIn.objects.filter(
+                couple_id__in=[seats[i][0].couple_id for i in page_pool], revealed_at__isnull=False
+            )
+            .values("couple_id")
+            .annotate(newest=Max("pk"))
+            .values_list("couple_id", "newest")
+        )
         page_lines = []
         for n, i in enumerate(page_pool):
             user = by_pk[seats[i][n % 2].user_id]
-            page_lines.append(f"{self.session(user)} {_get_new_csrf_string()} {agreements[i].etag}")
+            page_lines.append(
+                f"{self.session(user)} {_get_new_csrf_string()} {agreements[i].etag}"
+                f" {revealed[seats[i][0].couple_id]}"
+            )
 
         # Accept / withdraw: both partners of each couple act on their paused rule.
         action_lines = []

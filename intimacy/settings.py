@@ -110,11 +110,15 @@ TEMPLATES = [
     },
 ]
 
+# Health checks make Django run "SELECT 1" before the first query of every request on a reused
+# connection: one more round trip on every page. Without them, a connection that PostgreSQL
+# closed (a restart, a failover, an idle timeout of a proxy) fails one request per worker, after
+# which Django opens a new one. Turn them on where connections are dropped under the app.
 DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
+        conn_health_checks=envbool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -148,9 +152,8 @@ elif CACHE_URL.startswith("db://"):
         }
     }
 elif CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    # Django's own RedisCache, with one client per connection pool (intimacy/cache.py).
+    CACHES = {"default": {"BACKEND": "intimacy.cache.RedisCache", "LOCATION": CACHE_URL}}
 else:
     raise ImproperlyConfigured(
         f"CACHE_URL must start with locmem://, db:// or redis://, not {CACHE_URL!r}"

@@ -21,4 +21,7 @@ urlpatterns = [
 ]
 
 if settings.BENCHMARK_FLOOR:
-    urlpatterns.append(path("bench/floor", views.floor, name="bench_floor"))
+    urlpatterns += [
+        path("bench/floor", views.floor, name="bench_floor"),
+        path("bench/floor/signed-in", views.floor_signed_in, name="bench_floor_signed_in"),
+    ]

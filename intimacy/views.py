@@ -30,3 +30,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def floor(request: HttpRequest) -> HttpResponse:
     """The benchmark's floor: the least a view of this stack can do."""
     return HttpResponse(b"ok", content_type="text/plain")
+
+
+def floor_signed_in(request: HttpRequest) -> HttpResponse:
+    """The benchmark's signed-in floor: the least a signed-in page does, reading the session and
+    the user. Signed out it is a 403, so that a benchmark whose sessions do not work counts
+    errors instead of measuring the anonymous floor twice."""
+    if not request.user.is_authenticated:
+        return HttpResponse(b"signed out", content_type="text/plain", status=403)
+    return HttpResponse(b"ok", content_type="text/plain")

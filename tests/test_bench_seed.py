@@ -10,7 +10,8 @@ from django.urls import reverse
 from accounts.models import User
 from agreements.models import Acceptance, Agreement, Event, Rule, TherapistAccess
 from agreements.stories import EVERY_STATE, agreement_in_every_state
-from bench.seed import STORIES, SeedRefused, seed
+from bench.seed import CHECKINS, STORIES, SeedRefused, checkins, seed
+from checkins.models import CheckIn
 from tests.conftest import link, make_user
 
 SIZES = ["--couples", "24", "--therapists", "2", "--clients", "3", "--page-sessions", "3"]
@@ -45,7 +46,7 @@ def test_every_rule_in_force_is_accepted_by_both_partners_of_its_exact_version(s
 
 
 def test_the_page_sessions_are_signed_in_with_the_etag_of_their_page(seeded):
-    session, _, etag = lines(seeded, "page")[0]
+    session, _, etag, _ = lines(seeded, "page")[0]
     client = signed_in(session)
     page = client.get(reverse("agreements:agreement"))
     assert page.status_code == 200
@@ -53,6 +54,17 @@ def test_the_page_sessions_are_signed_in_with_the_etag_of_their_page(seeded):
     assert page.content.decode().count('class="rule-card ') == len(EVERY_STATE)
     poll = client.get(reverse("agreements:poll"), headers={"if-none-match": etag})
     assert poll.status_code == 304
+
+
+def test_the_page_sessions_read_their_revealed_check_in_and_the_list(seeded):
+    session, _, _, checkin = lines(seeded, "page")[0]
+    client = signed_in(session)
+    revealed = client.get(reverse("checkins:checkin", args=[int(checkin)]))
+    assert revealed.status_code == 200
+    assert "To say what I like out loud" in revealed.content.decode()
+    listed = client.get(reverse("checkins:list"))
+    assert listed.status_code == 200
+    assert CheckIn.objects.filter(couple=CheckIn.objects.get(pk=checkin).couple).count() == CHECKINS
 
 
 def test_the_acting_couples_can_reopen_accept_and_withdraw_their_resting_rule(seeded):
@@ -123,9 +135,9 @@ def shape(agreement: Agreement) -> dict:
 
 
 def test_every_lived_in_agreement_is_a_copy_of_the_story_told_through_the_services(seeded):
-    told = agreement_in_every_state(
-        *link(make_user("x-a@example.com", "A"), make_user("x-b@example.com", "B"))
-    )
+    seats = link(make_user("x-a@example.com", "A"), make_user("x-b@example.com", "B"))
+    told = agreement_in_every_state(*seats)
+    checkins(seats)  # the couples some months in have check-ins too
     expected = shape(next(iter(told.values())).agreement)
     lived_in = [
         agreement

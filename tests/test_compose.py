@@ -106,12 +106,13 @@ def test_dockerfile_collects_static_files_at_build_time():
     assert re.search(r"^RUN .*\bcollectstatic --noinput", dockerfile(), re.MULTILINE | re.DOTALL)
 
 
-def test_dockerfile_runs_migrations_then_gunicorn_as_a_non_root_user():
+def test_dockerfile_runs_migrations_then_the_app_server_as_a_non_root_user():
     text = dockerfile()
     migrate = text.index("manage.py migrate --noinput")
-    gunicorn = text.index("gunicorn intimacy.wsgi --bind 0.0.0.0:8000")
-    assert migrate < gunicorn
-    assert "${WEB_CONCURRENCY:-3}" in text
+    server = text.index("exec granian --interface wsgi --host 0.0.0.0 --port 8000")
+    assert migrate < server
+    assert "intimacy.wsgi:application" in text[server:]
+    assert "${WEB_CONCURRENCY:-2}" in text and "${WEB_THREADS:-4}" in text
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}
 

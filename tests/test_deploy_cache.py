@@ -49,7 +49,7 @@ def test_the_image_the_compose_file_and_ci_never_deploy_a_per_process_cache():
     assert re.search(r'case "\$\{CACHE_URL:-db://cache_table\}"', entrypoint)
 
 
-def test_the_image_runs_the_checks_before_gunicorn_starts_any_worker():
+def test_the_image_runs_the_checks_before_the_app_server_starts_any_worker():
     entrypoint = (ROOT / "Dockerfile").read_text()
-    # gunicorn itself runs no system checks.
-    assert entrypoint.index("python manage.py check\n") < entrypoint.index("exec gunicorn")
+    # The app server itself runs no system checks.
+    assert entrypoint.index("python manage.py check\n") < entrypoint.index("exec granian")

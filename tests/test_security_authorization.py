@@ -126,6 +126,10 @@ MATRIX: dict[str, Case] = {
         GET=row(partner=200, other_couple=200, loner=200, therapist=200, anonymous=200),
         POST=row(partner=200, other_couple=200, loner=200, therapist=200, anonymous=200),
     ),
+    "bench_floor_signed_in": Case(  # only when BENCHMARK_FLOOR is on
+        GET=row(partner=200, other_couple=200, loner=200, therapist=200, anonymous=403),
+        POST=row(partner=200, other_couple=200, loner=200, therapist=200, anonymous=403),
+    ),
     # -- accounts: linking, settings, export, deletion -------------------------------------------
     "accounts:invite": Case(GET=PARTNER_WRONG_METHOD, POST=own(302) | {"loner": 302}),
     "accounts:cancel_invitation": Case(GET=PARTNER_WRONG_METHOD, POST=own(302) | {"loner": 302}),

@@ -1,15 +1,21 @@
 """Read models of the agreement's screens: the page, its live region (what the poll and every
 action answer with), one rule's form page, and the printable page."""
 
+import secrets
+
 from django.db.models import Prefetch
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
+from agreements.pages import memo
 from agreements.pages import therapy as therapy_pages
-from agreements.pages.cards import Card, make_card, make_cards, summary
+from agreements.pages.cards import Card, answer_rounds, make_card, make_cards, summary
 
+LIVE_RULES = "agreements/_rules.html"
 PAGE = {
     Viewer.PARTNER: "agreements/agreement.html",
     Viewer.FORMER: "agreements/archived.html",
@@ -53,32 +59,88 @@ def rules_for_page(agreement: Agreement):
     )
 
 
+def _revision_key(agreement: Agreement, partners: list) -> tuple:
+    """What the page's rows depend on beyond the database's revision: the partners' names (a new
+    name writes no event). created_at too: a primary key can come back after a rollback (SQLite
+    reuses them)."""
+    return (
+        agreement.pk,
+        agreement.created_at,
+        agreement.revision,
+        tuple((p.pk, p.user_id, p.name) for p in partners),
+    )
+
+
+def page_rows(agreement: Agreement, partners: list) -> tuple[list[Rule], dict]:
+    """The page's rules (with their versions, live acceptances and comments) and the answer
+    rounds of their waiting wordings, as of the agreement's revision: read once per revision and
+    worker (memo.py says why that is exact). The same for every viewer; never changed after."""
+
+    def read() -> tuple[list[Rule], dict]:
+        rules = list(rules_for_page(agreement))
+        return rules, answer_rounds(rules)
+
+    return memo.page_rows.get_or_make(_revision_key(agreement, partners), read)
+
+
+# Where a kept fragment had the CSRF token: each request puts its own there. Random per process,
+# so that no wording can contain it.
+_TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
+
+
+def live_chunks(context: dict) -> list[str]:
+    """The rendered rules of the live region for this viewer (agreements/_rules.html), split where
+    the CSRF token goes; kept in the worker's memory by revision and viewer, so that every viewer
+    gets exactly their own cards (what a card shows to whom is decided in make_card, before)."""
+    viewer, access = context["viewer"], context["viewer"].therapist_access
+    key = (
+        _revision_key(context["agreement"], context["partners"]),
+        viewer.kind,
+        viewer.seat_id,
+        access.pk if access else None,
+        getattr(access, "scope", None),
+    )
+
+    def render() -> list[str]:
+        html = render_to_string(LIVE_RULES, {**context, "csrf_token": _TOKEN_MARK})
+        return [mark_safe(part) for part in html.split(_TOKEN_MARK)]  # noqa: S308 - our render
+
+    return memo.live_html.get_or_make(key, render)
+
+
 def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     """The context of the page's `live` partial: the summary and the cards. The poll renders
-    it whole; an action renders one card of it and the summary."""
-    rules = list(rules_for_page(agreement))
+    it whole (from `live_chunks`, worked out only when the template asks); an action renders
+    one card of it and the summary."""
     partners = list(agreement.couple.partners.select_related("user"))
+    rules, rounds = page_rows(agreement, partners)
     other = next((p.name for p in partners if p.pk != viewer.seat_id), "")
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
-    cards = make_cards(shown, viewer, other)
-    return {
+    cards = make_cards(shown, viewer, other, rounds)
+    context = {
         "agreement": agreement,
         "viewer": viewer,
         "partners": partners,
         "cards": cards,
-        "archived_cards": make_cards(archived, viewer, other),
+        "archived_cards": make_cards(archived, viewer, other, rounds),
         "summary": summary(cards),
     }
+    context["live_chunks"] = lambda: live_chunks(context)
+    return context
 
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     context = live_region(agreement, viewer)
+    # Comments write an event: by revision, like the rules' own (memo.py).
     context.update(
-        general_comments=list(
-            agreement.comments.filter(rule__isnull=True).select_related(
-                "partner__user", "therapist"
-            )
+        general_comments=memo.page_rows.get_or_make(
+            (_revision_key(agreement, context["partners"]), "comments on the whole agreement"),
+            lambda: list(
+                agreement.comments.filter(rule__isnull=True).select_related(
+                    "partner__user", "therapist"
+                )
+            ),
         ),
     )
     if viewer.is_partner:

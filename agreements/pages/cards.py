@@ -296,8 +296,12 @@ def answer_rounds(rules) -> dict:
     return rounds
 
 
-def make_cards(rules, viewer: Viewer, other_name: str = "") -> list[Card]:
-    rounds = answer_rounds(rules)
+def make_cards(
+    rules, viewer: Viewer, other_name: str = "", rounds: dict | None = None
+) -> list[Card]:
+    """`rounds`: as `answer_rounds(rules)` gives them (read here when not given)."""
+    if rounds is None:
+        rounds = answer_rounds(rules)
     return [make_card(rule, rule.position, viewer, rounds, other_name) for rule in rules]
 
 

@@ -1,0 +1,63 @@
+"""What a screen reads that cannot change without the agreement's revision changing, kept in this
+worker process's own memory: never in the shared cache, on disk or in a log, because it holds
+decrypted wording and notes.
+
+Every change to an agreement's rules, versions, acceptances, notes and comments writes an event,
+and every event bumps `Agreement.revision` in the same transaction (consent.record_event): the
+poll's ETag rests on that already, and a committed revision never comes back. Only what a request
+reads outside a transaction (so, committed) is kept. An entry is keyed by the agreement, its
+revision and the partners' names (a rename writes no event), all read afresh by every request, so
+the very next request after a change, on any app server, misses the old entry and reads the new
+truth. What a viewer may see (the blind answer) is decided per request from these rows, never
+stored here.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.db import connection
+
+
+class WorkerMemo:
+    """A small least-recently-used map, shared by the threads of one worker process. Values are
+    read-only once stored: callers must not change what they get."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        if connection.in_atomic_block:
+            # Only what is committed is kept: inside a transaction that may still roll back, a
+            # revision's number could come back later with other rows behind it.
+            return make()
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key]
+            self.misses += 1
+        value = make()  # outside the lock: a database read
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+# The rules of an agreement at one revision, with their versions, live acceptances, comments
+# and "not yet" notes: a few kilobytes each. (Word diffs have their own, in agreements/diff.py.)
+page_rows = WorkerMemo(512)
+# The rendered rules of one viewer's page at one revision (pages/agreement.py, live_chunks),
+# without the CSRF token: about 25 KB each.
+live_html = WorkerMemo(256)
