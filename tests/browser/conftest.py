@@ -111,7 +111,10 @@ class Contexts:
         for c, context in enumerate(self.contexts):
             for p, page in enumerate(context.pages):
                 with contextlib.suppress(Exception):
-                    (folder / f"{c}-{p}.html").write_text(f"<!-- {page.url} -->\n{page.content()}")
+                    # evaluate, not page.content(): content() waits, without a timeout, for a
+                    # navigation that a test may have left held.
+                    html = page.evaluate("document.documentElement.outerHTML")
+                    (folder / f"{c}-{p}.html").write_text(f"<!-- {page.url} -->\n{html}")
                 with contextlib.suppress(Exception):
                     page.screenshot(path=folder / f"{c}-{p}.png", full_page=True, timeout=5000)
 

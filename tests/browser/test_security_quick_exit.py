@@ -50,11 +50,19 @@ def watch(page) -> list:
 
 def assert_left_for_good(page, held, seen, *, back_to: str = BEFORE) -> None:
     left_from = page.url
-    page.wait_for_timeout(200)
-    # Before the neutral site even answers, our page is blank and untitled.
-    assert seen and seen[-1] == (True, "New Tab"), seen
-    assert len(held) == 1
-    held[0].fulfill(status=200, content_type="text/html", body=ELSEWHERE)
+    try:
+        for _ in range(50):  # the report and the held request arrive asynchronously
+            if seen and held:
+                break
+            page.wait_for_timeout(100)
+        # Before the neutral site even answers, our page is blank and untitled.
+        assert seen and seen[-1] == (True, "New Tab"), seen
+        assert len(held) == 1
+    finally:
+        # Never leave the browser waiting on a held request (even when an assertion failed): a
+        # navigation that never ends would hang the failure report's page.content().
+        for route in held:
+            route.fulfill(status=200, content_type="text/html", body=ELSEWHERE)
     page.wait_for_url(f"{EXIT}**")
     page.go_back()
     # Back skips the page left from: the exit replaced it in the history. (Earlier pages stay:
