@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from agreements import access
 from agreements.access import partner_required, therapist_required
-from agreements.forms import WordingForm
+from agreements.forms import WordingForm, first_error
 from agreements.models import Rule
 from checkins import pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
@@ -32,12 +32,6 @@ def _rule_choices(agreement) -> list[tuple[int, str]]:
 def _partner_checkin(request: HttpRequest, checkin_id: int):
     found, viewer = access.checkin_of_partner_or_404(request, checkin_id)
     return found, viewer.seat, viewer.may_act
-
-
-def _first_error(form) -> str:
-    for errors in form.errors.values():
-        return errors[0]
-    return "Something in the form was not right."
 
 
 # -- the list --------------------------------------------------------------------------------------
@@ -85,7 +79,7 @@ def start(request: HttpRequest) -> HttpResponse:
     seat = viewer.seat
     form = StartForm(request.POST, rule_choices=_rule_choices(agreement))
     if not form.is_valid():
-        messages.error(request, _first_error(form))
+        messages.error(request, first_error(form))
         return _list(request, seat, form, status=422)
     try:
         checkin, created = services.start(
@@ -207,7 +201,7 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
         seat,
         can_write,
         form=form,
-        error=_first_error(form),
+        error=first_error(form),
         status=status,
         partial=bool(request.htmx),
     )
@@ -270,14 +264,14 @@ def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
     else:
         status = 422
     if not request.htmx:
-        messages.error(request, _first_error(form))
+        messages.error(request, first_error(form))
     return _render_checkin(
         request,
         found,
         seat,
         can_write,
         reply_form=form,
-        error=_first_error(form),
+        error=first_error(form),
         status=status,
         partial=bool(request.htmx),
     )
