@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from accounts.backends import seat_read_with
 from accounts.models import Invitation, Partner, User
 from agreements import therapy
 from agreements.models import (
@@ -164,12 +165,16 @@ def id_or_404(value: int) -> int:
 
 
 def seat_or_404(request: HttpRequest, *, related: str = "couple") -> Partner:
-    """The signed-in partner's seat in their current couple (with the couple, or more)."""
-    seat = (
-        Partner.objects.select_related(related)
-        .filter(user=request.user, left_at__isnull=True)
-        .first()
-    )
+    """The signed-in partner's seat in their current couple (with the couple, or more): as read
+    with the user at the start of this request (accounts/backends.py), else asked for here."""
+    try:
+        seat = seat_read_with(request.user)
+    except AttributeError:
+        seat = (
+            Partner.objects.select_related(related)
+            .filter(user=request.user, left_at__isnull=True)
+            .first()
+        )
     if seat is None:
         raise NotLinked("You are not linked with a partner.")
     return seat
@@ -188,14 +193,19 @@ def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
 
 
 def partner_etag_or_404(request: HttpRequest) -> str:
-    """The ETag of the signed-in partner's current agreement, in one query (the poll)."""
-    row = (
-        Agreement.objects.filter(
-            couple__partners__user=request.user, couple__partners__left_at__isnull=True
+    """The ETag of the signed-in partner's current agreement: read with the user (the poll)."""
+    try:
+        seat = seat_read_with(request.user)
+    except AttributeError:
+        row = (
+            Agreement.objects.filter(
+                couple__partners__user=request.user, couple__partners__left_at__isnull=True
+            )
+            .values_list("pk", "revision")
+            .first()
         )
-        .values_list("pk", "revision")
-        .first()
-    )
+    else:
+        row = (seat.couple.agreement.pk, seat.couple.agreement.revision) if seat else None
     if row is None:
         raise NotLinked
     return Agreement.make_etag(*row)

@@ -25,7 +25,8 @@ MAX_PROMPT = 500
 class Agreement(models.Model):
     couple = models.OneToOneField(Couple, on_delete=models.CASCADE, related_name="agreement")
     created_at = models.DateTimeField(default=timezone.now)
-    # Bumped with every event; the poll's ETag.
+    # Bumped with every event, and when a therapist starts a new visit (therapy.record_view: the
+    # couple sees "last viewed"); the poll's ETag, and the key of what pages keep (pages/memo.py).
     revision = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:

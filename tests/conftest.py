@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Partner, User
+from agreements import notify
 from agreements.models import Agreement
 
 # The test modules take these from here; the stories (agreements/stories.py) own them.
@@ -71,6 +72,12 @@ def fresh_cache():
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_presence_noted_by_this_worker():
+    """Ids come back from test to test: a worker's note that a user polled (notify.py) must not."""
+    notify._known_fresh.clear()
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from django.core.cache import cache, caches
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from agreements import consent, therapy
-from agreements.models import Rule
+from agreements.models import Rule, TherapistAccess
 from agreements.pages import agreement as agreement_pages
 from agreements.pages import memo
 from agreements.stories import agreement_in_every_state, therapist_review
@@ -149,6 +151,29 @@ def test_after_a_therapist_access_ends_the_next_request_shows_it_on_both_servers
             "therapist-access-note"
             not in servers.get(name, alice_client, "/agreement/").content.decode()
         )
+
+
+def test_a_therapists_new_visit_shows_as_last_viewed_on_the_next_page_on_both_servers(
+    servers, couple, dana_2fa, alice_client
+):
+    alice, _ = couple
+    access = therapist_review(couple, dana_2fa, rules_of(alice)[:1])
+    TherapistAccess.objects.filter(pk=access.pk).update(last_viewed_at=None)
+    for name in ("A", "B"):
+        for _ in range(2):
+            page = servers.get(name, alice_client, "/agreement/").content.decode()
+        assert "last viewed: never" in page, name
+
+    dana = client_for(dana_2fa)
+    couple_page = reverse("therapist:couple", args=[agreement_of(alice).pk])
+    assert servers.get("A", dana, couple_page).status_code == 200
+    viewed = TherapistAccess.objects.get(pk=access.pk).last_viewed_at
+    assert viewed is not None
+
+    shown = f"last viewed: {date_format(localtime(viewed), 'j F Y, H:i')}"
+    for name in ("A", "B"):
+        page = servers.get(name, alice_client, "/agreement/").content.decode()
+        assert shown in page and "last viewed: never" not in page, name
 
 
 def test_a_comment_and_a_rename_show_at_once_though_the_page_was_read_before(

@@ -32,9 +32,20 @@ def home_url(agreement: Agreement, viewer: Viewer) -> str:
     return reverse("agreements:agreement")
 
 
-def agreement_now(couple_id: int) -> Agreement:
-    """The agreement as it is after an action (its revision is the answer's ETag)."""
-    return Agreement.objects.select_related("couple").get(couple_id=couple_id)
+def agreement_now(seat) -> Agreement:
+    """The agreement as it is after an action (its revision is the answer's ETag), with the
+    couple and its partners as this request read them (an action changes neither)."""
+    agreement = Agreement.objects.get(couple_id=seat.couple_id)
+    agreement.couple = seat.couple
+    return agreement
+
+
+def partners_of(couple) -> list:
+    """The couple's seats with their people, in order: as read with the signed-in user
+    (accounts/backends.py) when they were, else here."""
+    if "partners" in getattr(couple, "_prefetched_objects_cache", {}):
+        return list(couple.partners.all())
+    return list(couple.partners.select_related("user"))
 
 
 def rules_for_page(agreement: Agreement):
@@ -112,7 +123,7 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     """The context of the page's `live` partial: the summary and the cards. The poll renders
     it whole (from `live_chunks`, worked out only when the template asks); an action renders
     one card of it and the summary."""
-    partners = list(agreement.couple.partners.select_related("user"))
+    partners = partners_of(agreement.couple)
     rules, rounds = page_rows(agreement, partners)
     other = next((p.name for p in partners if p.pk != viewer.seat_id), "")
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
@@ -144,13 +155,26 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
         ),
     )
     if viewer.is_partner:
-        context["access_requests"] = list(
-            agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
-                status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
+        # Therapist access changes write an event, and a therapist's new visit (the "last
+        # viewed" shown here) moves the revision too (therapy.record_view); so do a therapist's
+        # suggestions and exercises and the answers to them.
+        context.update(
+            memo.page_rows.get_or_make(
+                (_revision_key(agreement, context["partners"]), "therapist access and offers"),
+                lambda: (
+                    {"access_requests": _access_notes(agreement)} | therapy_pages.offered(agreement)
+                ),
             )
         )
-        context.update(therapy_pages.offered(agreement))
     return context
+
+
+def _access_notes(agreement: Agreement) -> list[TherapistAccess]:
+    return list(
+        agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
+            status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
+        )
+    )
 
 
 def card_after_action(
@@ -182,10 +206,14 @@ def rule_form_page(rule: Rule, viewer: Viewer, open_kind: str, form=None) -> dic
 def print_page(agreement: Agreement, viewer: Viewer) -> dict:
     """The printable page: the rules in force only, in the agreement's order (for an archived
     agreement, those in force when it ended)."""
-    everything = list(
-        agreement.rules.select_related("current_version")
-        .exclude(state=Rule.State.ARCHIVED)
-        .order_by("position", "pk")
+    partners = partners_of(agreement.couple)
+    everything = memo.page_rows.get_or_make(
+        (_revision_key(agreement, partners), "printable"),
+        lambda: list(
+            agreement.rules.select_related("current_version")
+            .exclude(state=Rule.State.ARCHIVED)
+            .order_by("position", "pk")
+        ),
     )
     rules = [r for r in everything if r.state == Rule.State.ACTIVE]
     return {
@@ -195,7 +223,7 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
         "agreement": agreement,
         "viewer": viewer,
         "back_url": home_url(agreement, viewer),
-        "partners": list(agreement.couple.partners.select_related("user")),
+        "partners": partners,
         "rules": rules,
         "made_on": timezone.now(),
     }

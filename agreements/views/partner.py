@@ -69,7 +69,7 @@ def new_rule(request: HttpRequest) -> HttpResponse:
         try:
             rule = consent.propose_rule(
                 partner=viewer.seat,
-                agreement=pages.agreement_now(viewer.seat.couple_id),
+                agreement=pages.agreement_now(viewer.seat),
                 **form.cleaned_data,
             )
         except consent.ConsentError as error:
@@ -124,7 +124,7 @@ def reply(request: HttpRequest) -> HttpResponse:
             anchor = f"#rule-{rule.pk}"
         try:
             therapy.add_comment(
-                agreement=pages.agreement_now(viewer.seat.couple_id),
+                agreement=pages.agreement_now(viewer.seat),
                 rule=rule,
                 partner=viewer.seat,
                 text=form.cleaned_data["text"],

@@ -30,7 +30,7 @@ def _card_response(
 ) -> HttpResponse:
     """htmx: the card (holding the form of `open_kind`, if any) and the summary. Without
     JavaScript: back to the page after a success, or the page again with the message."""
-    agreement = pages.agreement_now(viewer.seat.couple_id)
+    agreement = pages.agreement_now(viewer.seat)
     if not request.htmx:
         if status == 200:
             return redirect(f"{reverse('agreements:agreement')}#rule-{rule.pk}")
