@@ -370,24 +370,46 @@ def suggestion_of_partner_or_404(request: HttpRequest, suggestion_id: int) -> tu
 # therapist reads a revealed check-in only while both partners share it and the access is live.
 
 
-def checkin_of_partner_or_404(request: HttpRequest, checkin_id: int):
-    """(check-in, Viewer). The seat may be a past one: an ended couple's check-ins stay readable,
-    read-only, as its agreement does; viewer.may_act only for a current partner."""
-    from checkins.models import CheckIn
+def _seat_among(partners: list[Partner], user: User) -> Partner | None:
+    return next((p for p in partners if p.user_id == user.pk), None)
 
+
+def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, list[Partner]]:
+    """The check-in list's gate, in one query: every partner of the signed-in partner's current
+    couple (their names), each with the couple (its check-in revision) and the agreement (its
+    revision), and the viewer's seat among them."""
+    partners = list(
+        Partner.objects.filter(
+            couple__partners__user=request.user, couple__partners__left_at__isnull=True
+        )
+        .select_related("user", "couple__agreement")
+        .order_by("joined_at", "pk")
+    )
+    seat = _seat_among(partners, request.user)
+    if seat is None:
+        raise NotLinked("You are not linked with a partner.")
+    return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), partners
+
+
+def checkin_of_partner_or_404(
+    request: HttpRequest, checkin_id: int
+) -> tuple[int, Viewer, list[Partner]]:
+    """(check-in id, Viewer, the couple's partners), in one query: the partners of the couple
+    that has this check-in, found only when the signed-in person has a seat in it, each with the
+    couple and agreement (their revisions: the check-in itself is read by revision, in pages).
+    The seat may be a past one: an ended couple's check-ins stay readable, read-only, as its
+    agreement does; viewer.may_act only for a current partner."""
     id_or_404(checkin_id)
-    checkin = (
-        CheckIn.objects.select_related("couple")
-        .filter(pk=checkin_id, couple__partners__user=request.user)
-        .first()
+    partners = list(
+        Partner.objects.filter(couple__checkins__pk=checkin_id, couple__partners__user=request.user)
+        .select_related("user", "couple__agreement")
+        .order_by("joined_at", "pk")
     )
-    if checkin is None:
+    seat = _seat_among(partners, request.user)
+    if seat is None:
         raise Http404
-    seat = Partner.objects.select_related("user", "couple").get(
-        couple_id=checkin.couple_id, user=request.user
-    )
-    current = seat.left_at is None and checkin.couple.ended_at is None
-    return checkin, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat)
+    current = seat.left_at is None and seat.couple.ended_at is None
+    return checkin_id, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat), partners
 
 
 def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int, checkin_id: int):

@@ -2,17 +2,23 @@
 therapist may read. The one place that decides whose words a viewer gets: their own always, the
 other partner's only once the check-in is revealed."""
 
+import copy
 import hashlib
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Prefetch
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
-from accounts.models import Partner
+from accounts.models import Couple, Partner
 from agreements import therapy
 from agreements.models import Agreement, Rule
+from agreements.pages import memo
 from checkins import services
 from checkins.models import Answer, CheckIn
 
@@ -75,7 +81,7 @@ def _state(answer: Answer | None) -> str:
     return "sealed" if answer.is_sealed else "writing"
 
 
-def _partners(couple_id: int) -> list[Partner]:
+def partners_of(couple_id: int) -> list[Partner]:
     return list(
         Partner.objects.filter(couple_id=couple_id)
         .select_related("user")
@@ -84,9 +90,16 @@ def _partners(couple_id: int) -> list[Partner]:
 
 
 def view_for_partner(
-    checkin: CheckIn, seat: Partner, *, can_write: bool, partners: list[Partner] | None = None
+    checkin: CheckIn,
+    seat: Partner,
+    *,
+    can_write: bool,
+    partners: list[Partner] | None = None,
+    care_rule: Rule | None = None,
 ) -> CheckInView:
-    partners = partners if partners is not None else _partners(checkin.couple_id)
+    """What this partner sees of the check-in, decided on every request (also from kept rows):
+    the other partner's answer only once the check-in is revealed."""
+    partners = partners if partners is not None else partners_of(checkin.couple_id)
     answers = {a.partner_id: a for a in checkin.answers.all()}
     ended = checkin.couple.ended_at is not None
     status = _status(checkin, ended)
@@ -114,7 +127,7 @@ def view_for_partner(
     view.can_let_go = can_write and status == "open"
     view.waiting_for_you = status == "open" and (mine is None or not mine.is_sealed)
     if checkin.is_revealed:
-        _care(view, checkin, answers.values())
+        _care(view, checkin, answers.values(), care_rule)
         view.shared_by_both = len(answers) == 2 and all(
             a.shared_with_therapist for a in answers.values()
         )
@@ -139,17 +152,24 @@ def view_for_therapist(checkin: CheckIn) -> CheckInView:
     return view
 
 
-def _care(view: CheckInView, checkin: CheckIn, answers) -> None:
+def _care(view: CheckInView, checkin: CheckIn, answers, care_rule: Rule | None = None) -> None:
     view.asks_for_care = any(a.asks_for_care for a in answers)
     view.named_rules = list(checkin.rules.all())
     if view.asks_for_care:
-        first = (
-            Rule.objects.filter(agreement__couple_id=checkin.couple_id, position=1)
-            .select_related("current_version", "latest_version")
-            .first()
-        )
+        first = care_rule if care_rule is not None else _first_rule(checkin.couple_id)
         view.care_rules = [first] if first else []
         view.care_rules += [r for r in view.named_rules if r not in view.care_rules]
+
+
+WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
+
+
+def _first_rule(couple_id: int) -> Rule | None:
+    return (
+        Rule.objects.filter(agreement__couple_id=couple_id, position=1)
+        .select_related(*WORDINGS)
+        .first()
+    )
 
 
 def _propose_url(checkin: CheckIn, mine: Answer) -> str:
@@ -270,23 +290,129 @@ class ListPage:
     can_write: bool
 
 
-def list_page(couple_id: int, seat: Partner, *, can_write: bool) -> ListPage:
-    services.close_stale_of(couple_id=couple_id)
-    checkins = list(checkins_of(couple_id).select_related("couple"))
-    partners = _partners(couple_id)
-    views = [view_for_partner(c, seat, can_write=can_write, partners=partners) for c in checkins]
+# -- what a worker keeps ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoupleRows:
+    """Everything of a couple's check-ins the partners' screens show, as of one check-in
+    revision and agreement revision, with the words decrypted: kept in the worker's memory only
+    (agreements/pages/memo.py), the same for both partners, never changed after. Whose words a
+    viewer gets is decided per request, in view_for_partner."""
+
+    key: tuple
+    checkins: list[CheckIn]  # newest first, with answers, named rules and who started each
+    care_rule: Rule | None  # rule 1, read only when a revealed check-in asks for care
+
+    def find(self, checkin_id: int) -> CheckIn | None:
+        return next((c for c in self.checkins if c.pk == checkin_id), None)
+
+
+def rows_key(couple: Couple, agreement: Agreement, partners: list[Partner]) -> tuple:
+    """Read afresh by every request (in the gate's one query). The check-in revision moves with
+    every check-in service; the agreement's with every event (the named rules' wording, the
+    therapist's invitations); a rename, a partner leaving or the couple ending write neither, so
+    they are in the key themselves. created_at: a primary key can come back after a rollback."""
+    return (
+        couple.pk,
+        couple.created_at,
+        couple.checkins_revision,
+        couple.ended_at,
+        agreement.revision,
+        tuple((p.pk, p.user_id, p.name, p.left_at) for p in partners),
+    )
+
+
+def _read_rows(key: tuple, couple: Couple) -> CoupleRows:
+    answers = Prefetch("answers", queryset=Answer.objects.order_by("pk"))
+    rules = Prefetch("rules", queryset=Rule.objects.select_related(*WORDINGS))
+    checkins = list(
+        CheckIn.objects.filter(couple_id=couple.pk)
+        .select_related("started_by__user")
+        .prefetch_related(answers, rules)
+        .order_by("-created_at", "-pk")
+    )
+    kept = copy.copy(couple)  # never the request's own object, which the request may change
+    for c in checkins:
+        c.couple = kept  # as of this key: its ended_at is in it
+    cares = any(a.asks_for_care for c in checkins if c.is_revealed for a in c.answers.all())
+    return CoupleRows(key, checkins, _first_rule(couple.pk) if cares else None)
+
+
+def couple_rows(couple: Couple, agreement: Agreement, partners: list[Partner]) -> CoupleRows:
+    """The couple's check-ins as of the revisions the gate read. The lazy half of expiry: time
+    moves without a write, so an open check-in that went stale since is closed now (a write that
+    bumps the revision) and the rows read afresh, as every page did before it kept them."""
+    key = rows_key(couple, agreement, partners)
+    rows = memo.checkin_rows.get_or_make(key, lambda: _read_rows(key, couple))
+    if any(c.is_stale for c in rows.checkins):
+        services.close_stale_of(couple_id=couple.pk)
+        now = Couple.objects.select_related("agreement").get(pk=couple.pk)
+        key = rows_key(now, now.agreement, partners)
+        rows = memo.checkin_rows.get_or_make(key, lambda: _read_rows(key, now))
+    return rows
+
+
+def list_extras(rows: CoupleRows, agreement: Agreement) -> dict:
+    """What only the list shows beyond the check-ins: the rules a new one may name, and the
+    check-ins a therapist invited to. Both move with the agreement's revision (an invitation and
+    its start are events), which is in the rows' key."""
+
+    def read() -> dict:
+        rules = (
+            agreement.rules.exclude(state=Rule.State.ARCHIVED)
+            .select_related(*WORDINGS)
+            .order_by("position", "pk")
+        )
+        return {
+            "rule_choices": [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules],
+            "exercises": list(therapy.pending_exercises(agreement)),
+        }
+
+    return memo.checkin_rows.get_or_make((rows.key, "the list's extras"), read)
+
+
+def list_page(
+    rows: CoupleRows, seat: Partner, partners: list[Partner], *, can_write: bool
+) -> ListPage:
+    views = [
+        view_for_partner(c, seat, can_write=can_write, partners=partners, care_rule=rows.care_rule)
+        for c in rows.checkins
+    ]
     return ListPage(
         views=views,
         open_view=next((v for v in views if v.status == "open"), None),
-        chart=chart(checkins, partners),
+        chart=chart(rows.checkins, partners),
         can_write=can_write,
     )
 
 
-def checkin_page(checkin: CheckIn, seat: Partner, *, can_write: bool) -> CheckInView:
-    services.close_stale_of(couple_id=checkin.couple_id)
-    fresh = checkins_of(checkin.couple_id).select_related("couple").get(pk=checkin.pk)
-    return view_for_partner(fresh, seat, can_write=can_write)
+def checkin_page(
+    rows: CoupleRows, checkin_id: int, seat: Partner, partners: list[Partner], *, can_write: bool
+) -> CheckInView:
+    checkin = rows.find(checkin_id)
+    if checkin is None:  # deleted since the gate let the request in
+        raise CheckIn.DoesNotExist
+    return view_for_partner(
+        checkin, seat, can_write=can_write, partners=partners, care_rule=rows.care_rule
+    )
+
+
+# Where a kept fragment had the CSRF token: each request puts its own there. Random per process,
+# so that no answer can contain it.
+_TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
+
+
+def kept_html(key: tuple, template: str, context: Callable[[], dict]) -> list[str]:
+    """A screen's rendered body for one viewer, split where the CSRF token goes, kept in the
+    worker's memory by the rows' key and the viewer (`key` must hold both): the template put in
+    only what view_for_partner let this viewer see."""
+
+    def render() -> list[str]:
+        html = render_to_string(template, {**context(), "csrf_token": _TOKEN_MARK})
+        return [mark_safe(part) for part in html.split(_TOKEN_MARK)]  # noqa: S308 - our render
+
+    return memo.checkin_html.get_or_make(key, render)
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:

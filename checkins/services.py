@@ -4,11 +4,16 @@ partners acting at once wait for each other instead of deadlocking).
 
 The promise all of this protects: until both partners have sealed, an answer is read by its
 writer alone; the reveal happens exactly once, on the second seal.
+
+Every function that changes anything a check-in screen shows bumps `Couple.checkins_revision` in
+its transaction (`_bump`): the screens keep what they read in a worker's memory by that number
+(checkins/pages.py), so a change that forgot to bump would show stale words.
 """
 
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Couple, Partner, User
@@ -47,6 +52,10 @@ def _lock(partner: Partner, checkin_id: int | None = None) -> Locked:
             for a in Answer.objects.select_for_update().filter(checkin=checkin).order_by("pk")
         }
     return Locked(couple, agreement, checkin, answers)
+
+
+def _bump(*couple_ids: int) -> None:
+    Couple.objects.filter(pk__in=couple_ids).update(checkins_revision=F("checkins_revision") + 1)
 
 
 def _check_may_write(partner: Partner, locked: Locked) -> None:
@@ -105,6 +114,7 @@ def start(
                     state=Rule.State.ARCHIVED
                 )
             )
+        _bump(locked.couple.pk)
         notify.partner_of(partner)
     return checkin, True
 
@@ -164,6 +174,7 @@ def seal(
             checkin.revealed_at = now
             checkin.save(update_fields=["revealed_at"])
             consent.record_event(locked.agreement, Event.Kind.CHECKIN_REVEALED, partner=partner)
+        _bump(locked.couple.pk)
         notify.partner_of(partner)
     return checkin
 
@@ -182,6 +193,7 @@ def reopen(*, partner: Partner, checkin: CheckIn) -> Answer:
             answer.save(update_fields=["sealed_at"])
             locked.checkin.touched_at = timezone.now()
             locked.checkin.save(update_fields=["touched_at"])
+            _bump(locked.couple.pk)
     return answer
 
 
@@ -197,6 +209,7 @@ def let_go(*, partner: Partner, checkin: CheckIn) -> CheckIn:
         checkin.closed_at = timezone.now()
         checkin.let_go_by = partner
         checkin.save(update_fields=["closed_at", "let_go_by"])
+        _bump(locked.couple.pk)
     return checkin
 
 
@@ -205,8 +218,8 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
     with transaction.atomic():
         locked = _lock(partner, checkin.pk)
         checkin = locked.checkin
-        if checkin.is_open:
-            _close_if_stale(checkin)
+        if checkin.is_open and _close_if_stale(checkin):
+            _bump(locked.couple.pk)
         if not checkin.is_closed:
             raise CheckInError(
                 "Only the answer to a check-in that was let go can be deleted."
@@ -216,6 +229,7 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
         answer = locked.answers.get(partner.pk)
         if answer is not None:
             answer.delete()
+            _bump(locked.couple.pk)
 
 
 def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
@@ -238,6 +252,7 @@ def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
         answer.reply = text
         answer.replied_at = timezone.now()
         answer.save(update_fields=["reply", "replied_at"])
+        _bump(locked.couple.pk)
         notify.partner_of(partner)
     return answer
 
@@ -256,6 +271,7 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
         if answer.shared_with_therapist != share:
             answer.shared_with_therapist = share
             answer.save(update_fields=["shared_with_therapist"])
+            _bump(locked.couple.pk)
     return answer
 
 
@@ -265,27 +281,39 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
 def close_stale(*, now=None) -> int:
     """Closes every open check-in untouched for STALE_AFTER; returns how many."""
     now = now or timezone.now()
-    return CheckIn.objects.filter(
-        revealed_at__isnull=True, closed_at__isnull=True, touched_at__lte=now - STALE_AFTER
-    ).update(closed_at=now)
+    with transaction.atomic():
+        stale = list(
+            CheckIn.objects.select_for_update()
+            .filter(
+                revealed_at__isnull=True, closed_at__isnull=True, touched_at__lte=now - STALE_AFTER
+            )
+            .values_list("pk", "couple_id")
+        )
+        CheckIn.objects.filter(pk__in=[pk for pk, _ in stale]).update(closed_at=now)
+        _bump(*{couple_id for _, couple_id in stale})
+    return len(stale)
 
 
 def close_stale_of(*, couple_id: int) -> None:
     """The lazy half of expiry: pages call this before they read, so that correctness does not
     depend on the management command running."""
     now = timezone.now()
-    CheckIn.objects.filter(
-        couple_id=couple_id,
-        revealed_at__isnull=True,
-        closed_at__isnull=True,
-        touched_at__lte=now - STALE_AFTER,
-    ).update(closed_at=now)
+    with transaction.atomic():
+        closed = CheckIn.objects.filter(
+            couple_id=couple_id,
+            revealed_at__isnull=True,
+            closed_at__isnull=True,
+            touched_at__lte=now - STALE_AFTER,
+        ).update(closed_at=now)
+        if closed:
+            _bump(couple_id)
 
 
 def erase_for(*, user: User) -> None:
     """Account deletion: what only this person could read goes with them (answers never revealed:
     a check-in still open, let go or gone stale). Revealed answers stay with the other partner,
     as rule wording does, under "former partner"."""
+    _bump(*Partner.objects.filter(user=user).values_list("couple_id", flat=True))
     CheckIn.objects.filter(
         couple__partners__user=user, revealed_at__isnull=True, closed_at__isnull=True
     ).update(closed_at=timezone.now())

@@ -1,37 +1,29 @@
 """Check-in screens. Thin: parse, ask the gate, call a service or a page builder, render. An htmx
 request gets the check-in element back (the page's own partial); a plain post a redirect."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import Partner
 from agreements import access
 from agreements.access import partner_required, therapist_required
 from agreements.forms import WordingForm, first_error
-from agreements.models import Rule
 from checkins import pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
+from checkins.models import CheckIn
 
 LIST = "checkins/list.html"
+LIST_BODY = "checkins/_list_body.html"
 PAGE = "checkins/checkin.html"
+PAGE_BODY = "checkins/_checkin_body.html"
 THERAPIST_LIST = "checkins/therapist_list.html"
-
-
-def _rule_choices(agreement) -> list[tuple[int, str]]:
-    rules = (
-        agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related("current_version", "pending_version", "agreed_version", "latest_version")
-        .order_by("position", "pk")
-    )
-    return [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules]
-
-
-def _partner_checkin(request: HttpRequest, checkin_id: int):
-    found, viewer = access.checkin_of_partner_or_404(request, checkin_id)
-    return found, viewer.seat, viewer.may_act
 
 
 # -- the list --------------------------------------------------------------------------------------
@@ -40,19 +32,26 @@ def _partner_checkin(request: HttpRequest, checkin_id: int):
 @partner_required
 @require_GET
 def checkin_list(request: HttpRequest) -> HttpResponse:
-    agreement, viewer = access.partner_agreement_or_404(request)
-    return _list(request, viewer.seat, StartForm(rule_choices=_rule_choices(agreement)))
+    return _list(request, *access.partner_checkins_or_404(request))
 
 
-def _list(request: HttpRequest, seat, form, *, status: int = 200) -> HttpResponse:
-    page = pages.list_page(seat.couple_id, seat, can_write=True)
-    context = {
-        "page": page,
-        "form": form,
-        "archived": None,
-        "exercises": pages.exercises_ready(seat.couple_id),
-    }
-    return render(request, LIST, context, status=status)
+def _list(request: HttpRequest, agreement, viewer, partners, form=None, *, status=200):
+    seat = viewer.seat
+    rows = pages.couple_rows(seat.couple, agreement, partners)
+    extras = pages.list_extras(rows, agreement)
+
+    def context() -> dict:
+        return {
+            "page": pages.list_page(rows, seat, partners, can_write=True),
+            "form": form or StartForm(rule_choices=extras["rule_choices"]),
+            "archived": None,
+            "exercises": extras["exercises"],
+        }
+
+    if form is not None:  # what they typed comes back: never kept
+        return render(request, LIST, context(), status=status)
+    kept = pages.kept_html((rows.key, "list", seat.pk), LIST_BODY, context)
+    return render(request, LIST, {"kept": kept} if kept else context(), status=status)
 
 
 @partner_required
@@ -75,12 +74,14 @@ def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @partner_required
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
-    agreement, viewer = access.partner_agreement_or_404(request)
+    agreement, viewer, partners = access.partner_checkins_or_404(request)
     seat = viewer.seat
-    form = StartForm(request.POST, rule_choices=_rule_choices(agreement))
+    rows = pages.couple_rows(seat.couple, agreement, partners)
+    rule_choices = pages.list_extras(rows, agreement)["rule_choices"]
+    form = StartForm(request.POST, rule_choices=rule_choices)
     if not form.is_valid():
         messages.error(request, first_error(form))
-        return _list(request, seat, form, status=422)
+        return _list(request, agreement, viewer, partners, form, status=422)
     try:
         checkin, created = services.start(
             partner=seat, topic=form.cleaned_data["topic"], rule_ids=form.cleaned_data["rules"]
@@ -98,18 +99,44 @@ def start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement, viewer = access.past_agreement_or_404(request, agreement_id)
-    page = pages.list_page(agreement.couple_id, viewer.seat, can_write=False)
+    partners = pages.partners_of(agreement.couple_id)
+    rows = pages.couple_rows(viewer.seat.couple, agreement, partners)
+    page = pages.list_page(rows, viewer.seat, partners, can_write=False)
     return render(request, LIST, {"page": page, "form": None, "archived": agreement})
 
 
 # -- one check-in ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Door:
+    """A check-in as the gate let this partner in: the couple's rows as of the revisions the
+    gate read (checkins/pages.py), and who is asking."""
+
+    checkin_id: int
+    seat: Partner
+    can_write: bool
+    partners: list[Partner]
+    rows: pages.CoupleRows
+
+    @property
+    def checkin(self) -> CheckIn:
+        found = self.rows.find(self.checkin_id)
+        if found is None:
+            raise Http404
+        return found
+
+
+def _door(request: HttpRequest, checkin_id: int) -> Door:
+    checkin_id, viewer, partners = access.checkin_of_partner_or_404(request, checkin_id)
+    seat = viewer.seat
+    rows = pages.couple_rows(seat.couple, seat.couple.agreement, partners)
+    return Door(checkin_id, seat, viewer.may_act, partners, rows)
+
+
 def _render_checkin(
     request: HttpRequest,
-    checkin,
-    seat,
-    can_write: bool,
+    door: Door,
     *,
     form=None,
     reply_form=None,
@@ -117,7 +144,11 @@ def _render_checkin(
     status: int = 200,
     partial: bool = False,
 ) -> HttpResponse:
-    view = pages.checkin_page(checkin, seat, can_write=can_write)
+    view = pages.checkin_page(
+        door.rows, door.checkin.pk, door.seat, door.partners, can_write=door.can_write
+    )
+    # Only what follows from the rows and the viewer is kept: never what someone just typed.
+    keep = form is None and reply_form is None and not error
     if form is None and view.can_answer and (view.mine is None or not view.mine.is_sealed):
         mine = view.mine
         initial = {}
@@ -138,8 +169,16 @@ def _render_checkin(
         "error": error,
         "viewer": "partner",
     }
-    template = f"{PAGE}#checkin" if partial else PAGE
-    response = render(request, template, context, status=status)
+    body = f"{PAGE_BODY}#checkin" if partial else PAGE_BODY
+    if not keep:
+        response = render(request, body if partial else PAGE, context, status=status)
+    else:
+        key = (door.rows.key, "checkin", door.checkin.pk, door.seat.pk, door.can_write, partial)
+        kept = pages.kept_html(key, body, lambda: context)
+        if partial:
+            response = HttpResponse(get_token(request).join(kept), status=status)
+        else:
+            response = render(request, PAGE, {**context, "kept": kept}, status=status)
     response["ETag"] = view.etag
     response["Cache-Control"] = "no-store"
     return response
@@ -148,58 +187,57 @@ def _render_checkin(
 @partner_required
 @require_GET
 def checkin(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = _partner_checkin(request, checkin_id)
-    return _render_checkin(request, found, seat, can_write)
+    return _render_checkin(request, _door(request, checkin_id))
 
 
 @partner_required
 @require_GET
 def poll(request: HttpRequest, checkin_id: int) -> HttpResponse:
     """The check-in element as it is now, or 304 when nothing changed since the ETag asked with."""
-    found, seat, can_write = _partner_checkin(request, checkin_id)
+    door = _door(request, checkin_id)
     if not request.htmx:
-        return redirect("checkins:checkin", checkin_id=found.pk)
-    view = pages.checkin_page(found, seat, can_write=can_write)
+        return redirect("checkins:checkin", checkin_id=door.checkin.pk)
+    view = pages.checkin_page(
+        door.rows, door.checkin.pk, door.seat, door.partners, can_write=door.can_write
+    )
     if view.etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
         response["ETag"] = view.etag
         response["Cache-Control"] = "no-store"
         return response
-    return _render_checkin(request, found, seat, can_write, partial=True)
+    return _render_checkin(request, door, partial=True)
 
 
-def _after(request: HttpRequest, checkin, seat, can_write: bool, *, error: str = "", status=200):
-    """The answer to an action: the check-in element for htmx, a redirect otherwise."""
+def _after(request: HttpRequest, checkin_id: int, *, error: str = "", status=200):
+    """The answer to an action: the check-in element for htmx (read afresh through the gate, at
+    the revision the action left), a redirect otherwise."""
     if request.htmx:
-        return _render_checkin(
-            request, checkin, seat, can_write, error=error, status=status, partial=True
-        )
+        door = _door(request, checkin_id)
+        return _render_checkin(request, door, error=error, status=status, partial=True)
     if error:
         messages.error(request, error)
-    return redirect("checkins:checkin", checkin_id=checkin.pk)
+    return redirect("checkins:checkin", checkin_id=checkin_id)
 
 
 @partner_required
 @require_POST
 def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = _partner_checkin(request, checkin_id)
+    door = _door(request, checkin_id)
     form = AnswerForm(request.POST)
     if form.is_valid():
         try:
-            services.seal(partner=seat, checkin=found, **form.cleaned_data)
+            services.seal(partner=door.seat, checkin=door.checkin, **form.cleaned_data)
         except services.CheckInError as error:
             form.add_error(None, error.message)
             status = error.status
         else:
-            return _after(request, found, seat, can_write)
+            return _after(request, door.checkin_id)
     else:
         status = 422
     # What they wrote comes back to them, with the reason, so that nothing is lost.
     return _render_checkin(
         request,
-        found,
-        seat,
-        can_write,
+        _door(request, checkin_id),
         form=form,
         error=first_error(form),
         status=status,
@@ -208,12 +246,12 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
 
 
 def _action(request: HttpRequest, checkin_id: int, call) -> HttpResponse:
-    found, seat, can_write = _partner_checkin(request, checkin_id)
+    door = _door(request, checkin_id)
     try:
-        call(found, seat)
+        call(door.checkin, door.seat)
     except services.CheckInError as error:
-        return _after(request, found, seat, can_write, error=error.message, status=error.status)
-    return _after(request, found, seat, can_write)
+        return _after(request, door.checkin_id, error=error.message, status=error.status)
+    return _after(request, door.checkin_id)
 
 
 @partner_required
@@ -221,8 +259,8 @@ def _action(request: HttpRequest, checkin_id: int, call) -> HttpResponse:
 def propose(request: HttpRequest, checkin_id: int) -> HttpResponse:
     """The new-rule form, its first draft this partner's own Want (read here, never passed in
     the URL); it posts to the agreement's new-rule view like any proposal."""
-    checkin, seat, can_write = _partner_checkin(request, checkin_id)
-    draft = pages.proposal_from(checkin, seat) if can_write else None
+    door = _door(request, checkin_id)
+    draft = pages.proposal_from(door.checkin, door.seat) if door.can_write else None
     if draft is None:
         raise Http404
     return render(request, "agreements/new_rule.html", {"form": WordingForm(initial=draft)})
@@ -251,25 +289,25 @@ def delete_answer(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @partner_required
 @require_POST
 def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    found, seat, can_write = _partner_checkin(request, checkin_id)
+    door = _door(request, checkin_id)
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:
-            services.add_reply(partner=seat, checkin=found, text=form.cleaned_data["text"])
+            services.add_reply(
+                partner=door.seat, checkin=door.checkin, text=form.cleaned_data["text"]
+            )
         except services.CheckInError as error:
             form.add_error(None, error.message)
             status = error.status
         else:
-            return _after(request, found, seat, can_write)
+            return _after(request, door.checkin_id)
     else:
         status = 422
     if not request.htmx:
         messages.error(request, first_error(form))
     return _render_checkin(
         request,
-        found,
-        seat,
-        can_write,
+        _door(request, checkin_id),
         reply_form=form,
         error=first_error(form),
         status=status,
@@ -282,8 +320,8 @@ def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
 def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
     form = ShareForm(request.POST)
     if not form.is_valid():
-        found, seat, can_write = _partner_checkin(request, checkin_id)
-        return _after(request, found, seat, can_write, error="Choose share or stop.", status=422)
+        door = _door(request, checkin_id)
+        return _after(request, door.checkin_id, error="Choose share or stop.", status=422)
     wanted = form.cleaned_data["share"]
     return _action(
         request,

@@ -34,12 +34,16 @@ class Servers:
         self.monkeypatch = monkeypatch
         self.memories = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
         self.fragments = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
+        self.checkin_rows = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
+        self.checkin_html = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
 
     @contextmanager
     def on(self, name: str):
         with self.monkeypatch.context() as patch:
             patch.setattr(memo, "page_rows", self.memories[name])
             patch.setattr(memo, "live_html", self.fragments[name])
+            patch.setattr(memo, "checkin_rows", self.checkin_rows[name])
+            patch.setattr(memo, "checkin_html", self.checkin_html[name])
             yield
 
     def get(self, name: str, client, path: str, **headers):

@@ -61,3 +61,9 @@ page_rows = WorkerMemo(512)
 # The rendered rules of one viewer's page at one revision (pages/agreement.py, live_chunks),
 # without the CSRF token: about 25 KB each.
 live_html = WorkerMemo(256)
+# A couple's check-ins with their decrypted answers, at one check-in and agreement revision
+# (checkins/pages.py, couple_rows), and the list's extras.
+checkin_rows = WorkerMemo(512)
+# The rendered body of one partner's check-in list or check-in at those revisions, without the
+# CSRF token.
+checkin_html = WorkerMemo(512)
