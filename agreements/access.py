@@ -377,15 +377,21 @@ def _seat_among(partners: list[Partner], user: User) -> Partner | None:
 def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, list[Partner]]:
     """The check-in list's gate, in one query: every partner of the signed-in partner's current
     couple (their names), each with the couple (its check-in revision) and the agreement (its
-    revision), and the viewer's seat among them."""
-    partners = list(
-        Partner.objects.filter(
-            couple__partners__user=request.user, couple__partners__left_at__isnull=True
+    revision), and the viewer's seat among them: as read with the user (accounts/backends.py)
+    when they were."""
+    try:
+        seat = seat_read_with(request.user)
+    except AttributeError:
+        partners = list(
+            Partner.objects.filter(
+                couple__partners__user=request.user, couple__partners__left_at__isnull=True
+            )
+            .select_related("user", "couple__agreement")
+            .order_by("joined_at", "pk")
         )
-        .select_related("user", "couple__agreement")
-        .order_by("joined_at", "pk")
-    )
-    seat = _seat_among(partners, request.user)
+        seat = _seat_among(partners, request.user)
+    else:
+        partners = list(seat.couple.partners.all()) if seat is not None else []
     if seat is None:
         raise NotLinked("You are not linked with a partner.")
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), partners

@@ -416,22 +416,30 @@ def kept_html(key: tuple, template: str, context: Callable[[], dict]) -> list[st
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:
-    """The couple's open check-in, if this partner has not sealed an answer to it yet. One
-    query and no write (it is on every partner page): a check-in gone stale counts as closed
-    here, and is closed for good by the check-in pages and the management command."""
-    checkin = (
+    """The couple's open check-in, if this partner has not sealed an answer to it yet. No write
+    (it is on every partner page): a check-in gone stale counts as closed here, and is closed for
+    good by the check-in pages and the management command. Read once per check-in revision and
+    worker (every change to a check-in, its touch included, moves it), the staleness asked on
+    every request."""
+    couple = seat.couple
+    key = (couple.pk, couple.created_at, couple.checkins_revision, seat.pk, "waiting")
+    checkin = memo.checkin_rows.get_or_make(key, lambda: _open_unsealed(seat))
+    if checkin is None or checkin.touched_at <= timezone.now() - services.STALE_AFTER:
+        return None
+    return checkin
+
+
+def _open_unsealed(seat: Partner) -> CheckIn | None:
+    return (
         CheckIn.objects.filter(
-            couple_id=seat.couple_id,
-            revealed_at__isnull=True,
-            closed_at__isnull=True,
-            touched_at__gt=timezone.now() - services.STALE_AFTER,
+            couple_id=seat.couple_id, revealed_at__isnull=True, closed_at__isnull=True
         )
         .exclude(
             pk__in=Answer.objects.filter(partner=seat, sealed_at__isnull=False).values("checkin_id")
         )
+        .order_by("-created_at", "-pk")
         .first()
     )
-    return checkin
 
 
 def shared_with_therapist(couple_id: int):

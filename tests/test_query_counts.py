@@ -22,10 +22,10 @@ from tests.conftest import agreement_of, client_for, grant_therapist, link, make
 # read in one statement with the person's current seat, couple, agreement and both partners
 # (accounts/backends.py).
 SIGNED_IN_FLOOR = 1  # the user (with the seat, the couple, the agreement and the partners)
-AGREEMENT_PAGE = 2  # the user with all that, and a check-in waiting for this partner; the rules,
-# the comments, the therapist access notes and what a therapist offered come from the worker's
-# memory (pages/memo.py) once this revision was read
-AGREEMENT_PAGE_COLD = 10  # the first read of a revision in a worker adds: rules with their
+AGREEMENT_PAGE = 1  # the user with all that; the rules, the comments, the therapist access notes,
+# what a therapist offered (pages/memo.py) and a check-in waiting for this partner (by the
+# couple's check-in revision, checkins/pages.py) come from the worker's memory once read
+AGREEMENT_PAGE_COLD = 9  # the first read of a revision in a worker adds: rules with their
 # versions, live acceptances, rule comments, what was said to the waiting wordings, comments on
 # the whole agreement, the therapist access notes, a therapist's open suggestions, check-ins a
 # therapist invited to (and
@@ -38,10 +38,10 @@ ACCEPT = 21  # the consent change (the couple, agreement and rule locked in that
 # acceptances, comments, answer rounds; the partners as the request read them with the user)
 WITHDRAW = 19  # the same for a withdrawal (one event, the acceptances ended)
 THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
-CHECKIN_LIST = 2  # user, the partners with the couple (its check-in revision) and agreement;
+CHECKIN_LIST = 1  # the user with the partners, the couple (its check-in revision) and agreement;
 # the check-ins, their answers, the rule choices, the invitations and the rendered body come from
 # the worker's memory (checkins/pages.py) once this revision was read
-CHECKIN_LIST_COLD = 7  # the first read of a revision in a worker adds: check-ins with who
+CHECKIN_LIST_COLD = 6  # the first read of a revision in a worker adds: check-ins with who
 # started them, answers, named rules with their wordings, the rules a new one may name, the
 # therapist's invitations
 CHECKIN = 2  # user, the partners of the couple that has the check-in, with couple and agreement
