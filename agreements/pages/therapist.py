@@ -1,7 +1,9 @@
 """Read models of the therapist's screens: the client list and a client couple's agreement."""
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db.models import (
     Count,
@@ -87,11 +89,10 @@ def client_accesses(therapist: User):
     )
 
 
-@dataclass(frozen=True)
-class ClientRow:
+class ClientRow(NamedTuple):
     """What a client's section on the home depends on, read afresh by every request: the
     access, its agreement's revision (every event moves it, in the event's transaction) and the
-    current partners' names (a new name writes no event)."""
+    current partners' names (a new name writes no event). A tuple, so a cheap key."""
 
     access_id: int
     agreement_id: int
@@ -116,14 +117,18 @@ class ClientSection:
     html: str
 
 
-def client_rows(therapist: User) -> list[ClientRow]:
-    """The live accesses with their partners, in one narrow query (a row per current partner)."""
+@functools.cache
+def _rows_of_live_accesses():
+    """Built once per process (building costs more than running it): each live access, with a
+    row per current partner."""
     current = FilteredRelation(
         "agreement__couple__partners",
         condition=Q(agreement__couple__partners__left_at__isnull=True),
     )
-    found = (
-        _live(therapist)
+    return (
+        TherapistAccess.objects.filter(
+            status=TherapistAccess.Status.ACTIVE, agreement__couple__ended_at__isnull=True
+        )
         .alias(current=current)
         .order_by("pk", "current__joined_at", "current__pk")
         .values_list(
@@ -139,6 +144,11 @@ def client_rows(therapist: User) -> list[ClientRow]:
             "current__user__display_name",
         )
     )
+
+
+def client_rows(therapist: User) -> list[ClientRow]:
+    """The live accesses with their partners, in one narrow query."""
+    found = _rows_of_live_accesses().filter(therapist=therapist)
     rows: dict[int, tuple] = {}
     names: dict[int, list] = {}
     for *access, partner_id, user_id, display_name in found:
