@@ -18,7 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import FORMER_PARTNER, Partner, User
 from agreements import therapy
@@ -168,7 +168,13 @@ def client_sections(therapist: User) -> list[str]:
     and the agreement's revision, which moves with every change of those; the counts are read
     in one query for the sections this worker does not hold."""
     rows = client_rows(therapist)
-    context = (therapist.pk, timezone.get_current_timezone_name(), get_script_prefix())
+    # What else a section's dates, words and links depend on.
+    context = (
+        therapist.pk,
+        timezone.get_current_timezone_name(),
+        translation.get_language(),
+        get_script_prefix(),
+    )
     keys = {row.access_id: (context, row) for row in rows}
     kept = memo.client_sections.get_many(list(keys.values()))
     sections = {
