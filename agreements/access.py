@@ -6,7 +6,7 @@ found, never forbidden, so outsiders learn nothing. Views ask here; nothing else
 """
 
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.decorators import login_required
@@ -136,7 +136,13 @@ def no_couple_context(user: User) -> dict:
 
 def has_second_factor(user: User) -> bool:
     """Recovery codes alone do not count: they only back up a real second factor."""
-    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTORS).exists()
+    return _second_factors().filter(user=user).exists()
+
+
+@cache
+def _second_factors():
+    # Built once per process: every therapist page asks (issue 17).
+    return Authenticator.objects.filter(type__in=SECOND_FACTORS)
 
 
 def therapist_required(view):

@@ -6,6 +6,7 @@ truth; the blind answer holds on the cached path; and no private words reach the
 import pickle
 import re
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache, caches
@@ -19,8 +20,8 @@ from agreements import consent, therapy
 from agreements.models import Rule, TherapistAccess
 from agreements.pages import agreement as agreement_pages
 from agreements.pages import memo
-from agreements.stories import agreement_in_every_state, therapist_review
-from tests.conftest import agreement_of, client_for, fresh, rules_of
+from agreements.stories import agreement_in_every_state, grant_therapist, link, therapist_review
+from tests.conftest import agreement_of, client_for, fresh, make_user, rules_of
 
 # Pages are kept only when read outside a transaction (pages/memo.py): as in production, each
 # request here commits, instead of running inside the test's own transaction.
@@ -36,6 +37,7 @@ class Servers:
         self.fragments = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
         self.checkin_rows = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
         self.checkin_html = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
+        self.sections = {"A": memo.WorkerMemo(2048), "B": memo.WorkerMemo(2048)}
 
     @contextmanager
     def on(self, name: str):
@@ -44,7 +46,17 @@ class Servers:
             patch.setattr(memo, "live_html", self.fragments[name])
             patch.setattr(memo, "checkin_rows", self.checkin_rows[name])
             patch.setattr(memo, "checkin_html", self.checkin_html[name])
+            patch.setattr(memo, "client_sections", self.sections[name])
             yield
+
+    def afresh(self, client, path: str):
+        """The page from a server that has just started: nothing in its memory."""
+        self.memories["new"] = memo.WorkerMemo(512)
+        self.fragments["new"] = memo.WorkerMemo(256)
+        self.checkin_rows["new"] = memo.WorkerMemo(512)
+        self.checkin_html["new"] = memo.WorkerMemo(512)
+        self.sections["new"] = memo.WorkerMemo(2048)
+        return self.get("new", client, path)
 
     def get(self, name: str, client, path: str, **headers):
         with self.on(name):
@@ -233,6 +245,96 @@ def test_the_blind_answer_holds_when_both_partners_pages_come_from_one_worker_me
     assert "Alice: accepted" in card_of(bob_client, "A")
 
 
+def without_tokens(html: str) -> str:
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "TOKEN", html)  # masked CSRF tokens differ
+
+
+def client_section(html: str, seat) -> str:
+    start = html.index(f'data-client="{agreement_of(seat).pk}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_therapist_home_on_either_server_shows_the_truth_after_every_change(
+    servers, couple, other_couple, dana_2fa, monkeypatch
+):
+    monkeypatch.setattr(therapy, "VISIT_LENGTH", timedelta(0))  # every opening is a new visit
+    alice, bob = couple
+    carol, _ = other_couple
+    ours = grant_therapist(couple, dana_2fa)
+    theirs = grant_therapist(other_couple, dana_2fa)
+    dana = client_for(dana_2fa)
+    home = reverse("therapist:home")
+    rule = rules_of(alice)[0]
+    for seat in couple:
+        servers.get("A", dana, reverse("therapist:couple", args=[agreement_of(seat).pk]))
+
+    def next_home() -> list[str]:
+        """Both servers hold every section of the home as it was before the change; the very
+        next request on each shows what a server that never saw the home shows."""
+        truth = without_tokens(servers.afresh(dana, home).content.decode())
+        pages = []
+        for name in ("A", "B"):
+            kept = servers.sections[name]
+            hits = kept.hits
+            page = without_tokens(servers.get(name, dana, home).content.decode())
+            assert page == truth, name
+            assert kept.hits > hits or not kept._entries, name  # the unchanged came from memory
+            pages.append(page)
+        return pages
+
+    def settled() -> None:
+        for name in ("A", "B"):
+            servers.get(name, dana, home)
+            servers.get(name, dana, home)
+            assert servers.sections[name]._entries
+
+    settled()
+    consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    for page in next_home():
+        assert "<strong>1 update</strong> since your last visit" in client_section(page, alice)
+        assert page.index(client_section(page, alice)) < page.index(client_section(page, carol))
+
+    settled()
+    consent.accept(partner=bob, rule=fresh(rule), version_id=fresh(rule).pending_version_id)
+    consent.withdraw(partner=bob, rule=fresh(rule))
+    for page in next_home():
+        assert "· 1 paused" in client_section(page, alice)
+        assert re.search(r"<strong>[2-9] updates</strong>", client_section(page, alice))
+
+    settled()
+    servers.get("A", dana, reverse("therapist:couple", args=[agreement_of(alice).pk]))
+    for page in next_home():
+        assert "Nothing new since your last visit" in client_section(page, alice)
+
+    settled()
+    bob.user.display_name = "Robert"  # writes no event: the names are in the key
+    bob.user.save(update_fields=["display_name"])
+    for page in next_home():
+        assert "Alice &amp; Robert" in client_section(page, alice)
+
+    settled()
+    with servers.on("B"):
+        therapy.narrow_scope(partner=alice, access_id=ours.pk)
+    for page in next_home():
+        assert "they share <strong>the rules</strong>" in client_section(page, alice)
+        assert "Timeline" not in client_section(page, alice)
+
+    settled()
+    newcomers = link(make_user("erin@example.com", "Erin"), make_user("finn@example.com", "Finn"))
+    grant_therapist(newcomers, dana_2fa)
+    for page in next_home():
+        assert page.count('class="card client"') == 3
+        assert page.index(client_section(page, newcomers[0])) < page.index(
+            client_section(page, alice)
+        )
+
+    settled()
+    therapy.end_access(access_id=theirs.pk, partner=carol)
+    for page in next_home():
+        assert page.count('class="card client"') == 2
+        assert f'data-client="{agreement_of(carol).pk}"' not in page
+
+
 def stored_values(backend) -> list[bytes]:
     """Everything the cache backend holds, as the bytes it stores."""
     if hasattr(backend, "_cache") and isinstance(backend._cache, dict):  # LocMemCache
@@ -271,6 +373,7 @@ def test_no_private_words_reach_the_shared_cache_in_the_clear(
 ):
     alice, bob = couple
     cache.clear()
+    memo.client_sections.clear()
     rules = agreement_in_every_state(*couple)
     therapist_review(couple, dana_2fa, [rules["in_force"]])
     therapy.add_comment(
@@ -303,7 +406,9 @@ def test_no_private_words_reach_the_shared_cache_in_the_clear(
 
     values = stored_values(caches["default"])
     assert values, "the pages stored nothing in the cache: the scan proves nothing"
-    words = PRIVATE + ("Our private reply to the therapist.",)
+    # The therapist's home keeps each couple's section (names, counts) in the worker's memory.
+    assert memo.client_sections._entries
+    words = PRIVATE + ("Our private reply to the therapist.", 'data-client="', "rules in force")
     for raw in values:
         as_text = raw.decode("latin-1")
         with suppress(Exception):  # not every value is a pickle

@@ -28,8 +28,7 @@ AGREEMENT_PAGE = 1  # the user with all that; the rules, the comments, the thera
 AGREEMENT_PAGE_COLD = 9  # the first read of a revision in a worker adds: rules with their
 # versions, live acceptances, rule comments, what was said to the waiting wordings, comments on
 # the whole agreement, the therapist access notes, a therapist's open suggestions, check-ins a
-# therapist invited to (and
-# "since your last visit" only on a visit's first load)
+# therapist invited to (and "since your last visit" only on a visit's first load)
 PRINT_PAGE = 1  # the user with all that; the rules come from the worker's memory
 PRINT_PAGE_COLD = 2  # the first read of a revision adds the rules with their wording
 POLL = 1  # the user with all that: the agreement's revision is in it
@@ -37,7 +36,9 @@ ACCEPT = 21  # the consent change (the couple, agreement and rule locked in that
 # events and the email throttle) and the updated card (a new revision: the agreement, rules,
 # acceptances, comments, answer rounds; the partners as the request read them with the user)
 WITHDRAW = 19  # the same for a withdrawal (one event, the acceptances ended)
-THERAPIST_HOME = 5  # user, second factor, client accesses with their counts, partners, open links
+THERAPIST_HOME = 4  # user, second factor, live accesses with their partners' names and the
+# agreements' revisions, open links; each couple's section comes from the worker's memory
+THERAPIST_HOME_COLD = 5  # and the counts of the sections this worker does not hold, in one query
 CHECKIN_LIST = 1  # the user with the partners, the couple (its check-in revision) and agreement;
 # the check-ins, their answers, the rule choices, the invitations and the rendered body come from
 # the worker's memory (checkins/pages.py) once this revision was read
@@ -65,6 +66,7 @@ def queries(client, path: str, cold: bool = False, **headers) -> tuple[int, obje
     if cold:
         memo.page_rows.clear()
         memo.live_html.clear()
+        memo.client_sections.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, headers=headers)
     return len(captured), response
@@ -199,6 +201,7 @@ def test_withdrawing_costs_the_same_queries_for_10_or_200_rules(couple, alice_cl
     assert withdraw_one() == ten
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_therapist_home_costs_the_same_queries_for_1_or_50_couples(dana_2fa):
     client = client_for(dana_2fa)
 
@@ -215,11 +218,15 @@ def test_the_therapist_home_costs_the_same_queries_for_1_or_50_couples(dana_2fa)
     one, response = queries(client, reverse("therapist:home"))
     assert response.content.decode().count('class="card client"') == 1
     assert one == THERAPIST_HOME
+    cold, _ = queries(client, reverse("therapist:home"), cold=True)
+    assert cold == THERAPIST_HOME_COLD
 
     add_couples(49)
     fifty, response = queries(client, reverse("therapist:home"))
     assert response.content.decode().count('class="card client"') == 50
     assert fifty == one
+    cold_fifty, _ = queries(client, reverse("therapist:home"), cold=True)
+    assert cold_fifty == cold
 
 
 def revealed_checkins(seats, count: int) -> list:

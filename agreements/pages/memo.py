@@ -42,12 +42,32 @@ class WorkerMemo:
                 return self._entries[key]
             self.misses += 1
         value = make()  # outside the lock: a database read
+        self.put(key, value)
+        return value
+
+    def get_many(self, keys: list[Hashable]) -> dict[Hashable, Any]:
+        """The values kept for those of these keys that are here, for a caller that makes the
+        missing ones in one go (and keeps them with `put`). Nothing inside a transaction."""
+        if connection.in_atomic_block:
+            return {}
+        found = {}
+        with self._lock:
+            for key in keys:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    found[key] = self._entries[key]
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
+        return found
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if connection.in_atomic_block:
+            return  # see get_or_make
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         with self._lock:
@@ -67,3 +87,6 @@ checkin_rows = WorkerMemo(512)
 # The rendered body of one partner's check-in list or check-in at those revisions, without the
 # CSRF token.
 checkin_html = WorkerMemo(512)
+# The rendered section of one client couple on a therapist's home (pages/therapist.py,
+# client_sections), with its last activity: about 1 KB each.
+client_sections = WorkerMemo(2048)
