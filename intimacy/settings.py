@@ -121,6 +121,9 @@ DATABASES = {
         conn_health_checks=envbool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
+# The signed-in user's statement (accounts/backends.py) is prepared once per PostgreSQL
+# connection. Off for a pooler that shares server connections between transactions.
+DATABASE_PREPARED_STATEMENTS = envbool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # Wait for a writer instead of failing at once, and take the write lock when a transaction

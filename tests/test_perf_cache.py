@@ -13,14 +13,16 @@ from django.core.cache import cache, caches
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from agreements import consent, therapy
+from agreements import consent, therapy, visits
 from agreements.models import Rule, TherapistAccess
 from agreements.pages import agreement as agreement_pages
 from agreements.pages import memo
 from agreements.stories import agreement_in_every_state, grant_therapist, link, therapist_review
+from checkins import services as checkin_services
 from tests.conftest import agreement_of, client_for, fresh, make_user, rules_of
 
 # Pages are kept only when read outside a transaction (pages/memo.py): as in production, each
@@ -38,6 +40,7 @@ class Servers:
         self.checkin_rows = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
         self.checkin_html = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
         self.sections = {"A": memo.WorkerMemo(2048), "B": memo.WorkerMemo(2048)}
+        self.pages = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
 
     @contextmanager
     def on(self, name: str):
@@ -47,6 +50,7 @@ class Servers:
             patch.setattr(memo, "checkin_rows", self.checkin_rows[name])
             patch.setattr(memo, "checkin_html", self.checkin_html[name])
             patch.setattr(memo, "client_sections", self.sections[name])
+            patch.setattr(memo, "agreement_pages", self.pages[name])
             yield
 
     def afresh(self, client, path: str):
@@ -56,6 +60,7 @@ class Servers:
         self.checkin_rows["new"] = memo.WorkerMemo(512)
         self.checkin_html["new"] = memo.WorkerMemo(512)
         self.sections["new"] = memo.WorkerMemo(2048)
+        self.pages["new"] = memo.WorkerMemo(256)
         return self.get("new", client, path)
 
     def get(self, name: str, client, path: str, **headers):
@@ -80,13 +85,16 @@ def card_state(html: str, rule: Rule) -> str:
 
 
 def warm(servers: Servers, *clients) -> None:
-    """Every client's page on both servers, twice, so that both memories hold this revision."""
+    """Every client's page and poll on both servers, twice, so that both memories hold this
+    revision: the rows, the rendered rules and each viewer's whole page."""
     for name in ("A", "B"):
         for client in clients:
             for _ in range(2):
                 assert servers.get(name, client, "/agreement/").status_code == 200
-    assert all(m.hits for m in servers.memories.values())
-    assert all(m.hits for m in servers.fragments.values())
+                poll = servers.get(name, client, "/agreement/poll/", hx_request="true")
+                assert poll.status_code == 200
+    for kept in (servers.memories, servers.fragments, servers.pages):
+        assert all(m.hits for name, m in kept.items() if name in ("A", "B"))
 
 
 def test_after_an_acceptance_the_next_page_and_poll_on_the_other_server_show_it(
@@ -236,6 +244,7 @@ def test_the_blind_answer_holds_when_both_partners_pages_come_from_one_worker_me
     hits = servers.memories["A"].hits
     bobs = card_of(bob_client, "A")
     assert servers.memories["A"].hits > hits  # the very rows that hold her acceptance
+    assert without_tokens(card_of(bob_client, "A")) == without_tokens(bobs)  # kept whole, alike
     assert "Alice: accepted" not in bobs
     assert "Waiting for you" in bobs
 
@@ -429,11 +438,12 @@ def test_a_page_from_kept_fragments_is_the_page_rendered_afresh_with_a_working_c
         client = Client(enforce_csrf_checks=True)
         client.force_login(user)
         client.get("/agreement/")
-        hits = memo.live_html.hits
+        hits = memo.agreement_pages.hits
         kept = client.get("/agreement/").content.decode()
-        assert memo.live_html.hits == hits + 1
+        assert memo.agreement_pages.hits == hits + 1
         with monkeypatch.context() as patch:
             patch.setattr(agreement_pages, "live_chunks", lambda context: None)
+            patch.setattr(agreement_pages, "kept_page", lambda *args: args[-1]({}))
             afresh = client.get("/agreement/").content.decode()
         assert same(kept) == same(afresh)
         assert "csrf-" not in kept
@@ -447,3 +457,31 @@ def test_a_page_from_kept_fragments_is_the_page_rendered_afresh_with_a_working_c
     )
     assert answered.status_code == 302
     assert fresh(rule).state == Rule.State.ACTIVE
+
+
+def test_a_kept_page_stops_showing_a_check_in_as_waiting_when_it_goes_stale(
+    couple, alice_client, monkeypatch
+):
+    alice, bob = couple
+    monkeypatch.setattr(visits, "VISIT_GAP", timedelta(days=30))  # one visit: the same key
+    checkin, _ = checkin_services.start(partner=bob)
+    for _ in range(2):
+        page = alice_client.get("/agreement/").content.decode()
+    assert f'data-checkin-waiting="{checkin.pk}"' in page
+    assert memo.agreement_pages.hits
+
+    later = timezone.now() + checkin_services.STALE_AFTER + timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # no write: only the clock moved
+    assert "data-checkin-waiting" not in alice_client.get("/agreement/").content.decode()
+
+
+def test_a_page_with_a_message_is_rendered_for_it_and_the_message_shown_once(couple, alice_client):
+    for _ in range(2):
+        alice_client.get("/agreement/")
+    response = alice_client.post(
+        reverse("agreements:new_rule"), {"title": "Slow mornings", "text": "We take our time."}
+    )
+    assert response.status_code == 302
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Your proposal was added" in page and "Slow mornings" in page
+    assert "Your proposal was added" not in alice_client.get("/agreement/").content.decode()

@@ -66,6 +66,7 @@ def queries(client, path: str, cold: bool = False, **headers) -> tuple[int, obje
     if cold:
         memo.page_rows.clear()
         memo.live_html.clear()
+        memo.agreement_pages.clear()
         memo.client_sections.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, headers=headers)

@@ -3,7 +3,9 @@ action answer with), one rule's form page, and the printable page."""
 
 import secrets
 
+from django.contrib.messages import get_messages
 from django.db.models import Prefetch
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -70,7 +72,7 @@ def rules_for_page(agreement: Agreement):
     )
 
 
-def _revision_key(agreement: Agreement, partners: list) -> tuple:
+def revision_key(agreement: Agreement, partners: list) -> tuple:
     """What the page's rows depend on beyond the database's revision: the partners' names (a new
     name writes no event). created_at too: a primary key can come back after a rollback (SQLite
     reuses them)."""
@@ -91,7 +93,7 @@ def page_rows(agreement: Agreement, partners: list) -> tuple[list[Rule], dict]:
         rules = list(rules_for_page(agreement))
         return rules, answer_rounds(rules)
 
-    return memo.page_rows.get_or_make(_revision_key(agreement, partners), read)
+    return memo.page_rows.get_or_make(revision_key(agreement, partners), read)
 
 
 # Where a kept fragment had the CSRF token: each request puts its own there. Random per process,
@@ -105,7 +107,7 @@ def live_chunks(context: dict) -> list[str]:
     gets exactly their own cards (what a card shows to whom is decided in make_card, before)."""
     viewer, access = context["viewer"], context["viewer"].therapist_access
     key = (
-        _revision_key(context["agreement"], context["partners"]),
+        revision_key(context["agreement"], context["partners"]),
         viewer.kind,
         viewer.seat_id,
         access.pk if access else None,
@@ -146,7 +148,7 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     # Comments write an event: by revision, like the rules' own (memo.py).
     context.update(
         general_comments=memo.page_rows.get_or_make(
-            (_revision_key(agreement, context["partners"]), "comments on the whole agreement"),
+            (revision_key(agreement, context["partners"]), "comments on the whole agreement"),
             lambda: list(
                 agreement.comments.filter(rule__isnull=True).select_related(
                     "partner__user", "therapist"
@@ -160,7 +162,7 @@ def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
         # suggestions and exercises and the answers to them.
         context.update(
             memo.page_rows.get_or_make(
-                (_revision_key(agreement, context["partners"]), "therapist access and offers"),
+                (revision_key(agreement, context["partners"]), "therapist access and offers"),
                 lambda: (
                     {"access_requests": _access_notes(agreement)} | therapy_pages.offered(agreement)
                 ),
@@ -175,6 +177,36 @@ def _access_notes(agreement: Agreement) -> list[TherapistAccess]:
             status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
         )
     )
+
+
+def kept_page(request, agreement: Agreement, viewer: Viewer, previous_visit, render) -> str:
+    """The partner's agreement page, kept whole in the worker's memory for this viewer: keyed by
+    what every part of it is read by (the revision and names, the seat, the visit "since your
+    last visit" counts from, the couple's check-in revision for the waiting line), served only
+    while what the clock alone changes still holds (memo.true_until), with this request's CSRF
+    token put in. A page with messages to show is rendered afresh and not kept. `render(context)`
+    renders the page."""
+    couple = agreement.couple
+    key = (
+        revision_key(agreement, partners_of(couple)),
+        viewer.seat_id,
+        previous_visit,
+        couple.checkins_revision,
+    )
+    token = get_token(request)
+    if len(get_messages(request)):
+        return render({"csrf_token": token})
+    kept = memo.agreement_pages.get_or_make(key, lambda: _page_with_holes(request, render))
+    chunks, until = kept
+    if until is not None and timezone.now() >= until:
+        chunks, _ = _page_with_holes(request, render)
+    return token.join(chunks)
+
+
+def _page_with_holes(request, render) -> tuple[list[str], object]:
+    request._true_until = None
+    html = render({"csrf_token": _TOKEN_MARK})
+    return html.split(_TOKEN_MARK), request._true_until
 
 
 def card_after_action(
@@ -208,7 +240,7 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
     agreement, those in force when it ended)."""
     partners = partners_of(agreement.couple)
     everything = memo.page_rows.get_or_make(
-        (_revision_key(agreement, partners), "printable"),
+        (revision_key(agreement, partners), "printable"),
         lambda: list(
             agreement.rules.select_related("current_version")
             .exclude(state=Rule.State.ARCHIVED)

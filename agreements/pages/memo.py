@@ -90,3 +90,13 @@ checkin_html = WorkerMemo(512)
 # The rendered section of one client couple on a therapist's home (pages/therapist.py,
 # client_sections), with its last activity: about 1 KB each.
 client_sections = WorkerMemo(2048)
+# The partner's whole agreement page for one viewer, revision, visit and check-in revision
+# (pages/agreement.py, kept_page), without the CSRF token: about 27 KB each.
+agreement_pages = WorkerMemo(256)
+
+
+def true_until(request, moment) -> None:
+    """Something shown on this page stops being true at `moment` by the clock alone (a check-in
+    going stale): a page kept whole is served only until then."""
+    current = getattr(request, "_true_until", None)
+    request._true_until = moment if current is None else min(current, moment)

@@ -5,6 +5,7 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -35,10 +36,14 @@ PAGE = pages.PAGE[Viewer.PARTNER]
 @require_GET
 def agreement(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    context = pages.agreement_page(agreement, viewer)
     previous = visits.record_visit(viewer.seat)
-    context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
-    response = render(request, PAGE, context)
+
+    def render_page(extra: dict) -> str:
+        context = pages.agreement_page(agreement, viewer)
+        context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
+        return render_to_string(PAGE, context | extra, request=request)
+
+    response = HttpResponse(pages.kept_page(request, agreement, viewer, previous, render_page))
     response["ETag"] = agreement.etag
     return response
 

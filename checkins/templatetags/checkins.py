@@ -3,7 +3,8 @@
 
 from django import template
 
-from checkins import pages
+from agreements.pages import memo
+from checkins import pages, services
 
 register = template.Library()
 
@@ -18,4 +19,7 @@ def checkin_waiting(context) -> dict:
     seat = viewer.seat if viewer is not None and viewer.may_act else context.get("seat")
     if seat is None and viewer is None:
         seat = user.current_partner_seat()
-    return {"waiting": pages.waiting_for(seat) if seat else None}
+    waiting = pages.waiting_for(seat) if seat else None
+    if waiting is not None and request is not None:
+        memo.true_until(request, waiting.touched_at + services.STALE_AFTER)
+    return {"waiting": waiting}
