@@ -12,16 +12,18 @@ is kept between requests. The seat's objects are only built when a gate asks for
 
 from functools import cache
 
-import psycopg
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
-from django.conf import settings
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.db import connections, router
 
 from accounts.models import Couple, Partner, User
+from intimacy.db import prepared_cursor
 
 _ROWS_READ_WITH_USER = "_rows_read_with_user"
 _SEAT_READ_WITH_USER = "_seat_read_with_user"
+_SECOND_FACTOR_READ_WITH_USER = "_second_factor_read_with_user"
+SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 # The parts of the statement, in order: (table alias, model, the fields read (None: all), the
 # join that brings it).
 _PARTS = [
@@ -34,13 +36,6 @@ _PARTS = [
     ("p2", Partner, None, "LEFT JOIN {table} p2 ON p2.couple_id = c.id"),
     ("u2", User, ["id", "display_name"], "LEFT JOIN {table} u2 ON u2.id = p2.user_id"),
 ]
-
-
-class _Prepared(psycopg.Cursor):
-    """A server-side binding cursor whose statements are prepared on their first run."""
-
-    def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, prepare=True)
 
 
 @cache
@@ -64,7 +59,15 @@ def _statement(alias: str) -> tuple[str, list]:
         parts.append((model, [f.attname for f in fields] if names else None, converters))
         if join:
             joins.append(join.format(table=quote(model._meta.db_table)))
-    # Only quoted names of our own models go into it; the one value is a parameter.
+    # Whether the person has a real second factor (a therapist sees nothing without one):
+    # recovery codes alone do not count, they only back up one.
+    factors = Authenticator._meta
+    types = ", ".join(["%s"] * len(SECOND_FACTORS))
+    columns.append(
+        f"EXISTS (SELECT 1 FROM {quote(factors.db_table)} f WHERE f.{quote('user_id')} = u.id "  # noqa: S608
+        f"AND f.{quote('type')} IN ({types}))"
+    )
+    # Only quoted names of our own models go into it; the values are parameters.
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(User._meta.db_table)} u {' '.join(joins)} "  # noqa: S608
         f"WHERE u.{quote(User._meta.pk.column)} = %s "
@@ -73,34 +76,18 @@ def _statement(alias: str) -> tuple[str, list]:
     return sql, parts
 
 
-def _cursor(connection):
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-        return connection.cursor()
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's automatic preparing off; its own cursors bind on the client and
-        # never prepare, so this only lets _Prepared prepare what it is asked to.
-        raw.prepare_threshold = 2**31 - 1
-    cursor = _Prepared(raw)
-    return (
-        connection.make_debug_cursor(cursor)
-        if connection.queries_logged
-        else (connection.make_cursor(cursor))
-    )
-
-
 def read_user(user_id) -> User | None:
     alias = router.db_for_read(User)
     connection = connections[alias]
     sql, parts = _statement(alias)
-    with _cursor(connection) as cursor:
-        cursor.execute(sql, [User._meta.pk.to_python(user_id)])
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, [*(t.value for t in SECOND_FACTORS), User._meta.pk.to_python(user_id)])
         rows = cursor.fetchall()
     if not rows:
         return None
     user = _objects(rows[0], parts[:1], alias, connection)[0]
     setattr(user, _ROWS_READ_WITH_USER, (rows, alias))
+    setattr(user, _SECOND_FACTOR_READ_WITH_USER, bool(rows[0][-1]))
     return user
 
 
@@ -115,6 +102,31 @@ def _objects(row, parts, alias, connection) -> list:
         start += len(converters)
         found.append(model.from_db(alias, names, values) if values[0] is not None else None)
     return found
+
+
+@cache
+def _agreement_columns(alias: str) -> tuple[int, int]:
+    """Where the agreement's id and revision are in the statement's rows."""
+    _, parts = _statement(alias)
+    start = sum(len(converters) for _, _, converters in parts[:3])
+    names = [column.target.attname for column, _ in parts[3][2]]
+    return start + names.index("id"), start + names.index("revision")
+
+
+def agreement_read_with(user) -> tuple[int, int] | None:
+    """(id, revision) of the current agreement read together with this user (None: they have no
+    current couple), straight from the row: the poll needs nothing else. Raises AttributeError
+    for a user read any other way."""
+    rows, alias = getattr(user, _ROWS_READ_WITH_USER)
+    at_id, at_revision = _agreement_columns(alias)
+    row = rows[0]
+    return None if row[at_id] is None else (row[at_id], row[at_revision])
+
+
+def second_factor_read_with(user) -> bool:
+    """Whether this user had a real second factor when read at the start of the request. Raises
+    AttributeError for a user read any other way."""
+    return getattr(user, _SECOND_FACTOR_READ_WITH_USER)
 
 
 def seat_read_with(user) -> Partner | None:

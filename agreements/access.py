@@ -5,6 +5,7 @@ of healthchecks' `_get_check_for_user`), or raises Http404: an object of another
 found, never forbidden, so outsiders learn nothing. Views ask here; nothing else checks ownership.
 """
 
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache, wraps
 
@@ -14,7 +15,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from accounts.backends import seat_read_with
+from accounts.backends import (
+    SECOND_FACTORS,
+    agreement_read_with,
+    seat_read_with,
+    second_factor_read_with,
+)
 from accounts.models import Invitation, Partner, User
 from agreements import therapy
 from agreements.models import (
@@ -29,8 +35,6 @@ from agreements.models import (
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
 # even compare with it (OverflowError, a 500) when it is matched against a foreign key.
 MAX_ID = 2**63 - 1
-
-SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,12 @@ def no_couple_context(user: User) -> dict:
 
 
 def has_second_factor(user: User) -> bool:
-    """Recovery codes alone do not count: they only back up a real second factor."""
-    return _second_factors().filter(user=user).exists()
+    """Recovery codes alone do not count: they only back up a real second factor. As read with
+    the signed-in user at the start of the request (accounts/backends.py), else asked here."""
+    try:
+        return second_factor_read_with(user)
+    except AttributeError:
+        return _second_factors().filter(user=user).exists()
 
 
 @cache
@@ -201,7 +209,7 @@ def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
 def partner_etag_or_404(request: HttpRequest) -> str:
     """The ETag of the signed-in partner's current agreement: read with the user (the poll)."""
     try:
-        seat = seat_read_with(request.user)
+        row = agreement_read_with(request.user)
     except AttributeError:
         row = (
             Agreement.objects.filter(
@@ -210,8 +218,6 @@ def partner_etag_or_404(request: HttpRequest) -> str:
             .values_list("pk", "revision")
             .first()
         )
-    else:
-        row = (seat.couple.agreement.pk, seat.couple.agreement.revision) if seat else None
     if row is None:
         raise NotLinked
     return Agreement.make_etag(*row)
@@ -403,6 +409,12 @@ def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, li
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), partners
 
 
+# The couple of each check-in this worker has let someone into: a check-in never changes couples,
+# so when it is the signed-in partner's current couple, the seat read with the user answers.
+# (Whether the check-in still exists, the kept rows of that couple's check-in revision say.)
+_couple_of_checkin: dict[int, int] = {}
+
+
 def checkin_of_partner_or_404(
     request: HttpRequest, checkin_id: int
 ) -> tuple[int, Viewer, list[Partner]]:
@@ -412,14 +424,28 @@ def checkin_of_partner_or_404(
     The seat may be a past one: an ended couple's check-ins stay readable, read-only, as its
     agreement does; viewer.may_act only for a current partner."""
     id_or_404(checkin_id)
-    partners = list(
-        Partner.objects.filter(couple__checkins__pk=checkin_id, couple__partners__user=request.user)
-        .select_related("user", "couple__agreement")
-        .order_by("joined_at", "pk")
-    )
-    seat = _seat_among(partners, request.user)
-    if seat is None:
-        raise Http404
+    seat = None
+    if _couple_of_checkin.get(checkin_id) is not None:
+        with suppress(AttributeError):  # a user read another way: the query below
+            seat = seat_read_with(request.user)
+        if seat is not None and seat.couple_id != _couple_of_checkin.get(checkin_id):
+            seat = None  # a check-in of a couple they were in before, or not theirs at all
+    if seat is not None:
+        partners = list(seat.couple.partners.all())
+    else:
+        partners = list(
+            Partner.objects.filter(
+                couple__checkins__pk=checkin_id, couple__partners__user=request.user
+            )
+            .select_related("user", "couple__agreement")
+            .order_by("joined_at", "pk")
+        )
+        seat = _seat_among(partners, request.user)
+        if seat is None:
+            raise Http404
+        if len(_couple_of_checkin) >= 100_000:
+            _couple_of_checkin.clear()
+        _couple_of_checkin[checkin_id] = seat.couple_id
     current = seat.left_at is None and seat.couple.ended_at is None
     return checkin_id, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat), partners
 

@@ -11,7 +11,8 @@
 # (seconds per floor run, 4), BENCH_CONNECTIONS ("16 64"), BENCH_SERVER (the app server of the
 # full table: granian, gthread or sync; granian, as the Dockerfile ships), BENCH_COMPARE (the
 # servers measured side by side on the floors, the agreement page and the poll, "sync gthread
-# granian"; "" for none), BENCH_COMPARE_DURATION (5), BENCH_WORKERS (processes per server, 4 for
+# granian"; "" for none), BENCH_COMPARE_DURATION (5), BENCH_WARMUP (seconds of load per
+# endpoint before measuring, not counted, 8), BENCH_WORKERS (processes per server, 4 for
 # sync, 2 for the threaded ones), BENCH_SERVER_THREADS (threads per process for gthread and
 # granian, 4), BENCH_WRK_THREADS (2), BENCH_COUPLES (2000), BENCH_DATABASE (ror_bench, made afresh
 # for each run and dropped after), BENCH_CACHE_URL (redis://127.0.0.1:6379/0 when Redis answers,
@@ -31,6 +32,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-"16 64"}
 SERVER=${BENCH_SERVER:-granian}
 COMPARE=${BENCH_COMPARE-"sync gthread granian"}
 COMPARE_DURATION=${BENCH_COMPARE_DURATION:-5}
+WARMUP=${BENCH_WARMUP:-8}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
 THREADS=${BENCH_WRK_THREADS:-2}
 ENDPOINTS=${BENCH_ENDPOINTS:-"page poll actions print therapist checkin_list checkin"}
@@ -96,6 +98,10 @@ start=$(date +%s)
     --action-couples $((SESSIONS * parts)) \
     | tee "$OUT/seed.txt"
 echo "Seeded in $(($(date +%s) - start)) s." | tee -a "$OUT/seed.txt"
+# The planner's statistics, as autovacuum keeps them in production: without them, rows loaded in
+# bulk a moment ago get plans for empty tables (the therapist home's query ran ten times slower),
+# and autovacuum's own ANALYZE would land somewhere in the middle of the measured runs.
+psql "$PG/$DATABASE" -v ON_ERROR_STOP=1 -q -c "VACUUM ANALYZE"
 
 # -- two app servers --------------------------------------------------------------------------
 read -r PORT_A PORT_B < <("$PYTHON" -c '
@@ -196,8 +202,11 @@ floors() {
 
 current_server=$SERVER
 say "Warm-up (not counted)"
+# Long enough for every signed-in page session to be loaded on every worker more than once: the
+# table measures pages a worker already holds (what the first load after a change costs is in
+# the profile of docs/benchmarks.md).
 for mode in floor floor_signed_in $ENDPOINTS; do
-    load - warm-up 16 2 "$mode" 0
+    load - warm-up 16 "$WARMUP" "$mode" 0
 done
 uptime >"$OUT/load-before.txt"
 
@@ -231,7 +240,7 @@ for kind in $COMPARE; do
     current_server=$kind
     echo "$kind $(describe "$kind")" >>"$OUT/servers.txt"
     say "Side by side: $(describe "$kind")"
-    for mode in floor floor_signed_in page poll; do load - warm-up 16 2 "$mode"; done
+    for mode in floor floor_signed_in page poll; do load - warm-up 16 "$WARMUP" "$mode"; done
     for connections in $CONNECTIONS; do
         for mode in floor floor_signed_in page poll; do
             load "$OUT/compare.jsonl" "$mode" "$connections" "$COMPARE_DURATION" "$mode"

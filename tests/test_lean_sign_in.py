@@ -3,12 +3,13 @@ statement per request (accounts/backends.py): the same rows the ORM would give, 
 every request, so that nothing about a person or a partnership is ever seen late."""
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user
 from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts import linking
-from accounts.backends import read_user, seat_read_with
+from accounts.backends import read_user, seat_read_with, second_factor_read_with
 from accounts.models import Partner, User
 from agreements import consent
 from tests.conftest import agreement_of, client_for, rules_of
@@ -75,3 +76,11 @@ def test_a_session_of_a_deleted_account_is_anonymous(alice):
     assert get_user(request).pk == alice.pk
     User.objects.filter(pk=alice.pk).delete()
     assert not get_user(request).is_authenticated
+
+
+def test_a_second_factor_turned_off_shows_on_the_therapists_very_next_request(dana_2fa):
+    client = client_for(dana_2fa)
+    assert client.get(reverse("therapist:home")).status_code == 200
+    Authenticator.objects.filter(user=dana_2fa).delete()
+    assert client.get(reverse("therapist:home")).status_code == 403
+    assert second_factor_read_with(read_user(dana_2fa.pk)) is False

@@ -485,3 +485,23 @@ def test_a_page_with_a_message_is_rendered_for_it_and_the_message_shown_once(cou
     page = alice_client.get(response["Location"]).content.decode()
     assert "Your proposal was added" in page and "Slow mornings" in page
     assert "Your proposal was added" not in alice_client.get("/agreement/").content.decode()
+
+
+def test_the_printable_page_kept_whole_drops_a_withdrawn_rule_on_both_servers(
+    servers, couple, alice_client, bob_client
+):
+    alice, bob = couple
+    rule = rules_of(alice)[0]
+    consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
+    title = fresh(rule).current_version.title
+    for name in ("A", "B"):
+        for _ in range(2):
+            assert title in servers.get(name, alice_client, "/agreement/print/").content.decode()
+    assert servers.pages["A"].hits and servers.pages["B"].hits
+
+    with servers.on("B"):
+        consent.withdraw(partner=bob, rule=fresh(rule), note="")
+    for name in ("A", "B"):
+        page = servers.get(name, alice_client, "/agreement/print/").content.decode()
+        assert title not in page and "is resting" in page, name

@@ -36,18 +36,20 @@ ACCEPT = 21  # the consent change (the couple, agreement and rule locked in that
 # events and the email throttle) and the updated card (a new revision: the agreement, rules,
 # acceptances, comments, answer rounds; the partners as the request read them with the user)
 WITHDRAW = 19  # the same for a withdrawal (one event, the acceptances ended)
-THERAPIST_HOME = 4  # user, second factor, live accesses with their partners' names and the
-# agreements' revisions, open links; each couple's section comes from the worker's memory
-THERAPIST_HOME_COLD = 5  # and the counts of the sections this worker does not hold, in one query
+THERAPIST_HOME = 3  # the user (with whether they have a second factor), live accesses with
+# their partners' names and the agreements' revisions, open links; each couple's section comes
+# from the worker's memory
+THERAPIST_HOME_COLD = 4  # and the counts of the sections this worker does not hold, in one query
 CHECKIN_LIST = 1  # the user with the partners, the couple (its check-in revision) and agreement;
 # the check-ins, their answers, the rule choices, the invitations and the rendered body come from
 # the worker's memory (checkins/pages.py) once this revision was read
 CHECKIN_LIST_COLD = 6  # the first read of a revision in a worker adds: check-ins with who
 # started them, answers, named rules with their wordings, the rules a new one may name, the
 # therapist's invitations
-CHECKIN = 2  # user, the partners of the couple that has the check-in, with couple and agreement
-CHECKIN_COLD = 5  # and, first in a worker: check-ins, answers, named rules (and rule 1 when a
-# revealed check-in asks for care)
+CHECKIN = 1  # the user with the seat and partners: the check-in's couple is known to the worker
+# (a check-in never changes couples) once it let anyone in, and it is theirs
+CHECKIN_COLD = 4  # and, first in a worker: check-ins, answers, named rules (and rule 1 when a
+# revealed check-in asks for care); the very first request for a check-in adds its gate's query
 
 
 def lived_in(seats, therapist: User | None = None) -> None:

@@ -261,6 +261,20 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
     }
 
 
+def kept_print_page(agreement: Agreement, viewer: Viewer, render) -> str:
+    """The printable page, kept whole in the worker's memory: it holds no form and nothing of
+    the request, only the rules in force as of the revision (and the partners' names), where
+    "Back" leads this viewer, and the day it was made on. `render()` renders it."""
+    key = (
+        revision_key(agreement, partners_of(agreement.couple)),
+        viewer.kind,
+        viewer.seat_id,
+        timezone.localdate(),
+        "printable page",
+    )
+    return memo.agreement_pages.get_or_make(key, render)
+
+
 def not_in_force_sentence(states: dict[int, str]) -> str:
     """ "Rules 3 and 8 are resting. Rule 10 waits for an answer.", so that the printed numbers
     (each rule's own, for life) have no unexplained gaps. Archived rules are left out."""

@@ -112,7 +112,12 @@ def timeline(request: HttpRequest) -> HttpResponse:
 @require_GET
 def print_page(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
+
+    def render_page() -> str:
+        context = pages.print_page(agreement, viewer)
+        return render_to_string("agreements/print.html", context, request=request)
+
+    return HttpResponse(pages.kept_print_page(agreement, viewer, render_page))
 
 
 @partner_required
