@@ -41,6 +41,7 @@ class Servers:
         self.checkin_html = {"A": memo.WorkerMemo(512), "B": memo.WorkerMemo(512)}
         self.sections = {"A": memo.WorkerMemo(2048), "B": memo.WorkerMemo(2048)}
         self.pages = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
+        self.prints = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
 
     @contextmanager
     def on(self, name: str):
@@ -51,6 +52,7 @@ class Servers:
             patch.setattr(memo, "checkin_html", self.checkin_html[name])
             patch.setattr(memo, "client_sections", self.sections[name])
             patch.setattr(memo, "agreement_pages", self.pages[name])
+            patch.setattr(memo, "print_pages", self.prints[name])
             yield
 
     def afresh(self, client, path: str):
@@ -61,6 +63,7 @@ class Servers:
         self.checkin_html["new"] = memo.WorkerMemo(512)
         self.sections["new"] = memo.WorkerMemo(2048)
         self.pages["new"] = memo.WorkerMemo(256)
+        self.prints["new"] = memo.WorkerMemo(256)
         return self.get("new", client, path)
 
     def get(self, name: str, client, path: str, **headers):
@@ -498,7 +501,7 @@ def test_the_printable_page_kept_whole_drops_a_withdrawn_rule_on_both_servers(
     for name in ("A", "B"):
         for _ in range(2):
             assert title in servers.get(name, alice_client, "/agreement/print/").content.decode()
-    assert servers.pages["A"].hits and servers.pages["B"].hits
+    assert servers.prints["A"].hits and servers.prints["B"].hits
 
     with servers.on("B"):
         consent.withdraw(partner=bob, rule=fresh(rule), note="")

@@ -69,6 +69,7 @@ def queries(client, path: str, cold: bool = False, **headers) -> tuple[int, obje
         memo.page_rows.clear()
         memo.live_html.clear()
         memo.agreement_pages.clear()
+        memo.print_pages.clear()
         memo.client_sections.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, headers=headers)

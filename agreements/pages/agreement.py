@@ -272,7 +272,7 @@ def kept_print_page(agreement: Agreement, viewer: Viewer, render) -> str:
         timezone.localdate(),
         "printable page",
     )
-    return memo.agreement_pages.get_or_make(key, render)
+    return memo.print_pages.get_or_make(key, render)
 
 
 def not_in_force_sentence(states: dict[int, str]) -> str:

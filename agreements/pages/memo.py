@@ -75,9 +75,14 @@ class WorkerMemo:
             self.hits = self.misses = 0
 
 
-# The rules of an agreement at one revision, with their versions, live acceptances, comments
-# and "not yet" notes: a few kilobytes each. (Word diffs have their own, in agreements/diff.py.)
-page_rows = WorkerMemo(512)
+# The sizes are for the pages a worker serves again and again; an entry is evicted least
+# recently used first. Full, by the sizes of entries given below, a worker holds about 60 MB.
+
+# What the agreement's screens read at one revision: the rules with their versions, live
+# acceptances, comments and "not yet" notes, the comments on the whole agreement, the therapist
+# access notes and offers, each viewer's "since your last visit", the printable page's rules: a
+# few kilobytes each, several per agreement. (Word diffs have their own, in agreements/diff.py.)
+page_rows = WorkerMemo(2048)
 # The rendered rules of one viewer's page at one revision (pages/agreement.py, live_chunks),
 # without the CSRF token: about 25 KB each.
 live_html = WorkerMemo(256)
@@ -92,7 +97,9 @@ checkin_html = WorkerMemo(512)
 client_sections = WorkerMemo(2048)
 # The partner's whole agreement page for one viewer, revision, visit and check-in revision
 # (pages/agreement.py, kept_page), without the CSRF token: about 27 KB each.
-agreement_pages = WorkerMemo(256)
+agreement_pages = WorkerMemo(1024)
+# The printable page for one viewer, revision and day (kept_print_page): about 3 KB each.
+print_pages = WorkerMemo(1024)
 
 
 def true_until(request, moment) -> None:
