@@ -132,7 +132,9 @@ def second_factor_read_with(user) -> bool:
 def seat_read_with(user) -> Partner | None:
     """The current seat read together with this user at the start of the request (None: they
     have none), with its couple, agreement and the couple's partners (as prefetch_related leaves
-    them: pages/agreement.py, partners_of). Raises AttributeError for a user read any other way."""
+    them: pages/agreement.py, partners_of). As of the start of the request: a view that changed
+    any of it and reads again must ask the database. Raises AttributeError for a user read any
+    other way."""
     try:
         return getattr(user, _SEAT_READ_WITH_USER)
     except AttributeError:

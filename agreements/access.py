@@ -416,16 +416,17 @@ _couple_of_checkin: dict[int, int] = {}
 
 
 def checkin_of_partner_or_404(
-    request: HttpRequest, checkin_id: int
+    request: HttpRequest, checkin_id: int, *, fresh: bool = False
 ) -> tuple[int, Viewer, list[Partner]]:
     """(check-in id, Viewer, the couple's partners), in one query: the partners of the couple
     that has this check-in, found only when the signed-in person has a seat in it, each with the
     couple and agreement (their revisions: the check-in itself is read by revision, in pages).
     The seat may be a past one: an ended couple's check-ins stay readable, read-only, as its
-    agreement does; viewer.may_act only for a current partner."""
+    agreement does; viewer.may_act only for a current partner. `fresh`: read again after this
+    request changed something, not as read with the user at its start."""
     id_or_404(checkin_id)
     seat = None
-    if _couple_of_checkin.get(checkin_id) is not None:
+    if not fresh and _couple_of_checkin.get(checkin_id) is not None:
         with suppress(AttributeError):  # a user read another way: the query below
             seat = seat_read_with(request.user)
         if seat is not None and seat.couple_id != _couple_of_checkin.get(checkin_id):

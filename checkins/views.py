@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -15,6 +16,7 @@ from accounts.models import Partner
 from agreements import access
 from agreements.access import partner_required, therapist_required
 from agreements.forms import WordingForm, first_error
+from agreements.pages import memo
 from checkins import pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
 from checkins.models import CheckIn
@@ -50,8 +52,14 @@ def _list(request: HttpRequest, agreement, viewer, partners, form=None, *, statu
 
     if form is not None:  # what they typed comes back: never kept
         return render(request, LIST, context(), status=status)
-    kept = pages.kept_html((rows.key, "list", seat.pk), LIST_BODY, context)
-    return render(request, LIST, {"kept": kept} if kept else context(), status=status)
+
+    def whole(extra: dict) -> str:
+        kept = pages.kept_html((rows.key, "list", seat.pk), LIST_BODY, context)
+        page = {"kept": kept} if kept else context()
+        return render_to_string(LIST, page | extra, request=request)
+
+    key = (rows.key, "list page", seat.pk)
+    return HttpResponse(memo.whole_page(request, memo.checkin_pages, key, whole), status=status)
 
 
 @partner_required
@@ -127,8 +135,12 @@ class Door:
         return found
 
 
-def _door(request: HttpRequest, checkin_id: int) -> Door:
-    checkin_id, viewer, partners = access.checkin_of_partner_or_404(request, checkin_id)
+def _door(request: HttpRequest, checkin_id: int, *, fresh: bool = False) -> Door:
+    """`fresh`: after this request changed something (the seat read with the user at its start
+    holds the check-in revision from before)."""
+    checkin_id, viewer, partners = access.checkin_of_partner_or_404(
+        request, checkin_id, fresh=fresh
+    )
     seat = viewer.seat
     rows = pages.couple_rows(seat.couple, seat.couple.agreement, partners)
     return Door(checkin_id, seat, viewer.may_act, partners, rows)
@@ -174,11 +186,17 @@ def _render_checkin(
         response = render(request, body if partial else PAGE, context, status=status)
     else:
         key = (door.rows.key, "checkin", door.checkin.pk, door.seat.pk, door.can_write, partial)
-        kept = pages.kept_html(key, body, lambda: context)
         if partial:
+            kept = pages.kept_html(key, body, lambda: context)
             response = HttpResponse(get_token(request).join(kept), status=status)
         else:
-            response = render(request, PAGE, {**context, "kept": kept}, status=status)
+
+            def whole(extra: dict) -> str:
+                kept = pages.kept_html(key, body, lambda: context)
+                return render_to_string(PAGE, {**context, "kept": kept} | extra, request=request)
+
+            html = memo.whole_page(request, memo.checkin_pages, (*key, "page"), whole)
+            response = HttpResponse(html, status=status)
     response["ETag"] = view.etag
     response["Cache-Control"] = "no-store"
     return response
@@ -212,7 +230,7 @@ def _after(request: HttpRequest, checkin_id: int, *, error: str = "", status=200
     """The answer to an action: the check-in element for htmx (read afresh through the gate, at
     the revision the action left), a redirect otherwise."""
     if request.htmx:
-        door = _door(request, checkin_id)
+        door = _door(request, checkin_id, fresh=True)
         return _render_checkin(request, door, error=error, status=status, partial=True)
     if error:
         messages.error(request, error)
@@ -237,7 +255,7 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
     # What they wrote comes back to them, with the reason, so that nothing is lost.
     return _render_checkin(
         request,
-        _door(request, checkin_id),
+        _door(request, checkin_id, fresh=True),
         form=form,
         error=first_error(form),
         status=status,
@@ -307,7 +325,7 @@ def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
         messages.error(request, first_error(form))
     return _render_checkin(
         request,
-        _door(request, checkin_id),
+        _door(request, checkin_id, fresh=True),
         reply_form=form,
         error=first_error(form),
         status=status,

@@ -42,6 +42,7 @@ class Servers:
         self.sections = {"A": memo.WorkerMemo(2048), "B": memo.WorkerMemo(2048)}
         self.pages = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
         self.prints = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
+        self.checkin_pages = {"A": memo.WorkerMemo(256), "B": memo.WorkerMemo(256)}
 
     @contextmanager
     def on(self, name: str):
@@ -53,6 +54,7 @@ class Servers:
             patch.setattr(memo, "client_sections", self.sections[name])
             patch.setattr(memo, "agreement_pages", self.pages[name])
             patch.setattr(memo, "print_pages", self.prints[name])
+            patch.setattr(memo, "checkin_pages", self.checkin_pages[name])
             yield
 
     def afresh(self, client, path: str):
@@ -64,6 +66,7 @@ class Servers:
         self.sections["new"] = memo.WorkerMemo(2048)
         self.pages["new"] = memo.WorkerMemo(256)
         self.prints["new"] = memo.WorkerMemo(256)
+        self.checkin_pages["new"] = memo.WorkerMemo(256)
         return self.get("new", client, path)
 
     def get(self, name: str, client, path: str, **headers):

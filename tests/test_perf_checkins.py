@@ -50,12 +50,12 @@ def warm(servers: Servers, checkin: CheckIn | None, *clients) -> None:
     """Every client's list (and check-in) on both servers, twice: both memories hold the rows."""
     paths = [reverse("checkins:list")] + ([checkin_path(checkin)] if checkin else [])
     for name in ("A", "B"):
-        hits = servers.checkin_html[name].hits
+        hits = servers.checkin_pages[name].hits
         for client in clients:
             for path in paths:
                 for _ in range(2):
                     html(servers, name, client, path)
-        assert servers.checkin_html[name].hits > hits, name
+        assert servers.checkin_pages[name].hits > hits, name
 
 
 def act(servers: Servers, client, view: str, checkin: CheckIn, data: dict | None = None):
@@ -251,11 +251,12 @@ def test_a_check_in_from_kept_fragments_is_the_page_rendered_afresh_with_a_worki
         client.force_login(user)
         for path in (checkin_path(checkin), reverse("checkins:list")):
             client.get(path)
-            hits = memo.checkin_html.hits
+            hits = memo.checkin_pages.hits
             kept = client.get(path).content.decode()
-            assert memo.checkin_html.hits == hits + 1
+            assert memo.checkin_pages.hits == hits + 1
             with monkeypatch.context() as patch:
                 patch.setattr(checkin_pages, "kept_html", lambda key, template, context: None)
+                patch.setattr(memo, "whole_page", lambda request, store, key, render: render({}))
                 afresh = client.get(path).content.decode()
             assert same(kept) == same(afresh), (user, path)
             assert "csrf-" not in kept
@@ -268,3 +269,15 @@ def test_a_check_in_from_kept_fragments_is_the_page_rendered_afresh_with_a_worki
     )
     assert sealed.status_code == 302
     assert CheckIn.objects.get(pk=checkin.pk).is_revealed
+
+
+def test_the_answer_to_an_action_shows_what_the_action_did_though_the_check_in_was_kept(
+    servers, couple, alice_client, bob_client
+):
+    # The seat read with the user at the start of the request holds the check-in revision from
+    # before the action: the answer must be read afresh, not from the rows kept for that one.
+    checkin = open_checkin(servers, alice_client)
+    warm(servers, checkin, alice_client, bob_client)
+    sealed = act(servers, alice_client, "seal", checkin, {"emotion": SEALED}).content.decode()
+    assert "Your answer is sealed" in sealed
+    assert checkin_path(checkin, "seal") not in sealed  # no answer form any more

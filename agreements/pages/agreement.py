@@ -3,9 +3,7 @@ action answer with), one rule's form page, and the printable page."""
 
 import secrets
 
-from django.contrib.messages import get_messages
 from django.db.models import Prefetch
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -180,12 +178,10 @@ def _access_notes(agreement: Agreement) -> list[TherapistAccess]:
 
 
 def kept_page(request, agreement: Agreement, viewer: Viewer, previous_visit, render) -> str:
-    """The partner's agreement page, kept whole in the worker's memory for this viewer: keyed by
-    what every part of it is read by (the revision and names, the seat, the visit "since your
-    last visit" counts from, the couple's check-in revision for the waiting line), served only
-    while what the clock alone changes still holds (memo.true_until), with this request's CSRF
-    token put in. A page with messages to show is rendered afresh and not kept. `render(context)`
-    renders the page."""
+    """The partner's agreement page, kept whole in the worker's memory for this viewer
+    (memo.whole_page): keyed by what every part of it is read by (the revision and names, the
+    seat, the visit "since your last visit" counts from, the couple's check-in revision for the
+    waiting line). `render(extra)` renders the page."""
     couple = agreement.couple
     key = (
         revision_key(agreement, partners_of(couple)),
@@ -193,20 +189,7 @@ def kept_page(request, agreement: Agreement, viewer: Viewer, previous_visit, ren
         previous_visit,
         couple.checkins_revision,
     )
-    token = get_token(request)
-    if len(get_messages(request)):
-        return render({"csrf_token": token})
-    kept = memo.agreement_pages.get_or_make(key, lambda: _page_with_holes(request, render))
-    chunks, until = kept
-    if until is not None and timezone.now() >= until:
-        chunks, _ = _page_with_holes(request, render)
-    return token.join(chunks)
-
-
-def _page_with_holes(request, render) -> tuple[list[str], object]:
-    request._true_until = None
-    html = render({"csrf_token": _TOKEN_MARK})
-    return html.split(_TOKEN_MARK), request._true_until
+    return memo.whole_page(request, memo.agreement_pages, key, render)
 
 
 def card_after_action(

@@ -12,12 +12,16 @@ truth. What a viewer may see (the blind answer) is decided per request from thes
 stored here.
 """
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from django.contrib.messages import get_messages
 from django.db import connection
+from django.middleware.csrf import get_token
+from django.utils import timezone
 
 
 class WorkerMemo:
@@ -100,6 +104,33 @@ client_sections = WorkerMemo(2048)
 agreement_pages = WorkerMemo(1024)
 # The printable page for one viewer, revision and day (kept_print_page): about 3 KB each.
 print_pages = WorkerMemo(1024)
+# A partner's whole check-in list or check-in page (checkins/views.py), without the CSRF token.
+checkin_pages = WorkerMemo(1024)
+
+
+# Where a page kept whole had the CSRF token: each request puts its own there. Random per
+# process, so that no wording can contain it.
+TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
+
+
+def whole_page(request, store: "WorkerMemo", key: Hashable, render: Callable[[dict], str]) -> str:
+    """A page kept whole in this worker's memory by `key` (which must hold everything the page
+    shows but the CSRF token), with this request's token put in. A page with messages to show is
+    rendered afresh and not kept; a kept page is served only while what the clock alone changes
+    still holds (true_until). `render(extra)` renders the page with `extra` in its context."""
+    token = get_token(request)
+    if len(get_messages(request)):
+        return render({"csrf_token": token})
+
+    def with_holes() -> tuple[list[str], object]:
+        request._true_until = None
+        html = render({"csrf_token": TOKEN_MARK})
+        return html.split(TOKEN_MARK), request._true_until
+
+    chunks, until = store.get_or_make(key, with_holes)
+    if until is not None and timezone.now() >= until:
+        chunks, _ = with_holes()
+    return token.join(chunks)
 
 
 def true_until(request, moment) -> None:
