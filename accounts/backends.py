@@ -148,7 +148,7 @@ def _build_seat(user: User, rows: list, alias: str) -> Partner | None:
     connection = connections[alias]
     _, parts = _statement(alias)
     width = len(parts[0][2])
-    seat, couple, agreement, *_ = _objects(rows[0][width:], parts[1:], alias, connection)
+    seat, couple, agreement = _objects(rows[0][width:], parts[1:4], alias, connection)
     if seat is None:
         return None
     seat.user = user
@@ -156,8 +156,9 @@ def _build_seat(user: User, rows: list, alias: str) -> Partner | None:
     if agreement is not None:
         couple.agreement = agreement
     partners = []
+    seats_at = sum(len(converters) for _, _, converters in parts[:4])
     for row in rows:
-        *_, partner, person = _objects(row[width:], parts[1:], alias, connection)
+        partner, person = _objects(row[seats_at:], parts[4:], alias, connection)
         if partner is not None:
             partner.user = person
             partner.couple = couple

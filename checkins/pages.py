@@ -4,16 +4,13 @@ other partner's only once the check-in is revealed."""
 
 import copy
 import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Prefetch
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 
 from accounts.models import Couple, Partner
 from agreements import therapy
@@ -398,21 +395,12 @@ def checkin_page(
     )
 
 
-# Where a kept fragment had the CSRF token: each request puts its own there. Random per process,
-# so that no answer can contain it.
-_TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
-
-
 def kept_html(key: tuple, template: str, context: Callable[[], dict]) -> list[str]:
     """A screen's rendered body for one viewer, split where the CSRF token goes, kept in the
     worker's memory by the rows' key and the viewer (`key` must hold both): the template put in
     only what view_for_partner let this viewer see."""
 
-    def render() -> list[str]:
-        html = render_to_string(template, {**context(), "csrf_token": _TOKEN_MARK})
-        return [mark_safe(part) for part in html.split(_TOKEN_MARK)]  # noqa: S308 - our render
-
-    return memo.checkin_html.get_or_make(key, render)
+    return memo.kept_fragment(memo.checkin_html, key, template, context)
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:

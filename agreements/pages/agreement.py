@@ -1,13 +1,9 @@
 """Read models of the agreement's screens: the page, its live region (what the poll and every
 action answer with), one rule's form page, and the printable page."""
 
-import secrets
-
 from django.db.models import Prefetch
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
@@ -94,11 +90,6 @@ def page_rows(agreement: Agreement, partners: list) -> tuple[list[Rule], dict]:
     return memo.page_rows.get_or_make(revision_key(agreement, partners), read)
 
 
-# Where a kept fragment had the CSRF token: each request puts its own there. Random per process,
-# so that no wording can contain it.
-_TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
-
-
 def live_chunks(context: dict) -> list[str]:
     """The rendered rules of the live region for this viewer (agreements/_rules.html), split where
     the CSRF token goes; kept in the worker's memory by revision and viewer, so that every viewer
@@ -112,11 +103,7 @@ def live_chunks(context: dict) -> list[str]:
         getattr(access, "scope", None),
     )
 
-    def render() -> list[str]:
-        html = render_to_string(LIVE_RULES, {**context, "csrf_token": _TOKEN_MARK})
-        return [mark_safe(part) for part in html.split(_TOKEN_MARK)]  # noqa: S308 - our render
-
-    return memo.live_html.get_or_make(key, render)
+    return memo.kept_fragment(memo.live_html, key, LIVE_RULES, lambda: context)
 
 
 def live_region(agreement: Agreement, viewer: Viewer) -> dict:

@@ -21,7 +21,9 @@ from typing import Any
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 
 class WorkerMemo:
@@ -108,9 +110,21 @@ print_pages = WorkerMemo(1024)
 checkin_pages = WorkerMemo(1024)
 
 
-# Where a page kept whole had the CSRF token: each request puts its own there. Random per
+# Where a kept fragment or page had the CSRF token: each request puts its own there. Random per
 # process, so that no wording can contain it.
 TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
+
+
+def kept_fragment(store: "WorkerMemo", key: Hashable, template: str, context) -> list[str]:
+    """`template` rendered once per `key` (which must hold everything it shows, the viewer
+    included) in this worker's memory, split where the CSRF token goes. `context()` gives its
+    context; the caller joins the parts with this request's token."""
+
+    def render() -> list[str]:
+        html = render_to_string(template, {**context(), "csrf_token": TOKEN_MARK})
+        return [mark_safe(part) for part in html.split(TOKEN_MARK)]  # noqa: S308 - our render
+
+    return store.get_or_make(key, render)
 
 
 def whole_page(request, store: "WorkerMemo", key: Hashable, render: Callable[[dict], str]) -> str:
