@@ -23,11 +23,11 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
-from agreements import notify
+from agreements import notify, revision
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
 from intimacy.db import retry_on_conflict
@@ -565,5 +565,5 @@ def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None
 def record_event(agreement: Agreement, kind: str, **fields) -> Event:
     """The one way an event is written (by the agreement services only); moves the revision."""
     event = Event.objects.create(agreement=agreement, kind=kind, **fields)
-    Agreement.objects.filter(pk=agreement.pk).update(revision=F("revision") + 1)
+    revision.move([agreement.pk])
     return event

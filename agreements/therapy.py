@@ -419,24 +419,17 @@ VISIT_LENGTH = timedelta(minutes=5)
 
 def record_view(access: TherapistAccess, *, prefetch: bool = False) -> datetime | None:
     """The therapist opened the couple's agreement. A new visit starts (last_viewed_at, which the
-    couple sees) at most once every VISIT_LENGTH, by one conditional UPDATE, and moves the
-    agreement's revision; reloads and prefetches change nothing. Returns the previous visit: "updates since your last visit" are
-    counted from it for the whole visit, so a reload does not erase them."""
+    couple sees) at most once every VISIT_LENGTH, by one conditional UPDATE of the access row;
+    reloads and prefetches change nothing. It does not move the agreement's revision: nothing
+    on the partners' live region changed (their page shows the visit when next loaded).
+    Returns the previous visit: "updates since your last visit" are counted from it for the
+    whole visit, so a reload does not erase them."""
     now = timezone.now()
     last = access.last_viewed_at  # as the gate read it, in this request
     if not prefetch and (last is None or last <= now - VISIT_LENGTH):
-        with transaction.atomic():
-            # The couple's page shows "last viewed": a new visit moves the revision (the pages
-            # keep what they read by revision; pages/memo.py). Couple, agreement, then the
-            # access: the one lock order (docs/architecture.md).
-            _lock_agreement(access.agreement_id)
-            started = (
-                TherapistAccess.objects.filter(pk=access.pk)
-                .filter(Q(last_viewed_at__isnull=True) | Q(last_viewed_at__lte=now - VISIT_LENGTH))
-                .update(previous_viewed_at=F("last_viewed_at"), last_viewed_at=now)
-            )
-            if started:
-                Agreement.objects.filter(pk=access.agreement_id).update(revision=F("revision") + 1)
+        TherapistAccess.objects.filter(pk=access.pk).filter(
+            Q(last_viewed_at__isnull=True) | Q(last_viewed_at__lte=now - VISIT_LENGTH)
+        ).update(previous_viewed_at=F("last_viewed_at"), last_viewed_at=now)
     seen = TherapistAccess.objects.values("last_viewed_at", "previous_viewed_at").get(pk=access.pk)
     access.last_viewed_at = seen["last_viewed_at"]
     access.previous_viewed_at = seen["previous_viewed_at"]
