@@ -5,22 +5,16 @@ of healthchecks' `_get_check_for_user`), or raises Http404: an object of another
 found, never forbidden, so outsiders learn nothing. Views ask here; nothing else checks ownership.
 """
 
-from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache, wraps
+from functools import wraps
 
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from accounts.backends import (
-    SECOND_FACTORS,
-    agreement_read_with,
-    seat_read_with,
-    second_factor_read_with,
-)
 from accounts.models import Invitation, Partner, User
 from agreements import therapy
 from agreements.models import (
@@ -138,19 +132,12 @@ def no_couple_context(user: User) -> dict:
     }
 
 
+# What counts as a second factor. Recovery codes alone do not: they only back up a real one.
+SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+
+
 def has_second_factor(user: User) -> bool:
-    """Recovery codes alone do not count: they only back up a real second factor. As read with
-    the signed-in user at the start of the request (accounts/backends.py), else asked here."""
-    try:
-        return second_factor_read_with(user)
-    except AttributeError:
-        return _second_factors().filter(user=user).exists()
-
-
-@cache
-def _second_factors():
-    # Built once per process: every therapist page asks (issue 17).
-    return Authenticator.objects.filter(type__in=SECOND_FACTORS)
+    return Authenticator.objects.filter(user=user, type__in=SECOND_FACTORS).exists()
 
 
 def therapist_required(view):
@@ -178,46 +165,50 @@ def id_or_404(value: int) -> int:
 # -- partners -------------------------------------------------------------------------------------
 
 
-def seat_or_404(request: HttpRequest, *, related: str = "couple") -> Partner:
-    """The signed-in partner's seat in their current couple (with the couple, or more): as read
-    with the user at the start of this request (accounts/backends.py), else asked for here."""
-    try:
-        seat = seat_read_with(request.user)
-    except AttributeError:
-        seat = (
-            Partner.objects.select_related(related)
-            .filter(user=request.user, left_at__isnull=True)
-            .first()
-        )
+def with_partners(path: str) -> Prefetch:
+    """The seats of the couple at `path`, with their people: every page names the partners."""
+    return Prefetch(path, queryset=Partner.objects.select_related("user"))
+
+
+def current_seat(user: User) -> Partner | None:
+    """The person's seat in their current couple, with the couple, its agreement and the
+    couple's seats with their people: two queries."""
+    return (
+        Partner.objects.filter(user=user, left_at__isnull=True)
+        .select_related("user", "couple__agreement")
+        .prefetch_related(with_partners("couple__partners"))
+        .first()
+    )
+
+
+def seat_or_404(request: HttpRequest) -> Partner:
+    """The signed-in partner's seat in their current couple (see current_seat)."""
+    seat = current_seat(request.user)
     if seat is None:
         raise NotLinked("You are not linked with a partner.")
     return seat
 
 
 def partner_or_404(request: HttpRequest) -> Viewer:
-    """The signed-in person as a current partner, for an action: the agreement is read afresh
-    after the change (its revision is the new ETag)."""
+    """The signed-in person as a current partner."""
     return Viewer(Viewer.PARTNER, seat_or_404(request))
 
 
 def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
-    """The current agreement of the signed-in partner, read with the seat in one query."""
-    seat = seat_or_404(request, related="couple__agreement")
+    """The current agreement of the signed-in partner, with the couple and its partners."""
+    seat = seat_or_404(request)
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat)
 
 
 def partner_etag_or_404(request: HttpRequest) -> str:
-    """The ETag of the signed-in partner's current agreement: read with the user (the poll)."""
-    try:
-        row = agreement_read_with(request.user)
-    except AttributeError:
-        row = (
-            Agreement.objects.filter(
-                couple__partners__user=request.user, couple__partners__left_at__isnull=True
-            )
-            .values_list("pk", "revision")
-            .first()
+    """The ETag of the signed-in partner's current agreement (the poll): one query."""
+    row = (
+        Agreement.objects.filter(
+            couple__partners__user=request.user, couple__partners__left_at__isnull=True
         )
+        .values_list("pk", "revision")
+        .first()
+    )
     if row is None:
         raise NotLinked
     return Agreement.make_etag(*row)
@@ -256,7 +247,8 @@ def past_agreement_or_404(request: HttpRequest, agreement_id: int) -> tuple[Agre
     """An archived agreement the signed-in person was a partner in (read-only for both)."""
     id_or_404(agreement_id)
     seat = (
-        Partner.objects.select_related("couple__agreement")
+        Partner.objects.select_related("user", "couple__agreement")
+        .prefetch_related(with_partners("couple__partners"))
         .filter(
             user=request.user, couple__agreement__pk=agreement_id, couple__ended_at__isnull=False
         )
@@ -288,7 +280,8 @@ def therapist_access_or_404(request: HttpRequest, agreement_id: int) -> Therapis
         raise Http404
     id_or_404(agreement_id)
     access = (
-        TherapistAccess.objects.select_related("agreement__couple")
+        TherapistAccess.objects.select_related("agreement__couple", "therapist")
+        .prefetch_related(with_partners("agreement__couple__partners"))
         .filter(
             therapist=user,
             agreement_id=agreement_id,
@@ -391,19 +384,14 @@ def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, li
     couple (their names), each with the couple (its check-in revision) and the agreement (its
     revision), and the viewer's seat among them: as read with the user (accounts/backends.py)
     when they were."""
-    try:
-        seat = seat_read_with(request.user)
-    except AttributeError:
-        partners = list(
-            Partner.objects.filter(
-                couple__partners__user=request.user, couple__partners__left_at__isnull=True
-            )
-            .select_related("user", "couple__agreement")
-            .order_by("joined_at", "pk")
+    partners = list(
+        Partner.objects.filter(
+            couple__partners__user=request.user, couple__partners__left_at__isnull=True
         )
-        seat = _seat_among(partners, request.user)
-    else:
-        partners = list(seat.couple.partners.all()) if seat is not None else []
+        .select_related("user", "couple__agreement")
+        .order_by("joined_at", "pk")
+    )
+    seat = _seat_among(partners, request.user)
     if seat is None:
         raise NotLinked("You are not linked with a partner.")
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), partners
@@ -426,11 +414,6 @@ def checkin_of_partner_or_404(
     request changed something, not as read with the user at its start."""
     id_or_404(checkin_id)
     seat = None
-    if not fresh and _couple_of_checkin.get(checkin_id) is not None:
-        with suppress(AttributeError):  # a user read another way: the query below
-            seat = seat_read_with(request.user)
-        if seat is not None and seat.couple_id != _couple_of_checkin.get(checkin_id):
-            seat = None  # a check-in of a couple they were in before, or not theirs at all
     if seat is not None:
         partners = list(seat.couple.partners.all())
     else:

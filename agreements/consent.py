@@ -19,7 +19,6 @@ Which action is allowed in which state is the rule's own question (``Rule.may_*`
 agreements.models): the card offers exactly what these functions accept.
 """
 
-from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
@@ -390,66 +389,6 @@ def restore(*, partner: Partner, rule: Rule) -> Rule:
         record_event(rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=latest)
         notify.partner_of(partner)
     return rule
-
-
-# -- reading answers ------------------------------------------------------------------------------
-
-ANSWER_KINDS = (
-    Kind.PROPOSED_RULE,
-    Kind.PROPOSED_CHANGE,
-    Kind.RESTORED,
-    Kind.REOPENED,
-    Kind.ACCEPTED,
-    Kind.NOT_YET,
-    Kind.DECLINED,
-    Kind.TOOK_BACK,
-)
-# What each event says about its partner's answer to its version.
-ANSWER_OF = {
-    Kind.PROPOSED_RULE: Kind.ACCEPTED,
-    Kind.PROPOSED_CHANGE: Kind.ACCEPTED,
-    Kind.RESTORED: Kind.ACCEPTED,
-    Kind.REOPENED: Kind.ACCEPTED,
-}
-
-Answers = dict[int, dict[int, tuple[str, str, datetime]]]
-
-
-def answers_by_rule(agreement: Agreement, version_ids) -> Answers:
-    """Each partner's latest answer to each of these versions, in two queries:
-    {version_id: {seat_id: (kind, note, when)}} with kind one of "accepted", "not_yet",
-    "declined", "took_back" or "withdrew" (an acceptance that ended when that partner withdrew
-    consent from the rule). A proposer's proposal counts as their acceptance.
-
-    Acceptances are blind (issue 12): a page must not show the other partner's "accepted" to a
-    viewer who has not answered yet; not yet and decline are shown at once."""
-    version_ids = [v for v in version_ids if v]
-    answers: Answers = defaultdict(dict)
-    if not version_ids:
-        return answers
-    events = Event.objects.filter(
-        agreement=agreement, version_id__in=version_ids, kind__in=ANSWER_KINDS
-    ).order_by("created_at", "pk")
-    for event in events.only("version_id", "partner_id", "kind", "note", "created_at"):
-        if event.partner_id is not None:
-            kind = ANSWER_OF.get(event.kind, event.kind)
-            answers[event.version_id][event.partner_id] = (kind, event.note, event.created_at)
-    live: set[tuple[int, int]] = set()
-    ended: dict[tuple[int, int], datetime] = {}
-    for version_id, partner_id, withdrawn_at in Acceptance.objects.filter(
-        version_id__in=version_ids
-    ).values_list("version_id", "partner_id", "withdrawn_at"):
-        key = (version_id, partner_id)
-        if withdrawn_at is None:
-            live.add(key)
-        else:
-            ended[key] = max(withdrawn_at, ended.get(key, withdrawn_at))
-    for version_id, by_partner in answers.items():
-        for partner_id, (kind, _note, _when) in list(by_partner.items()):
-            key = (version_id, partner_id)
-            if kind == Kind.ACCEPTED and key not in live and key in ended:
-                by_partner[partner_id] = (Kind.WITHDREW, "", ended[key])
-    return answers
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ MAX_PROMPT = 500
 class Agreement(models.Model):
     couple = models.OneToOneField(Couple, on_delete=models.CASCADE, related_name="agreement")
     created_at = models.DateTimeField(default=timezone.now)
-    # Bumped with every event, and when a therapist starts a new visit (therapy.record_view: the
-    # couple sees "last viewed"); the poll's ETag, and the key of what pages keep (pages/memo.py).
+    # Moved by every change of what the couple's live region shows, by agreements/revision.py
+    # only: the poll's ETag.
     revision = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
@@ -252,15 +252,18 @@ class Rule(models.Model):
     def may_restore(self, seat_id: int | None) -> bool:
         return seat_id is not None and self.state == self.State.ARCHIVED
 
-    def waits_for(self, seat_id: int | None, answers: dict | None = None) -> bool:
-        """Whether this seat's answer is what the rule waits for: something is pending that the
-        seat neither proposed, accepted, nor answered "not yet" to (a not-yet is an answer). A
-        resting rule with nothing pending waits for no one. ``answers`` is this rule's entry of
-        consent.answers_by_rule ({seat_id: (kind, note, when)} for the pending version)."""
-        if not self.may_accept(seat_id) or self._proposed_by(seat_id):
+    def waits_for(self, seat_id: int | None, round=None) -> bool:
+        """Whether this seat's answer is what the rule waits for: a wording waiting that the seat
+        neither proposed, accepted, nor answered "not yet" or "decline" to in its current round
+        (agreements/rounds.py, the one reading of who answered; read for this rule when not
+        given). A resting rule with nothing pending waits for no one."""
+        if seat_id is None or self.pending_version_id is None or self._proposed_by(seat_id):
             return False
-        answer = (answers or {}).get(seat_id)
-        return answer is None or answer[0] not in (Event.Kind.NOT_YET, Event.Kind.DECLINED)
+        if round is None:
+            from agreements.rounds import round_of
+
+            round = round_of(self)
+        return not round.answered_by(seat_id)
 
 
 class RuleVersion(models.Model):

@@ -1,13 +1,10 @@
-"""Transactions that lost a race with another one are run again instead of answering 500; and
-the prepared statements of the hottest reads."""
+"""Transactions that lost a race with another one are run again instead of answering 500."""
 
 import functools
 import logging
 import random
 import time
 
-import psycopg
-from django.conf import settings
 from django.db import OperationalError, connection
 
 # PostgreSQL's SQLSTATE for a deadlock the server broke, and for a serialisation failure.
@@ -46,27 +43,3 @@ def retry_on_conflict(function):
         raise AssertionError("unreachable")
 
     return wrapped
-
-
-class _Prepared(psycopg.Cursor):
-    """A server-side binding cursor whose statements are prepared on their first run."""
-
-    def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, prepare=True)
-
-
-def prepared_cursor(using):
-    """A cursor of the connection `using` (a DatabaseWrapper) whose statements are prepared once
-    per connection on PostgreSQL (planning a join of several tables can cost more than running
-    it); elsewhere, or with DATABASE_PREPARED_STATEMENTS off, an ordinary cursor. Queries through
-    it are counted and logged like any other."""
-    if using.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-        return using.cursor()
-    using.ensure_connection()
-    raw = using.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's automatic preparing off; its own cursors bind on the client and
-        # never prepare, so this only lets _Prepared prepare what it is asked to.
-        raw.prepare_threshold = 2**31 - 1
-    cursor = _Prepared(raw)
-    return using.make_debug_cursor(cursor) if using.queries_logged else using.make_cursor(cursor)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from agreements import consent, stories
 from agreements.models import Event
 from agreements.pages import ledger
+from agreements.rounds import rounds_for
 from tests.conftest import both_accept, client_for, fresh, rules_of
 
 pytestmark = pytest.mark.django_db
@@ -242,7 +243,7 @@ def test_visible_to_is_the_one_predicate_for_acceptance_rows_too(couple, dana):
     row = Acceptance.objects.get(version=rule.pending_version, partner=alice)
 
     def visible(viewer) -> bool:
-        return blind.visible_to(viewer, row, rule=rule, rounds=blind.rounds_for([rule]))
+        return blind.visible_to(viewer, row, rule=rule, rounds=rounds_for([rule]))
 
     assert visible(Viewer(Viewer.PARTNER, alice))
     assert not visible(Viewer(Viewer.PARTNER, bob))

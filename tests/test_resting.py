@@ -10,6 +10,7 @@ from agreements import consent
 from agreements.invariants import check_agreement
 from agreements.models import Acceptance, Agreement, Event, Rule
 from agreements.pages import agreement as pages
+from agreements.rounds import round_of, rounds_for
 from tests.conftest import both_accept, fresh, rules_of
 
 State = Rule.State
@@ -81,39 +82,55 @@ def test_not_yet_is_an_answer_and_the_rule_no_longer_waits_for_that_partner(coup
     alice, bob = couple
     rule = consent.propose_rule(partner=alice, agreement=agreement, title="T", text="Ours.")
     version = rule.pending_version_id
-    answers = consent.answers_by_rule(agreement, [version])
-    assert fresh(rule).waits_for(bob.pk, answers[version])
-    assert not fresh(rule).waits_for(alice.pk, answers[version])
+    assert fresh(rule).waits_for(bob.pk)
+    assert not fresh(rule).waits_for(alice.pk)
     consent.not_yet(partner=bob, rule=rule, version_id=version, note="Can we talk on Sunday?")
-    answers = consent.answers_by_rule(agreement, [version])
-    kind, note, when = answers[version][bob.pk]
-    assert (kind, note) == (Kind.NOT_YET, "Can we talk on Sunday?") and when is not None
-    assert answers[version][alice.pk][0] == Kind.ACCEPTED
     rule = fresh(rule)
-    assert not rule.waits_for(bob.pk, answers[version])
-    assert not rule.waits_for(alice.pk, answers[version])
+    current = round_of(rule)
+    said = current.spoken[bob.pk]
+    assert (said.kind, said.note) == (Kind.NOT_YET, "Can we talk on Sunday?") and said.at
+    assert alice.pk in current.accepted_at
+    assert not rule.waits_for(bob.pk, current)
+    assert not rule.waits_for(alice.pk, current)
     # ... and Bob can still accept later.
     assert rule.may_accept(bob.pk)
     consent.accept(partner=bob, rule=rule, version_id=version)
     assert fresh(rule).state == State.ACTIVE
-    assert consent.answers_by_rule(agreement, [version])[version][bob.pk][0] == Kind.ACCEPTED
 
 
-def test_each_partners_latest_answer_to_every_rule_takes_two_queries(
+def test_who_answered_every_waiting_wording_takes_two_queries(
     couple, agreement, django_assert_num_queries
 ):
     alice, bob = couple
     rules = rules_of(alice)
     consent.accept(partner=alice, rule=rules[0], version_id=rules[0].pending_version_id)
     consent.not_yet(partner=bob, rule=rules[1], version_id=rules[1].pending_version_id, note="n")
-    consent.decline(partner=bob, rule=rules[2], version_id=rules[2].pending_version_id, note="d")
-    ids = [r.latest_version_id for r in rules]
+    consent.accept(partner=bob, rule=rules[3], version_id=rules[3].pending_version_id)
+    consent.accept(partner=alice, rule=rules[3], version_id=rules[3].pending_version_id)
+    rules = rules_of(alice)
+    ids = [r.pending_version_id for r in rules]
     with django_assert_num_queries(2):
-        answers = consent.answers_by_rule(agreement, ids)
-    assert answers[ids[0]] == {alice.pk: (Kind.ACCEPTED, "", answers[ids[0]][alice.pk][2])}
-    assert answers[ids[1]][bob.pk][:2] == (Kind.NOT_YET, "n")
-    assert answers[ids[2]][bob.pk][:2] == (Kind.DECLINED, "d")
-    assert ids[3] not in answers
+        rounds = rounds_for(rules)
+    assert set(rounds[ids[0]].accepted_at) == {alice.pk} and not rounds[ids[0]].spoken
+    assert (rounds[ids[1]].spoken[bob.pk].kind, rounds[ids[1]].spoken[bob.pk].note) == (
+        Kind.NOT_YET,
+        "n",
+    )
+    assert ids[3] is None and len(rounds) == len(rules) - 1
+
+
+def test_after_not_yet_archive_and_restore_the_rule_waits_for_that_partner_again(
+    couple, agreement
+):
+    """A restore puts the wording on the table afresh: the earlier "not yet" is of an earlier
+    round, so the card, the summary and Rule.waits_for all say the rule waits for that partner."""
+    alice, bob = couple
+    rule = consent.propose_rule(partner=alice, agreement=agreement, title="T", text="Ours.")
+    consent.not_yet(partner=bob, rule=rule, version_id=rule.pending_version_id, note="Later")
+    consent.archive(partner=bob, rule=fresh(rule))
+    consent.restore(partner=alice, rule=fresh(rule))
+    rule = fresh(rule)
+    assert rule.waits_for(bob.pk) and not round_of(rule).spoken
 
 
 # -- withdrawing and resting ----------------------------------------------------------------------
@@ -347,12 +364,13 @@ def test_the_questions_need_no_query_beyond_what_the_page_prefetches(
     couple, agreement, django_assert_num_queries
 ):
     rules = every_state(couple, agreement)
+    rounds = rounds_for(rules)
     with django_assert_num_queries(0):
         for rule in rules:
             for seat in couple:
                 for action in ACTIONS:
                     getattr(rule, f"may_{action}")(seat.pk)
-                rule.waits_for(seat.pk)
+                rule.waits_for(seat.pk, round_of(rule, rounds))
             assert rule.wording and rule.draft and rule.number
             assert (rule.change, rule.pending) is not None
 
@@ -394,6 +412,5 @@ def test_both_withdrawing_at_once_ends_both_partners_consent_to_a_waiting_change
     assert rule.withdrawn_by == bob and live(rule) == set()
     consent.accept(partner=bob, rule=rule, version_id=rule.change.pk)
     assert fresh(rule).state == State.PAUSED
-    answers = consent.answers_by_rule(agreement, [rule.change.pk])[rule.change.pk]
-    assert answers[alice.pk][0] == Kind.WITHDREW
+    assert alice.pk not in round_of(rule).accepted_at
     assert check_agreement(agreement) == []

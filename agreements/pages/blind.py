@@ -10,31 +10,13 @@ Once the wording is no longer waiting (in force, declined, replaced) everything 
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from agreements.access import Viewer
 from agreements.models import Acceptance, Event, Rule
+from agreements.rounds import Round, rounds_for
 
 Kind = Event.Kind
-# Events that answer a wording, or follow from answers; any other event on a version (proposed,
-# restored, withdrawn, reopened ...) puts it on the table afresh and starts a new round.
-ANSWER_KINDS = {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED}
-SPOKEN_ANSWERS = {Kind.NOT_YET, Kind.DECLINED}
-
-
-@dataclass
-class Round:
-    """One pending version as it stands now: who holds a live acceptance (since when), and who
-    said not yet or declined since the round began."""
-
-    version_id: int
-    started_at: datetime | None = None
-    accepted_at: dict[int, datetime] = field(default_factory=dict)
-    spoke: set[int] = field(default_factory=set)
-
-    def answered_by(self, seat_id: int | None) -> bool:
-        return seat_id is not None and (seat_id in self.accepted_at or seat_id in self.spoke)
 
 
 def acceptance_visible(viewer: Viewer, *, partner_id: int, answered: bool) -> bool:
@@ -47,40 +29,13 @@ def acceptance_visible(viewer: Viewer, *, partner_id: int, answered: bool) -> bo
 
 
 def visible_to(viewer: Viewer, acceptance: Acceptance, *, rule: Rule, rounds: dict) -> bool:
-    """May this viewer see this acceptance row? `rounds`: `rounds_for(rules)` of the page's rules
-    (two queries for the whole page). For the cards: `[a for a in live if visible_to(...)]`."""
+    """May this viewer see this acceptance row? `rounds`: `rounds.rounds_for(rules)` of the
+    page's rules (two queries for the whole page). For the cards: `[a for a in live if visible_to(...)]`."""
     if acceptance.version_id != rule.pending_version_id:
         return True
-    current = rounds.get(acceptance.version_id)
+    current: Round | None = rounds.get(acceptance.version_id)
     answered = current is not None and current.answered_by(viewer.seat_id)
     return acceptance_visible(viewer, partner_id=acceptance.partner_id, answered=answered)
-
-
-def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
-    """The current round of every rule with a wording waiting, by pending version id: two queries
-    for any number of rules."""
-    pending = {r.pending_version_id for r in rules if r.pending_version_id}
-    rounds = {version_id: Round(version_id) for version_id in pending}
-    if not rounds:
-        return rounds
-    events = (
-        Event.objects.filter(version_id__in=pending)
-        .order_by("created_at", "pk")
-        .values_list("version_id", "kind", "partner_id", "created_at")
-    )
-    for version_id, kind, partner_id, at in events:
-        current = rounds[version_id]
-        if kind not in ANSWER_KINDS:
-            current.started_at = at
-            current.spoke = set()
-        elif kind in SPOKEN_ANSWERS and partner_id:
-            current.spoke.add(partner_id)
-    live = Acceptance.objects.filter(version_id__in=pending, withdrawn_at__isnull=True).values_list(
-        "version_id", "partner_id", "created_at"
-    )
-    for version_id, partner_id, at in live:
-        rounds[version_id].accepted_at[partner_id] = at
-    return rounds
 
 
 def hidden_acceptances(viewer: Viewer, rules: Iterable[Rule]) -> list[tuple[int, int, datetime]]:

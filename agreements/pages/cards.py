@@ -9,8 +9,9 @@ from django.urls import reverse
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
-from agreements.models import Event, Rule
+from agreements.models import Rule
 from agreements.pages import blind
+from agreements.rounds import Round, round_of, rounds_for
 
 State = Rule.State
 
@@ -82,6 +83,8 @@ class Card:
     other_name: str = ""
     # Every "not yet" of this round (all visible: they are messages to the other partner).
     spoken: list[Answer] = field(default_factory=list)
+    # The waiting wording's current round (agreements/rounds.py), None when nothing waits.
+    round: Round | None = None
 
     @property
     def accepted_by_me(self) -> bool:
@@ -99,8 +102,9 @@ class Card:
 
     @property
     def needs_you(self) -> bool:
-        """True exactly when this viewer's answer is what the rule waits for."""
-        return self.may_answer and self.my_answer is None and not self.is_mine
+        """True exactly when this viewer's answer is what the rule waits for (Rule.waits_for,
+        asked with the round the card was made from)."""
+        return self.may_act and self.rule.waits_for(self.viewer.seat_id, self.round)
 
     @property
     def other_answers(self) -> list[Answer]:
@@ -229,30 +233,24 @@ class Card:
 def make_card(
     rule: Rule, number: int, viewer: Viewer, rounds: dict | None = None, other_name: str = ""
 ) -> Card:
-    """`rounds`: what was said to each waiting wording in its current round, as read once for the
-    page by `answer_rounds`; without it they are read for this rule alone. `other_name`: the
-    viewer's partner, by name."""
+    """`rounds`: the current rounds of the page's waiting wordings (rounds.rounds_for, read once
+    for the page); without it, read for this rule alone. `other_name`: the viewer's partner."""
     card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
     waiting = rule.pending_version
     if waiting is None:
         return card
-    live = getattr(waiting, "live_acceptances", None)
-    if live is None:
-        live = list(
-            waiting.acceptances.filter(withdrawn_at__isnull=True).select_related("partner__user")
-        )
-    said = (answer_rounds([rule]) if rounds is None else rounds).get(waiting.pk, {})
-    card.spoken = [
-        Answer(partner_id, name, "not_yet", note)
-        for partner_id, (name, note) in said.get("not_yet", {}).items()
-        if partner_id not in {a.partner_id for a in live}
-    ]
-    answers = [Answer(a.partner_id, a.partner.name, "accepted") for a in live] + card.spoken
+    current = round_of(rule, rounds)
+    card.round = current
+    card.spoken = [Answer(s.partner_id, s.name, "not_yet", s.note) for s in current.not_yet()]
+    answers = [
+        Answer(partner_id, current.names.get(partner_id, ""), "accepted")
+        for partner_id in current.accepted_at
+    ] + card.spoken
     card.my_answer = next((a for a in answers if a.partner_id == viewer.seat_id), None)
     if rule.proposed_by_id is not None:
         card.proposed_by = rule.proposed_by.name
-        card.proposal_note = said.get("proposal_note", "")
-    answered = card.my_answer is not None
+        card.proposal_note = current.proposal_note
+    answered = current.answered_by(viewer.seat_id)
     card.answers = [
         a
         for a in answers
@@ -273,44 +271,25 @@ def make_card(
     return card
 
 
-def answer_rounds(rules) -> dict:
-    """For each waiting wording, what was said in its current round (since it was last put on
-    the table: proposed, restored, reopened): each partner's "not yet" (name and note) unless
-    answered since, and the proposer's note. One query for the page."""
-    waiting = [r.pending_version_id for r in rules if r.pending_version_id]
-    if not waiting:
-        return {}
-    rounds: dict = {}
-    for event in (
-        Event.objects.filter(version_id__in=waiting)
-        .select_related("partner__user")
-        .order_by("created_at", "pk")
-    ):
-        current = rounds.setdefault(event.version_id, {"not_yet": {}})
-        if event.kind not in blind.ANSWER_KINDS:  # on the table afresh: a new round
-            rounds[event.version_id] = {"not_yet": {}, "proposal_note": event.note}
-        elif event.kind == Event.Kind.NOT_YET:
-            current["not_yet"][event.partner_id] = (event.partner.name, event.note)
-        elif event.kind == Event.Kind.ACCEPTED:
-            current["not_yet"].pop(event.partner_id, None)
-    return rounds
-
-
 def make_cards(
     rules, viewer: Viewer, other_name: str = "", rounds: dict | None = None
 ) -> list[Card]:
-    """`rounds`: as `answer_rounds(rules)` gives them (read here when not given)."""
+    """`rounds`: as `rounds.rounds_for(rules)` gives them (read here when not given)."""
     if rounds is None:
-        rounds = answer_rounds(rules)
+        rounds = rounds_for(rules)
     return [make_card(rule, rule.position, viewer, rounds, other_name) for rule in rules]
 
 
-def summary(cards: list[Card]) -> dict:
-    live = [c for c in cards if c.rule.state != State.ARCHIVED]
+def summary(rules: list[Rule], viewer: Viewer, rounds: dict) -> dict:
+    """The counts above the cards, and the rules that wait for this viewer's answer (each asked
+    with its round, as its card is): `rules` are the agreement's rules not archived."""
+    needs_you = []
+    if viewer.may_act:
+        needs_you = [r for r in rules if r.waits_for(viewer.seat_id, round_of(r, rounds))]
     return {
-        "in_force": sum(c.rule.state == State.ACTIVE for c in live),
-        "total": len(live),
-        "waiting": sum(c.waiting is not None for c in live),
-        "needs_you": [c for c in live if c.needs_you],
-        "resting": sum(c.rule.state == State.PAUSED for c in live),
+        "in_force": sum(r.state == State.ACTIVE for r in rules),
+        "total": len(rules),
+        "waiting": sum(r.pending_version_id is not None for r in rules),
+        "needs_you": needs_you,
+        "resting": sum(r.state == State.PAUSED for r in rules),
     }

@@ -15,8 +15,8 @@ from django.utils.text import capfirst
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.models import Agreement, Comment, Event, Rule, RuleVersion
-from agreements.pages import blind, memo
-from agreements.pages.agreement import home_url, partners_of, revision_key
+from agreements.pages import blind
+from agreements.pages.agreement import home_url
 
 Kind = Event.Kind
 # Days of the timeline on one page, and lines of a day shown before "Earlier that day": a phone
@@ -353,22 +353,15 @@ NEWS_LINES = 8
 def since_last_visit(agreement: Agreement, viewer: Viewer, previous_visit) -> list[Line]:
     """What the other partner did since this viewer's previous visit, as lines: proposals, not
     yet, declines, withdrawals, archives, rules that came into force, comments. Acceptances are
-    left out: blind until answered, and a rule coming into force says it anyway. One query the
-    first time in a worker for this revision and visit, and none on a first visit."""
+    left out: blind until answered, and a rule coming into force says it anyway. One query, and
+    none on a first visit."""
     if previous_visit is None:
         return []
-
-    def read() -> list[Line]:
-        events = (
-            agreement.events.filter(created_at__gt=previous_visit)
-            .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
-            .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
-            .select_related("partner__user", "therapist", "rule__latest_version", "version")
-            .order_by("created_at", "pk")
-        )
-        return tell(list(events[: NEWS_LINES + 1]), viewer)[:NEWS_LINES]
-
-    # Every event moves the revision: by revision, viewer and visit (pages/memo.py), so a reload
-    # within a visit reads nothing.
-    key = revision_key(agreement, partners_of(agreement.couple))
-    return memo.page_rows.get_or_make((key, viewer.seat_id, previous_visit, "news"), read)
+    events = (
+        agreement.events.filter(created_at__gt=previous_visit)
+        .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
+        .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
+        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+        .order_by("created_at", "pk")
+    )
+    return tell(list(events[: NEWS_LINES + 1]), viewer)[:NEWS_LINES]

@@ -5,7 +5,6 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -37,13 +36,9 @@ PAGE = pages.PAGE[Viewer.PARTNER]
 def agreement(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
     previous = visits.record_visit(viewer.seat)
-
-    def render_page(extra: dict) -> str:
-        context = pages.agreement_page(agreement, viewer)
-        context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
-        return render_to_string(PAGE, context | extra, request=request)
-
-    response = HttpResponse(pages.kept_page(request, agreement, viewer, previous, render_page))
+    context = pages.agreement_page(agreement, viewer)
+    context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
+    response = render(request, PAGE, context)
     response["ETag"] = agreement.etag
     return response
 
@@ -73,9 +68,7 @@ def new_rule(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(
-                partner=viewer.seat,
-                agreement=pages.agreement_now(viewer.seat),
-                **form.cleaned_data,
+                partner=viewer.seat, agreement=viewer.seat.couple.agreement, **form.cleaned_data
             )
         except consent.ConsentError as error:
             messages.error(request, error.message)
@@ -112,12 +105,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
 @require_GET
 def print_page(request: HttpRequest) -> HttpResponse:
     agreement, viewer = partner_agreement_or_404(request)
-
-    def render_page() -> str:
-        context = pages.print_page(agreement, viewer)
-        return render_to_string("agreements/print.html", context, request=request)
-
-    return HttpResponse(pages.kept_print_page(agreement, viewer, render_page))
+    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
 
 
 @partner_required
@@ -134,7 +122,7 @@ def reply(request: HttpRequest) -> HttpResponse:
             anchor = f"#rule-{rule.pk}"
         try:
             therapy.add_comment(
-                agreement=pages.agreement_now(viewer.seat),
+                agreement=viewer.seat.couple.agreement,
                 rule=rule,
                 partner=viewer.seat,
                 text=form.cleaned_data["text"],

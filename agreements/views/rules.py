@@ -10,7 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import consent
-from agreements.access import Viewer, partner_required, rule_of_partner_or_404
+from agreements.access import (
+    Viewer,
+    partner_agreement_or_404,
+    partner_required,
+    rule_of_partner_or_404,
+)
 from agreements.forms import NoteForm, VersionForm, WordingForm, first_error
 from agreements.models import Rule
 from agreements.pages import agreement as pages
@@ -30,18 +35,18 @@ def _card_response(
 ) -> HttpResponse:
     """htmx: the card (holding the form of `open_kind`, if any) and the summary. Without
     JavaScript: back to the page after a success, or the page again with the message."""
-    agreement = pages.agreement_now(viewer.seat)
     if not request.htmx:
         if status == 200:
             return redirect(f"{reverse('agreements:agreement')}#rule-{rule.pk}")
         if error:
             messages.error(request, error)
+        agreement, viewer = partner_agreement_or_404(request)
         return render(request, PAGE, pages.agreement_page(agreement, viewer), status=status)
     context = pages.card_after_action(
-        agreement, viewer, rule.pk, error=error, open_kind=open_kind, form=form
+        viewer.seat, rule.pk, viewer, error=error, open_kind=open_kind, form=form
     )
     response = render(request, f"{PAGE}#card-response", context, status=status)
-    response["ETag"] = agreement.etag
+    response["ETag"] = context["agreement"].etag
     return response
 
 
