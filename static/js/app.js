@@ -63,6 +63,16 @@
       event.detail.headers["If-None-Match"] = pollEtag;
     }
   });
+  // A page in a hidden tab does not poll (nothing with an "every" trigger asks); it asks once
+  // when it is shown again (a poll's hx-trigger also listens for "rr:visible" on the document).
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    if (document.hidden && /\bevery\b/.test(trigger)) event.preventDefault();
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) document.dispatchEvent(new Event("rr:visible"));
+  });
   // A poll and the partner's own action can cross: the poll's answer, read before the action,
   // may arrive after it. The agreement's revision only grows, so an older answer is dropped
   // rather than put back on screen what the partner has just changed (the next poll, still
