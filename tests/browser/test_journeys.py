@@ -380,3 +380,37 @@ def test_what_the_other_partner_did_still_arrives_after_an_own_action(contexts, 
     page.unroute("**/agreement/poll/")
     expect(card(page, 1)).to_contain_text("Bob: not yet", timeout=POLL_WAIT_MS)
     expect(card(page, 2)).to_contain_text("You: accepted")
+
+
+def test_an_open_page_in_a_hidden_tab_does_not_poll_and_asks_once_when_shown(
+    contexts, alice, bob, couple
+):
+    page = contexts.page(alice)
+    page.goto("/agreement/")
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/poll/" in r.url else None)
+    page.wait_for_event("request", lambda r: "/poll/" in r.url, timeout=POLL_WAIT_MS)
+    # The tab goes to the background.
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", {value: true, configurable: true});
+        Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    page.wait_for_timeout(500)
+    before = len(polls)
+    rule = rules_of(couple[1])[0]
+    consent.accept(partner=couple[1], rule=rule, version_id=rule.pending_version_id)
+    page.wait_for_timeout(12_000)  # more than two poll intervals
+    assert len(polls) == before
+    # Shown again: one poll at once, which brings what changed meanwhile.
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", {value: false, configurable: true});
+        Object.defineProperty(document, "visibilityState", {value: "visible", configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    page.wait_for_timeout(1_500)
+    assert len(polls) == before + 1
