@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.hashers import make_password
 
+from accounts import profile
 from accounts.models import User
 from intimacy.validators import validate_one_line
 
@@ -39,10 +40,13 @@ class SignupForm(forms.Form):
             make_password(self.cleaned_data.get("password1") or "")
 
     def signup(self, request, user: User) -> None:
-        user.display_name = self.cleaned_data["display_name"].strip()
-        user.is_therapist = self.cleaned_data["account_type"] == "therapist"
-        user.practice_name = self.cleaned_data["practice_name"].strip() if user.is_therapist else ""
-        user.save(update_fields=["display_name", "is_therapist", "practice_name"])
+        """allauth's hook once it made the account: written by the service, not here."""
+        profile.complete_sign_up(
+            user=user,
+            display_name=self.cleaned_data["display_name"],
+            is_therapist=self.cleaned_data["account_type"] == "therapist",
+            practice_name=self.cleaned_data["practice_name"],
+        )
 
 
 class InvitationForm(forms.Form):

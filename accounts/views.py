@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import erasure, linking
 from accounts.forms import DeleteAccountForm, InvitationForm, ProfileForm
 from accounts.models import Invitation, Partner
-from agreements import export
+from agreements import export, people
 from agreements.access import partner_required
 
 
@@ -146,7 +146,11 @@ def end_partnership(request: HttpRequest) -> HttpResponse:
 def settings_page(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        people.save_settings(
+            user=request.user,
+            display_name=form.cleaned_data["display_name"],
+            partner_update_emails=form.cleaned_data["partner_update_emails"],
+        )
         messages.success(request, "Your settings were saved.")
         return redirect("accounts:settings")
     status = 422 if request.method == "POST" else 200

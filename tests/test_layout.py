@@ -119,3 +119,103 @@ def test_accounts_never_write_agreement_rows_or_name_their_states():
         source = (ROOT / "accounts" / module).read_text()
         for internal in ("record_event", "Event", '"ended"', '"active"', ".update(status"):
             assert internal not in source, (module, internal)
+
+
+# -- one way to change state ------------------------------------------------------------------
+# The modules that may write project models: the services (each change one function, one
+# transaction, an event), the demo story (through the services, and the few rows it makes
+# itself), and the management commands that run them.
+WRITERS = SERVICES + (
+    "agreements.revision",
+    "agreements.people",
+    "accounts.profile",
+    "agreements.stories",
+    "checkins.stories",
+    "intimacy.emails",  # the email queue: enqueues, and requeues what failed
+)
+PUBLIC_AGREEMENTS += ("agreements.people",)
+# Calls that write rows when made on a model instance, a manager or a queryset.
+INSTANCE_WRITES = {"save", "delete", "full_clean_and_save"}
+QUERYSET_WRITES = {
+    "create",
+    "update",
+    "delete",
+    "bulk_create",
+    "bulk_update",
+    "get_or_create",
+    "update_or_create",
+}
+QUERYSET_STEPS = {"objects", "filter", "exclude", "all", "select_for_update", "using"}
+# Receivers that are not model rows: the session, the cache and messages keep their own stores.
+NOT_ROWS = {"session", "cache", "caches", "storage", "response", "mail"}
+
+
+def _receiver_names(node: ast.AST) -> list[str]:
+    names = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            names.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Name):
+            names.append(node.id)
+            return names
+        else:
+            return names
+
+
+def model_writes(path: Path) -> list[str]:
+    """Every write call in the module, but in a model's own manager or queryset class (Django's
+    contract: `UserManager.create_user` is how allauth and createsuperuser make a user)."""
+    tree = ast.parse(path.read_text(), str(path))
+    data_layer = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name.endswith(("Manager", "QuerySet"))
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in data_layer:
+            continue
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method, receiver = node.func.attr, _receiver_names(node.func.value)
+        if set(receiver) & NOT_ROWS:
+            continue
+        queryset = bool(set(receiver) & QUERYSET_STEPS) or any(
+            name.endswith("_set") or name in {"acceptances", "answers", "partners"}
+            for name in receiver
+        )
+        if method in INSTANCE_WRITES or (queryset and method in QUERYSET_WRITES):
+            found.append(f"{path.name}:{node.lineno} .{method}()")
+    return found
+
+
+def test_no_model_is_written_outside_the_service_modules():
+    """Views, forms, pages, gates, template tags and middleware never write: every change goes
+    through a service function (docs/architecture.md)."""
+    writes = []
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts or "management" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            if within(name, WRITERS):
+                continue
+            writes.extend(model_writes(path))
+    assert writes == []
+
+
+def test_the_write_check_finds_a_write_in_a_view(tmp_path):
+    view = tmp_path / "view.py"
+    view.write_text(
+        "def v(request, form):\n"
+        "    form.save()\n"
+        "    Rule.objects.filter(pk=1).update(state='x')\n"
+        "    context.update(a=1)\n"
+        "    request.session.save()\n"
+    )
+    found = [line.split(" ", 1)[1] for line in model_writes(view)]
+    assert found == [".save()", ".update()"]

@@ -1,0 +1,18 @@
+"""What a person says about themselves when they sign up: the one way it is written."""
+
+from django.db import transaction
+
+from accounts.models import User
+
+
+def complete_sign_up(
+    *, user: User, display_name: str, is_therapist: bool, practice_name: str
+) -> User:
+    """The name shown to a partner and the kind of account, for an account allauth just made
+    (it has no couple and no agreement yet, so no page shows it anywhere)."""
+    with transaction.atomic():
+        user.display_name = display_name.strip()
+        user.is_therapist = is_therapist
+        user.practice_name = practice_name.strip() if is_therapist else ""
+        user.save(update_fields=["display_name", "is_therapist", "practice_name"])
+    return user
