@@ -1,0 +1,188 @@
+"""Fresh by construction: after every kind of change, every page shows what a fresh server
+shows, on the very next request.
+
+Nothing is kept between requests but the poll's ETag in the partner's open page, so the one
+promise to check is that a page loaded before a change ("warm": the same client, as on the same
+server) and loaded again after it equals a fresh render for a new client (another server, a
+new session), and that whenever a viewer's live region changed, the ETag their open page holds
+no longer answers 304. Every service below runs through its real function, on a couple with an
+agreement in every state and a therapist who commented; every page of the URL matrix is checked
+for each of them."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from agreements import consent, people, therapy
+from agreements.models import Rule
+from agreements.stories import agreement_in_every_state, therapist_review
+from tests.conftest import agreement_of, client_for, fresh, reauthenticate
+
+CSRF = re.compile(r'(csrfmiddlewaretoken" value="|X-CSRFToken": ")[^"]+')
+
+
+def normal(html: str) -> str:
+    return CSRF.sub(r"\1…", html)
+
+
+@pytest.fixture(autouse=True)
+def _relaxed_rate_limits(settings) -> None:
+    # Each page is opened by new sessions that re-authenticate, many within a minute; the limits
+    # themselves are tested elsewhere.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
+class World:
+    def __init__(self, couple, therapist):
+        self.alice, self.bob = couple
+        self.therapist = therapist
+        self.rules = agreement_in_every_state(self.alice, self.bob)
+        self.access = therapist_review(couple, therapist, list(self.rules.values())[:2])
+        self.agreement = agreement_of(self.alice)
+
+    def rule(self, state: str) -> Rule:
+        return fresh(self.rules[state])
+
+    def pages(self) -> dict[str, tuple[object, str]]:
+        """Who looks, at what: the URL matrix."""
+        agreement, rule = self.agreement.pk, self.rules["change_proposed"].pk
+        partner = {
+            "agreement": reverse("agreements:agreement"),
+            "poll": reverse("agreements:poll"),
+            "print": reverse("agreements:print"),
+            "timeline": reverse("agreements:timeline"),
+            "history": reverse("agreements:history", args=[rule]),
+            "therapist access": reverse("agreements:therapist_access"),
+        }
+        therapist = {
+            "therapist home": reverse("therapist:home"),
+            "couple": reverse("therapist:couple", args=[agreement]),
+            "therapist history": reverse("therapist:history", args=[agreement, rule]),
+            "therapist timeline": reverse("therapist:timeline", args=[agreement]),
+            "therapist print": reverse("therapist:print", args=[agreement]),
+        }
+        found = {}
+        for who in (self.alice.user, self.bob.user):
+            for name, path in partner.items():
+                found[f"{who.display_name}: {name}"] = (who, path)
+        for name, path in therapist.items():
+            found[f"therapist: {name}"] = (self.therapist, path)
+        return found
+
+
+def _version(rule: Rule) -> int:
+    return rule.pending_version_id
+
+
+SERVICES = {
+    "accept": lambda w: consent.accept(
+        partner=w.alice, rule=w.rule("waiting_for_a"), version_id=_version(w.rule("waiting_for_a"))
+    ),
+    "not yet": lambda w: consent.not_yet(
+        partner=w.bob,
+        rule=w.rule("waiting_for_b"),
+        version_id=_version(w.rule("waiting_for_b")),
+        note="Sunday?",
+    ),
+    "decline": lambda w: consent.decline(
+        partner=w.bob,
+        rule=w.rule("waiting_for_both"),
+        version_id=_version(w.rule("waiting_for_both")),
+        note="No.",
+    ),
+    "take back": lambda w: consent.take_back(
+        partner=w.bob,
+        rule=w.rule("change_proposed"),
+        version_id=_version(w.rule("change_proposed")),
+    ),
+    "propose a change": lambda w: consent.propose_change(
+        partner=w.alice, rule=w.rule("in_force"), title="Ours", text="New words.", note="Try?"
+    ),
+    "propose a rule": lambda w: consent.propose_rule(
+        partner=w.bob, agreement=w.agreement, title="Tea", text="Tea after.", note=""
+    ),
+    "withdraw": lambda w: consent.withdraw(partner=w.bob, rule=w.rule("in_force"), note="Stop."),
+    "reopen": lambda w: consent.reopen(partner=w.alice, rule=w.rule("paused")),
+    "archive": lambda w: consent.archive(partner=w.alice, rule=w.rule("declined")),
+    "restore": lambda w: consent.restore(partner=w.bob, rule=w.rule("archived")),
+    "a partner replies": lambda w: therapy.add_comment(
+        agreement=w.agreement, partner=w.bob, text="Thanks.", rule=w.rule("in_force")
+    ),
+    "the therapist comments": lambda w: therapy.add_comment(
+        agreement=w.agreement, therapist=w.therapist, text="Notice this.", rule=w.rule("paused")
+    ),
+    "the therapist suggests": lambda w: therapy.suggest_rule(
+        therapist=w.therapist, agreement=w.agreement, title="Walk", text="A walk first."
+    ),
+    "the therapist's visit": lambda w: therapy.record_view(fresh_access(w)),
+    "access narrowed": lambda w: therapy.narrow_scope(partner=w.alice, access_id=w.access.pk),
+    "a partner renames": lambda w: people.save_settings(
+        user=w.bob.user, display_name="Robert", partner_update_emails=False
+    ),
+    "the therapist renames": lambda w: people.save_settings(
+        user=w.therapist, display_name="Dr Dana", partner_update_emails=False
+    ),
+}
+
+
+def fresh_access(w: World):
+    w.access.refresh_from_db()
+    return w.access
+
+
+def signed_in(who) -> Client:
+    """A new session (as on another server), recently re-authenticated like a person who just
+    opened "Therapist access"."""
+    client = client_for(who)
+    reauthenticate(client, who)
+    return client
+
+
+def load(client: Client, path: str, etag: str = ""):
+    headers = {"hx-request": "true"} if "/poll/" in path else {}
+    if etag:
+        headers["if-none-match"] = etag
+    return client.get(path, headers=headers)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_after_each_change_every_warm_page_equals_a_fresh_one(service, couple, dana_2fa):
+    world = World(couple, dana_2fa)
+    pages = world.pages()
+    warm = {who: signed_in(who) for who in {who for who, _ in pages.values()}}
+    before = {}
+    for name, (who, path) in pages.items():
+        response = load(warm[who], path)
+        assert response.status_code == 200, name
+        before[name] = (normal(response.content.decode()), response.get("ETag", ""))
+
+    SERVICES[service](world)
+
+    differences = []
+    for name, (who, path) in pages.items():
+        after = load(warm[who], path)
+        brand_new = load(signed_in(who), path)
+        # A page can close (narrowed access: the history is a 404): for both alike.
+        assert after.status_code == brand_new.status_code, name
+        if normal(after.content.decode()) != normal(brand_new.content.decode()):
+            differences.append(f"{name}: the warm page differs from a fresh one")
+        old_html, old_etag = before[name]
+        if name.endswith(": poll") and old_html != normal(brand_new.content.decode()):
+            # What this partner's open page shows changed: the ETag it holds must not answer 304.
+            if load(warm[who], path, etag=old_etag).status_code == 304:
+                differences.append(f"{name}: the open page's ETag still answers 304")
+    assert differences == []
+
+
+def test_a_therapist_renamed_in_settings_shows_on_the_partners_next_request(couple, dana_2fa):
+    world = World(couple, dana_2fa)
+    alice = client_for(world.alice.user)
+    page = alice.get(reverse("agreements:agreement"))
+    assert dana_2fa.display_name in page.content.decode()
+    etag = page["ETag"]
+    people.save_settings(user=dana_2fa, display_name="Dr Dana Q", partner_update_emails=False)
+    assert "Dr Dana Q" in alice.get(reverse("agreements:agreement")).content.decode()
+    poll = load(alice, reverse("agreements:poll"), etag=etag)
+    assert poll.status_code == 200 and "Dr Dana Q" in poll.content.decode()
