@@ -72,7 +72,6 @@ def test_the_agreement_page_costs_the_same_queries_for_10_or_200_rules(
     assert response.content.decode().count('class="rule-card ') == 10
     assert ten == AGREEMENT_PAGE
 
-
     rules_of_their_own(*couple, 190)
     many, response = queries(alice_client, reverse("agreements:agreement"))
     assert response.content.decode().count('class="rule-card ') == 200

@@ -119,9 +119,7 @@ def test_who_answered_every_waiting_wording_takes_two_queries(
     assert ids[3] is None and len(rounds) == len(rules) - 1
 
 
-def test_after_not_yet_archive_and_restore_the_rule_waits_for_that_partner_again(
-    couple, agreement
-):
+def test_after_not_yet_archive_and_restore_the_rule_waits_for_that_partner_again(couple, agreement):
     """A restore puts the wording on the table afresh: the earlier "not yet" is of an earlier
     round, so the card, the summary and Rule.waits_for all say the rule waits for that partner."""
     alice, bob = couple
