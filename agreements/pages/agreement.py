@@ -135,8 +135,11 @@ def card_after_action(
 
 
 def rule_form_page(rule: Rule, viewer: Viewer, open_kind: str, form=None) -> dict:
-    """An action's form on a page of its own (the path without JavaScript)."""
-    card = make_card(rule, rule.position, viewer).open(open_kind, form)
+    """An action's form on a page of its own (the path without JavaScript); `open_kind` empty:
+    the card as it is (the withdrawal's confirmation has its own form)."""
+    card = make_card(rule, rule.position, viewer)
+    if open_kind:
+        card.open(open_kind, form)
     return {"card": card, "agreement": rule.agreement, "viewer": viewer}
 
 
