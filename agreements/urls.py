@@ -29,6 +29,7 @@ urlpatterns = [
     path("rules/new/", partner.new_rule, name="new_rule"),
     path("rules/<int:rule_id>/", partner.history, name="history"),
     path("rules/<int:rule_id>/card/", rules.card, name="card"),
+    path("rules/<int:rule_id>/answer/", rules.answer, name="answer"),
     path("rules/<int:rule_id>/accept/", rules.accept, name="accept"),
     path("rules/<int:rule_id>/not-yet/", rules.not_yet, name="not_yet"),
     path("rules/<int:rule_id>/decline/", rules.decline, name="decline"),

@@ -39,3 +39,27 @@ def test_no_rule_url_answers_500_in_any_state_for_anyone(name, couple, dana_2fa,
         assert therapist.get(history).status_code == 200
     assert [key for key, status in seen.items() if status >= 500] == []
     assert set(seen.values()) <= {200, 302}
+
+
+def test_an_answer_that_names_no_answer_records_nothing_and_says_so(couple, alice_client):
+    rule = agreement_in_every_state(*couple)["waiting_for_a"]
+    events = rule.events.count()
+    path = reverse("agreements:answer", args=[rule.pk])
+    response = alice_client.post(path, {"version": rule.pending_version_id, "note": "Hm"})
+    assert response.status_code == 422
+    assert "Nothing was recorded" in response.content.decode()
+    assert rule.events.count() == events
+
+
+def test_the_answer_forms_own_action_records_the_button_that_was_pressed(couple, alice_client):
+    """A client that ignores formaction posts the form to its own action with the button's
+    name and value: that answer, and no other, is recorded."""
+    rule = agreement_in_every_state(*couple)["waiting_for_a"]
+    page = alice_client.get(reverse("agreements:agreement")).content.decode()
+    assert f'action="{reverse("agreements:answer", args=[rule.pk])}"' in page
+    response = alice_client.post(
+        reverse("agreements:answer", args=[rule.pk]),
+        {"version": rule.pending_version_id, "note": "Sunday?", "answer": "not_yet"},
+    )
+    assert response.status_code == 302
+    assert rule.events.latest("created_at", "pk").kind == "not_yet"

@@ -19,6 +19,7 @@ ACTIONS = (
     "history",
     "take_back",
     "reopen",
+    "answer",
     "accept",
     "not_yet",
     "decline",

@@ -3,6 +3,7 @@ out of band), and a plain form post with a redirect back to the page, so that ev
 without JavaScript."""
 
 from django.contrib import messages
+from django.utils.translation import gettext as _
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -111,6 +112,27 @@ def not_yet(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def decline(request: HttpRequest, rule_id: int) -> HttpResponse:
     return _answer(request, rule_id, "decline", consent.decline)
+
+
+@partner_required
+@require_POST
+def answer(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """The answer form's own action, for a client that ignores each button's formaction: the
+    button's `answer` says which answer; a submission that names none records nothing and says
+    so (no form defaults to yes)."""
+    chosen = {"accept": accept, "not_yet": not_yet, "decline": decline}.get(
+        request.POST.get("answer", "")
+    )
+    if chosen is not None:
+        return chosen(request, rule_id)
+    rule, viewer = rule_of_partner_or_404(request, rule_id)
+    return _card_response(
+        request,
+        rule,
+        viewer,
+        status=422,
+        error=_("Nothing was recorded: choose Accept, Not yet or Decline."),
+    )
 
 
 @partner_required
