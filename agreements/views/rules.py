@@ -3,11 +3,11 @@ out of band), and a plain form post with a redirect back to the page, so that ev
 without JavaScript."""
 
 from django.contrib import messages
-from django.utils.translation import gettext as _
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import consent
