@@ -9,9 +9,12 @@ no longer answers 304. Every service below runs through its real function, on a 
 agreement in every state and a therapist who commented; every page of the URL matrix is checked
 for each of them."""
 
+import pickle
 import re
+from contextlib import suppress
 
 import pytest
+from django.core.cache import cache, caches
 from django.test import Client
 from django.urls import reverse
 
@@ -186,3 +189,63 @@ def test_a_therapist_renamed_in_settings_shows_on_the_partners_next_request(coup
     assert "Dr Dana Q" in alice.get(reverse("agreements:agreement")).content.decode()
     poll = load(alice, reverse("agreements:poll"), etag=etag)
     assert poll.status_code == 200 and "Dr Dana Q" in poll.content.decode()
+
+
+# -- nothing private in the shared cache ----------------------------------------------------------
+PRIVATE = (
+    "Equals, with room for both voices",  # a proposed change's wording
+    "out loud and without blame",
+    "I'd like us to say them out loud.",  # the note sent with it
+    "I want to talk about this one again.",  # a withdrawal's note
+    "Not in this form.",  # a decline's note
+    "Phones away at dinner",  # an archived rule's title
+    "Our private reply to the therapist.",
+)
+
+
+def stored_values(backend) -> list[bytes]:
+    """Everything the cache backend holds, as the bytes it stores."""
+    if hasattr(backend, "_cache") and isinstance(backend._cache, dict):  # LocMemCache
+        return list(backend._cache.values())
+    raise AssertionError(f"no way to read {type(backend).__name__}'s values")
+
+
+def test_no_private_words_reach_the_shared_cache_in_the_clear(couple, dana_2fa):
+    """The shared cache holds sessions, rate limits and presence: after every page and an
+    action, none of the couple's words are in it."""
+    alice, bob = couple
+    cache.clear()
+    rules = agreement_in_every_state(*couple)
+    therapist_review(couple, dana_2fa, [rules["in_force"]])
+    therapy.add_comment(
+        agreement=agreement_of(alice), partner=bob, text="Our private reply to the therapist."
+    )
+    world_pages = [
+        (alice.user, reverse("agreements:agreement")),
+        (bob.user, reverse("agreements:agreement")),
+        (alice.user, reverse("agreements:print")),
+        (alice.user, reverse("agreements:timeline")),
+        (alice.user, reverse("agreements:history", args=[rules["change_proposed"].pk])),
+        (dana_2fa, reverse("therapist:home")),
+        (dana_2fa, reverse("therapist:couple", args=[agreement_of(alice).pk])),
+        (dana_2fa, reverse("therapist:timeline", args=[agreement_of(alice).pk])),
+    ]
+    clients = {who: client_for(who) for who in {who for who, _ in world_pages}}
+    for who, path in world_pages:
+        assert clients[who].get(path).status_code == 200, path
+    load(clients[alice.user], reverse("agreements:poll"))
+    accepted = clients[bob.user].post(
+        reverse("agreements:accept", args=[rules["waiting_for_b"].pk]),
+        {"version": rules["waiting_for_b"].pending_version_id},
+        headers={"hx-request": "true"},
+    )
+    assert accepted.status_code == 200
+
+    values = stored_values(caches["default"])
+    assert values, "the pages stored nothing in the cache: the scan proves nothing"
+    for raw in values:
+        as_text = raw.decode("latin-1")
+        with suppress(Exception):  # not every value is a pickle
+            as_text += repr(pickle.loads(raw))  # noqa: S301 - our own cache's values
+        for word in PRIVATE:
+            assert word not in as_text, f"{word!r} is in the shared cache"
