@@ -5,7 +5,6 @@ of healthchecks' `_get_check_for_user`), or raises Http404: an object of another
 found, never forbidden, so outsiders learn nothing. Views ask here; nothing else checks ownership.
 """
 
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache, wraps
 
@@ -25,7 +24,6 @@ from accounts.models import Invitation, Partner, User
 from agreements import therapy
 from agreements.models import (
     Agreement,
-    CheckInInvitation,
     ClientLink,
     Rule,
     Suggestion,
@@ -374,112 +372,3 @@ def suggestion_of_partner_or_404(request: HttpRequest, suggestion_id: int) -> tu
     ).exists():
         raise Http404
     return suggestion_id, viewer
-
-
-# == Check-ins (the checkins app) ================================================================
-# Appended as one section: who may read or change a check-in. A check-in of another couple is a
-# 404; a partner of an ended couple reads their check-ins (Viewer.FORMER) but changes nothing; a
-# therapist reads a revealed check-in only while both partners share it and the access is live.
-
-
-def _seat_among(partners: list[Partner], user: User) -> Partner | None:
-    return next((p for p in partners if p.user_id == user.pk), None)
-
-
-def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, list[Partner]]:
-    """The check-in list's gate, in one query: every partner of the signed-in partner's current
-    couple (their names), each with the couple (its check-in revision) and the agreement (its
-    revision), and the viewer's seat among them: as read with the user (accounts/backends.py)
-    when they were."""
-    try:
-        seat = seat_read_with(request.user)
-    except AttributeError:
-        partners = list(
-            Partner.objects.filter(
-                couple__partners__user=request.user, couple__partners__left_at__isnull=True
-            )
-            .select_related("user", "couple__agreement")
-            .order_by("joined_at", "pk")
-        )
-        seat = _seat_among(partners, request.user)
-    else:
-        partners = list(seat.couple.partners.all()) if seat is not None else []
-    if seat is None:
-        raise NotLinked("You are not linked with a partner.")
-    return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), partners
-
-
-# The couple of each check-in this worker has let someone into: a check-in never changes couples,
-# so when it is the signed-in partner's current couple, the seat read with the user answers.
-# (Whether the check-in still exists, the kept rows of that couple's check-in revision say.)
-_couple_of_checkin: dict[int, int] = {}
-
-
-def checkin_of_partner_or_404(
-    request: HttpRequest, checkin_id: int, *, fresh: bool = False
-) -> tuple[int, Viewer, list[Partner]]:
-    """(check-in id, Viewer, the couple's partners), in one query: the partners of the couple
-    that has this check-in, found only when the signed-in person has a seat in it, each with the
-    couple and agreement (their revisions: the check-in itself is read by revision, in pages).
-    The seat may be a past one: an ended couple's check-ins stay readable, read-only, as its
-    agreement does; viewer.may_act only for a current partner. `fresh`: read again after this
-    request changed something, not as read with the user at its start."""
-    id_or_404(checkin_id)
-    seat = None
-    if not fresh and _couple_of_checkin.get(checkin_id) is not None:
-        with suppress(AttributeError):  # a user read another way: the query below
-            seat = seat_read_with(request.user)
-        if seat is not None and seat.couple_id != _couple_of_checkin.get(checkin_id):
-            seat = None  # a check-in of a couple they were in before, or not theirs at all
-    if seat is not None:
-        partners = list(seat.couple.partners.all())
-    else:
-        partners = list(
-            Partner.objects.filter(
-                couple__checkins__pk=checkin_id, couple__partners__user=request.user
-            )
-            .select_related("user", "couple__agreement")
-            .order_by("joined_at", "pk")
-        )
-        seat = _seat_among(partners, request.user)
-        if seat is None:
-            raise Http404
-        if len(_couple_of_checkin) >= 100_000:
-            _couple_of_checkin.clear()
-        _couple_of_checkin[checkin_id] = seat.couple_id
-    current = seat.left_at is None and seat.couple.ended_at is None
-    return checkin_id, Viewer(Viewer.PARTNER if current else Viewer.FORMER, seat), partners
-
-
-def shared_checkin_for_therapist_or_404(request: HttpRequest, agreement_id: int, checkin_id: int):
-    """(check-in, Viewer): a revealed check-in of the therapist's live client, shared by both
-    partners, asked afresh on every request: when either stops sharing, the next one is a 404."""
-    from checkins.models import CheckIn
-
-    live = therapist_access_or_404(request, agreement_id)
-    id_or_404(checkin_id)
-    checkin = (
-        CheckIn.objects.select_related("couple")
-        .filter(pk=checkin_id, couple_id=live.agreement.couple_id, revealed_at__isnull=False)
-        .first()
-    )
-    if checkin is None:
-        raise Http404
-    shared = list(checkin.answers.values_list("shared_with_therapist", flat=True))
-    if len(shared) != 2 or not all(shared):
-        raise Http404
-    return checkin, Viewer(Viewer.THERAPIST, therapist_access=live)
-
-
-def exercise_of_partner_or_404(request: HttpRequest, invitation_id: int) -> tuple[int, Viewer]:
-    """A check-in a therapist invited the signed-in partner's current couple to."""
-    id_or_404(invitation_id)
-    try:
-        viewer = partner_or_404(request)
-    except NotLinked:
-        raise Http404 from None
-    if not CheckInInvitation.objects.filter(
-        pk=invitation_id, agreement__couple_id=viewer.seat.couple_id
-    ).exists():
-        raise Http404
-    return invitation_id, viewer

@@ -165,18 +165,10 @@ def _access_notes(agreement: Agreement) -> list[TherapistAccess]:
 
 
 def kept_page(request, agreement: Agreement, viewer: Viewer, previous_visit, render) -> str:
-    """The partner's agreement page, kept whole in the worker's memory for this viewer
-    (memo.whole_page): keyed by what every part of it is read by (the revision and names, the
-    seat, the visit "since your last visit" counts from, the couple's check-in revision for the
-    waiting line). `render(extra)` renders the page."""
-    couple = agreement.couple
-    key = (
-        revision_key(agreement, partners_of(couple)),
-        viewer.seat_id,
-        previous_visit,
-        couple.checkins_revision,
-    )
-    return memo.whole_page(request, memo.agreement_pages, key, render)
+    """The partner's agreement page, rendered afresh: it holds the check-in waiting line, which a
+    check-in's change or the clock alone changes, and nothing keys on those any more
+    (Couple.checkins_revision is gone). `render(extra)` renders the page."""
+    return render({})
 
 
 def card_after_action(
