@@ -27,7 +27,7 @@ def _seat_among(partners: list[Partner], user: User) -> Partner | None:
     return next((p for p in partners if p.user_id == user.pk), None)
 
 
-def current_seat_or_none(user: User) -> Partner | None:
+def _current_seat(user: User) -> Partner | None:
     """The signed-in partner's seat in their current couple, with the couple, its agreement and
     the couple's partners (two queries)."""
     return (
@@ -41,7 +41,7 @@ def current_seat_or_none(user: User) -> Partner | None:
 def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, list[Partner]]:
     """The check-in list's gate: the signed-in partner's current agreement, the Viewer, and every
     partner of the couple. Without a current couple: NotLinked (the page with the next step)."""
-    seat = current_seat_or_none(request.user)
+    seat = _current_seat(request.user)
     if seat is None:
         raise NotLinked("You are not linked with a partner.")
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), list(seat.couple.partners.all())
