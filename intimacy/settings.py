@@ -153,10 +153,13 @@ CACHE_URL = envstr("CACHE_URL", "locmem://" if DEBUG else "db://cache_table")
 if CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL.startswith("db://"):
+    # Never evicts a live entry (a rate limit, a lockout): intimacy/cache.py. Past MAX_ENTRIES
+    # rows, each write first deletes the entries that have expired.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "intimacy.cache.DatabaseCache",
             "LOCATION": CACHE_URL.removeprefix("db://") or "cache_table",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
 elif CACHE_URL.startswith(("redis://", "rediss://")):

@@ -2,7 +2,12 @@
 replay guard as soon as a second worker starts: production refuses it, and its default is shared."""
 
 import pytest
+from allauth.core import ratelimit
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.test import RequestFactory, override_settings
 
+from tests.app_servers import create_cache_table
 from tests.redis_server import RedisServer
 from tests.security_production import ROOT, production_values, run
 
@@ -35,7 +40,7 @@ def test_production_accepts_a_redis_cache_that_answers():
 
 def test_production_without_cache_url_uses_the_database_cache():
     caches = production_values("settings.CACHES")
-    assert caches["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert caches["default"]["BACKEND"] == "intimacy.cache.DatabaseCache"
     assert caches["default"]["LOCATION"] == "cache_table"
 
 
@@ -54,3 +59,22 @@ def test_the_image_runs_the_checks_before_the_app_server_starts_any_worker():
     entrypoint = (ROOT / "Dockerfile").read_text()
     assert entrypoint.index("python manage.py check --deploy\n") < entrypoint.index("exec granian")
 
+
+def test_a_burst_of_new_keys_never_evicts_a_rate_limit_from_the_production_cache(transactional_db):
+    """Django's database cache, past MAX_ENTRIES, deletes a third of its live entries, the lowest
+    keys first, and allauth's limits sort first: a few hundred sessions, or requests for as many
+    new addresses, would wipe every lockout. Production's keeps a limit until its window ends."""
+    production_caches = production_values("settings.CACHES")
+    with override_settings(CACHES=production_caches):
+        create_cache_table()
+        request = RequestFactory().post("/accounts/password/reset/", REMOTE_ADDR="203.0.113.9")
+        request.user = AnonymousUser()
+
+        def reset_allowed() -> bool:
+            return ratelimit.consume(request, action="reset_password", key="alice@example.com")
+
+        while reset_allowed():
+            pass
+        for n in range(1000):
+            cache.set(f"burst:{n}", "x", 3600)
+        assert not reset_allowed()
