@@ -82,7 +82,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Static assets, compressed ahead of time; nothing else under /static/.
+    "intimacy.middleware.StaticAssets",
+    # Everything the app answers below here is compressed, with Django's random padding against
+    # BREACH (docs/deploy.md, "Compression").
+    "django.middleware.gzip.GZipMiddleware",
     "intimacy.middleware.limit_request_size",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

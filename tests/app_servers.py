@@ -160,7 +160,8 @@ class Response:
             if name.lower() == "set-cookie":
                 key, _, rest = value.partition("=")
                 self.set_cookies[key.strip()] = rest.split(";", 1)[0]
-        self.text = raw.read().decode("utf-8", "replace")
+        self.body = raw.read()
+        self.text = self.body.decode("utf-8", "replace")
 
     @property
     def location(self) -> str:
@@ -176,11 +177,12 @@ def call(
     form: dict | None = None,
     timeout: float = 60,
     client_ip: str | None = None,
+    headers: dict | None = None,
 ) -> Response:
     hostname, port = server.split(":")
     conn = http.client.HTTPConnection(hostname, int(port), timeout=timeout)
     # One public address for every server, as behind a load balancer.
-    headers = {"Host": hostname, **PROXY}
+    headers = {"Host": hostname, **PROXY, **(headers or {})}
     if client_ip:  # as the load balancer appends it (the servers need TRUSTED_PROXY_COUNT=1)
         headers["X-Forwarded-For"] = client_ip
     if cookies:
