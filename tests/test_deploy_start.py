@@ -174,7 +174,6 @@ def test_the_image_on_an_empty_database_creates_everything_and_answers_log_ins_w
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         image.stop()
-    assert "createcachetable" not in image.output
     assert problems(image.output) == []
 
 
