@@ -40,16 +40,15 @@ if [ "$#" -gt 0 ]; then
     exec "$@"
 fi
 # Several app servers sharing one database set MIGRATE_ON_START=false and migrate once per deploy.
+# migrate creates every table the app needs, the database cache's included.
 if [ "${MIGRATE_ON_START:-true}" = "true" ]; then
     python manage.py migrate --noinput
-    # The cache is shared by every worker: the database one unless CACHE_URL names Redis.
-    case "${CACHE_URL:-db://cache_table}" in
-        db://*) python manage.py createcachetable ;;
-    esac
 fi
-# The app server runs no system checks: this refuses a configuration that would disable security
-# (a per-process cache, intimacy.E001) before any worker starts.
-python manage.py check
+# Refuses to start, one line per problem, a configuration that would disable security (a
+# per-process cache, an email backend that sends nothing outside a try-out) or half-work (a
+# database not migrated, a cache or keys it cannot use): intimacy/checks.py. Each app server
+# worker checks the last ones again when it loads the app (intimacy/wsgi.py).
+python manage.py check --deploy
 # granian: measured faster than gunicorn's sync and gthread workers here (docs/benchmarks.md,
 # "App servers side by side"). Each worker process runs WEB_THREADS requests at once.
 exec granian --interface wsgi --host 0.0.0.0 --port 8000 --no-ws \

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt bench screenshots clean distclean
+.PHONY: help install run test lint fmt bench screenshots lock audit clean distclean
 
 # Development settings for the commands people run by hand, unless the caller chose otherwise.
 run test screenshots: export DJANGO_DEBUG ?= true
@@ -27,6 +27,8 @@ help:
 	@echo "make fmt          ruff fixes and formatting"
 	@echo "make bench        the benchmark (bench/run.sh)"
 	@echo "make screenshots  docs/screenshots/ from a real browser"
+	@echo "make lock         regenerate the hashed lock files from pyproject.toml (UPGRADE=1: newest releases)"
+	@echo "make audit        known vulnerabilities in the locked versions, and pins with a newer release"
 	@echo "make clean        caches and collected static files; make distclean also removes .venv and var/"
 
 # The interpreter is only looked for when there is no virtual environment yet.
@@ -73,6 +75,22 @@ bench: $(INSTALLED)
 
 screenshots: $(INSTALLED)
 	$(PYTHON) scripts/screenshots.py
+
+# The lock files are made by uv from pyproject.toml, as their first lines say; both need PyPI.
+# After a change to pyproject.toml: make lock (keeps every other pin). To move every pin to its
+# newest release: make lock UPGRADE=1. Then make test, and commit pyproject.toml with both locks.
+LOCK_FLAGS = --quiet --python-version 3.12 --generate-hashes $(if $(UPGRADE),--upgrade)
+lock: $(INSTALLED)
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
+
+# pip-audit asks PyPI's vulnerability data about every pinned version of both lock files, and
+# fails when it cannot (--strict: an audit that reached nothing is not a pass). It needs a
+# network that reaches pypi.org; CI does not run it. Then the pins that lag behind PyPI.
+audit: $(INSTALLED)
+	$(VENV)/bin/pip-audit --strict --progress-spinner off --require-hashes --disable-pip \
+		-r requirements.lock -r requirements-dev.lock
+	$(PYTHON) -m pip list --outdated --disable-pip-version-check
 
 clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -4,6 +4,9 @@ the worker (intimacy/emails.py), with links at SITE_URL like every other link we
 from urllib.parse import urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal import flows
+from allauth.core.exceptions import ImmediateHttpResponse
+from django.db import IntegrityError, transaction
 
 from intimacy import emails
 
@@ -25,3 +28,16 @@ class AccountAdapter(DefaultAccountAdapter):
             if context.get(name):
                 context[name] = on_site(context[name])
         emails.queue(self.render_mail(template_prefix, email, context))
+
+    def save_user(self, request, user, form, commit=True):
+        """Two sign-ups with one new address at the same instant: the one that commits second
+        is answered as a sign-up for an address that has an account (the same page, and at most
+        the rate-limited "you already have an account" email), never with a 500."""
+        try:
+            with transaction.atomic():
+                return super().save_user(request, user, form, commit)
+        except IntegrityError:
+            model = type(user)
+            if not commit or not model.objects.filter(email__iexact=user.email).exists():
+                raise
+        raise ImmediateHttpResponse(flows.signup.prevent_enumeration(request, email=user.email))

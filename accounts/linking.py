@@ -1,14 +1,11 @@
 """Every change to who is linked with whom: invitations, forming a couple, ending it."""
 
-import hashlib
-
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Couple, Invitation, Partner, User
 from agreements import partnership
-from intimacy import emails
+from intimacy import emails, ratelimit
 from intimacy.db import retry_on_conflict
 
 Status = Invitation.Status
@@ -26,7 +23,7 @@ INVALID_LINK = (
 
 
 # Invitation emails go to any address the inviter types, with the inviter's name in them: like
-# allauth's own emails they are rate-limited, per account and per address (in the shared cache).
+# allauth's own emails they are rate-limited, per account and per address (intimacy.ratelimit).
 INVITATION_EMAILS_PER_ACCOUNT = (5, 60 * 60)  # at most 5 an hour from one account
 INVITATION_EMAILS_PER_ADDRESS = (3, 24 * 60 * 60)  # at most 3 a day to one address
 TOO_MANY_INVITATION_EMAILS = (
@@ -60,22 +57,15 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
 
 
 def _consume_invitation_email(inviter: User, email: str) -> bool:
-    """Counts one invitation email against both limits, unless either is reached already."""
-    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    windows = [
-        (f"invitation-email:account:{inviter.pk}", *INVITATION_EMAILS_PER_ACCOUNT),
-        (f"invitation-email:address:{address}", *INVITATION_EMAILS_PER_ADDRESS),
-    ]
-    for key, limit, _seconds in windows:
-        if cache.get(key, 0) >= limit:
-            return False
-    for key, _limit, seconds in windows:
-        if not cache.add(key, 1, timeout=seconds):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr: a new window
-                cache.add(key, 1, timeout=seconds)
-    return True
+    """Counts one invitation email against both limits, unless either is reached already. Atomic
+    across servers, and given back if the invitation is rolled back (intimacy.ratelimit)."""
+    address = email.strip().lower()
+    return ratelimit.take(
+        ratelimit.Limit(f"invitation-email:account:{inviter.pk}", *INVITATION_EMAILS_PER_ACCOUNT),
+        ratelimit.Limit(
+            ratelimit.key("invitation-email:address", address), *INVITATION_EMAILS_PER_ADDRESS
+        ),
+    )
 
 
 def cancel_invitation(*, inviter: User) -> None:

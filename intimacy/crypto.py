@@ -7,6 +7,7 @@ key can be rotated by putting a new one in front and running `manage.py reencryp
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 
@@ -50,3 +51,17 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+def encrypted_fields() -> list[tuple[type, list[str]]]:
+    """Every concrete model with EncryptedTextFields, and their names."""
+    found = []
+    for model in apps.get_models():
+        names = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, EncryptedTextField)
+        ]
+        if names:
+            found.append((model, names))
+    return found

@@ -6,6 +6,12 @@ transaction commits. A worker (`manage.py db_worker`) sends it; when the mail se
 does not answer, the same sealed email is queued again for later (EMAIL_RETRY_DELAYS), and after
 the last attempt it stays in the queue as failed until `manage.py check_queue --requeue`. So a
 request never waits on SMTP, never fails because of it, and no email is lost while SMTP is down.
+
+Once, too: an attempt's row says "sent" as soon as the mail server has said OK (before the
+goodbye), and a failed attempt queues its retry and marks itself failed in one transaction, so
+neither a retry nor a requeue sends an email twice. The one window left is the worker dying
+after the server's OK and before that row is written (docs/deploy.md, "The email worker";
+tests/test_email_worker_deaths.py).
 """
 
 import contextlib
@@ -16,10 +22,10 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.db.models import Min, Q
-from django.tasks import task, task_backends
+from django.tasks import TaskContext, task, task_backends
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -138,14 +144,18 @@ def unseal(sealed: str) -> EmailMultiAlternatives:
     return message
 
 
-@task()
-def deliver(sealed: str, attempt: int = 1) -> None:
-    """Sends one queued email. A failed attempt queues the next one (with the same sealed email)
-    before it fails; the worker records each failure on the task's row and in its log."""
+@task(takes_context=True)
+def deliver(context: TaskContext, sealed: str, attempt: int = 1) -> None:
+    """Sends one queued email, once. A failed attempt queues the next one (with the same sealed
+    email) and marks its own row failed in one transaction; the worker records each failure on
+    the task's row and in its log."""
     message = unseal(sealed)
+    mailer = mailers.default
     try:
-        message.send()
+        mailer.open()
+        mailer.send_messages([message])  # returns once the mail server has said OK
     except Exception as error:
+        _close(mailer)
         # Only the kind of failure is recorded: the server's own text (and so a traceback that
         # includes it) may name the recipient, and neither logs nor the queue ever hold an address.
         reason = _kind(error)
@@ -153,11 +163,43 @@ def deliver(sealed: str, attempt: int = 1) -> None:
         if attempt > len(delays) or not deliver.get_backend().supports_defer:
             raise EmailNotSent(f"attempt {attempt} failed ({reason}); no attempt left") from None
         run_after = timezone.now() + timedelta(seconds=delays[attempt - 1])
-        deliver.using(run_after=run_after).enqueue(sealed, attempt=attempt + 1)
-        raise EmailRetryScheduled(
+        retry = EmailRetryScheduled(
             f"attempt {attempt} failed ({reason}); the next one is queued for"
             f" {run_after.isoformat(timespec='seconds')}"
-        ) from None
+        )
+        # Both or neither: a worker that dies here leaves this attempt running (check_queue
+        # --requeue queues it again) and no retry, never a retry and a requeue.
+        with transaction.atomic():
+            _record(context, retry)
+            deliver.using(run_after=run_after).enqueue(sealed, attempt=attempt + 1)
+        raise retry from None
+    # The server has it: the row says so before anything else can fail (the goodbye included).
+    _record(context, None)
+    _close(mailer)
+
+
+def _record(context: TaskContext, failure: Exception | None) -> None:
+    """Writes this attempt's outcome on its row of the queue (when the queue is the database),
+    as the worker does once the task returns or raises."""
+    rows = _queued()
+    if rows is None:
+        return
+    with transaction.atomic():
+        row = rows.select_for_update().filter(id=context.task_result.id).first()
+        if row is None:
+            return
+        if failure is None:
+            row.set_successful(None)
+        else:
+            row.set_failed(failure)
+
+
+def _close(mailer) -> None:
+    """Closes the connection to the mail server, whatever it answers: the outcome is known."""
+    try:
+        mailer.close()
+    except Exception:
+        logger.warning("The connection to the mail server did not close cleanly")
 
 
 def _kind(error: BaseException) -> str:

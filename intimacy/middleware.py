@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from whitenoise.middleware import WhiteNoiseMiddleware
+from whitenoise.responders import MissingFileError
 
 from intimacy.logfilters import holds_token
 
@@ -23,6 +25,25 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 # How often the idle timer is written back, so that a busy page does not write its session
 # on every request.
 ACTIVITY_RESOLUTION = 60
+
+
+# What /static/ serves: styles, scripts, images and fonts. Not the manifest collectstatic writes
+# (staticfiles.json), nor the READMEs, licences and notes that come beside vendored files.
+ASSET_SUFFIXES = (".css", ".js", ".svg", ".png", ".gif", ".jpg", ".webp", ".ico", ".woff2")
+
+
+class StaticAssets(WhiteNoiseMiddleware):
+    """WhiteNoise, serving the assets under STATIC_ROOT (and, when debugging, under static/)
+    and nothing else: any other file answers 404, as a missing one does."""
+
+    def add_file_to_dictionary(self, url, path, stat_cache=None):
+        if url.lower().endswith(ASSET_SUFFIXES):
+            super().add_file_to_dictionary(url, path, stat_cache=stat_cache)
+
+    def find_file_at_path(self, path, url):
+        if not url.lower().endswith(ASSET_SUFFIXES):
+            raise MissingFileError(path)
+        return super().find_file_at_path(path, url)
 
 
 def limit_request_size(get_response: Handler) -> Handler:

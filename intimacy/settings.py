@@ -48,6 +48,14 @@ if not FIELD_ENCRYPTION_KEYS:
         key_path.chmod(0o600)
     FIELD_ENCRYPTION_KEYS = [key_path.read_text().strip()]
 
+# A try-out on one's own machine (the compose file's default): plain http on localhost, emails
+# printed in the log. It accepts, by name, the two deployment checks such a try-out cannot meet,
+# and nothing else; intimacy.checks refuses it as soon as the app answers to another host
+# (intimacy.E007) and says what it accepts in every `check --deploy` (intimacy.I001).
+TRY_OUT = envbool("TRY_OUT", False)
+TRY_OUT_ACCEPTS = ["security.W008", "mail.E001"]  # no redirect to https; a console email backend
+SILENCED_SYSTEM_CHECKS = TRY_OUT_ACCEPTS if TRY_OUT else []
+
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -74,7 +82,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Static assets, compressed ahead of time; nothing else under /static/.
+    "intimacy.middleware.StaticAssets",
+    # Everything the app answers below here is compressed, with Django's random padding against
+    # BREACH (docs/deploy.md, "Compression").
+    "django.middleware.gzip.GZipMiddleware",
     "intimacy.middleware.limit_request_size",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,10 +157,13 @@ CACHE_URL = envstr("CACHE_URL", "locmem://" if DEBUG else "db://cache_table")
 if CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL.startswith("db://"):
+    # Never evicts a live entry (a rate limit, a lockout): intimacy/cache.py. Past MAX_ENTRIES
+    # rows, each write first deletes the entries that have expired.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "intimacy.cache.DatabaseCache",
             "LOCATION": CACHE_URL.removeprefix("db://") or "cache_table",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
 elif CACHE_URL.startswith(("redis://", "rediss://")):
@@ -296,7 +311,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # Security headers. Production sits behind a TLS-terminating proxy.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG and not TRY_OUT)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

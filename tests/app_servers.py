@@ -80,11 +80,13 @@ def free_port() -> int:
 
 
 class AppServers:
-    """`count` gunicorn servers, one sync worker each, with the same environment."""
+    """`count` gunicorn servers, `workers` sync worker processes each, with the same
+    environment."""
 
-    def __init__(self, count: int = 2, **overrides: str):
+    def __init__(self, count: int = 2, *, workers: int = 1, **overrides: str):
         self.env = server_env(**overrides)
         self.count = count
+        self.workers = workers
         self.processes: list[subprocess.Popen] = []
         self.ports: list[int] = []
         self.logs: list[Path] = []
@@ -106,7 +108,7 @@ class AppServers:
                         "--bind",
                         f"{HOST}:{port}",
                         "--workers",
-                        "1",
+                        str(self.workers),
                         "--no-control-socket",
                     ],
                     cwd=ROOT,
@@ -158,7 +160,8 @@ class Response:
             if name.lower() == "set-cookie":
                 key, _, rest = value.partition("=")
                 self.set_cookies[key.strip()] = rest.split(";", 1)[0]
-        self.text = raw.read().decode("utf-8", "replace")
+        self.body = raw.read()
+        self.text = self.body.decode("utf-8", "replace")
 
     @property
     def location(self) -> str:
@@ -173,11 +176,15 @@ def call(
     cookies: dict | None = None,
     form: dict | None = None,
     timeout: float = 60,
+    client_ip: str | None = None,
+    headers: dict | None = None,
 ) -> Response:
     hostname, port = server.split(":")
     conn = http.client.HTTPConnection(hostname, int(port), timeout=timeout)
     # One public address for every server, as behind a load balancer.
-    headers = {"Host": hostname, **PROXY}
+    headers = {"Host": hostname, **PROXY, **(headers or {})}
+    if client_ip:  # as the load balancer appends it (the servers need TRUSTED_PROXY_COUNT=1)
+        headers["X-Forwarded-For"] = client_ip
     if cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
     body = None
@@ -195,16 +202,19 @@ def call(
 class Browser:
     """One person's cookie jar, used against any of the servers (one public address)."""
 
-    def __init__(self):
+    def __init__(self, client_ip: str | None = None):
         # A CSRF secret of our own, sent as the cookie and as the form field.
         self.cookies = {"csrftoken": secrets.token_hex(16)}
+        self.client_ip = client_ip
 
     def get(self, server: str, path: str) -> Response:
-        return self._keep(call(server, "GET", path, cookies=self.cookies))
+        return self._keep(call(server, "GET", path, cookies=self.cookies, client_ip=self.client_ip))
 
     def post(self, server: str, path: str, form: dict | None = None) -> Response:
         form = {"csrfmiddlewaretoken": self.cookies["csrftoken"], **(form or {})}
-        return self._keep(call(server, "POST", path, cookies=self.cookies, form=form))
+        return self._keep(
+            call(server, "POST", path, cookies=self.cookies, form=form, client_ip=self.client_ip)
+        )
 
     def _keep(self, response: Response) -> Response:
         for key, value in response.set_cookies.items():

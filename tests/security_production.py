@@ -1,6 +1,9 @@
 """Asking the production configuration itself (DJANGO_DEBUG off), in a fresh interpreter."""
 
+import atexit
+import functools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,15 +23,36 @@ def production_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ALLOWED_HOSTS": "example.org",
         "EMAIL_URL": "smtp+tls://mail.example.org:587",
-        # Parsed, never connected to.
-        "DATABASE_URL": f"sqlite:///{tmp / 'unused.sqlite3'}",
+        # Parsed only, or a copy of a migrated database for manage.py commands (see run).
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
     }
     env.update(overrides)
     return env
 
 
+@functools.cache
+def migrated_database() -> Path:
+    """A SQLite database migrated with the production settings, once per test process."""
+    folder = Path(tempfile.mkdtemp(prefix="ror-production-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=production_env(folder),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder / "db.sqlite3"
+
+
 def run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
+    """Runs python with these arguments and the production settings. A manage.py command gets a
+    fresh copy of a migrated database: its checks read the database it would serve."""
     with tempfile.TemporaryDirectory() as tmp:
+        if args[:1] == ["manage.py"] and "DATABASE_URL" not in overrides:
+            shutil.copy(migrated_database(), Path(tmp) / "db.sqlite3")
         return subprocess.run(
             [sys.executable, *args],
             cwd=ROOT,

@@ -4,6 +4,9 @@ import re
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
+
+from tests.security_production import run
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_WEB_ENV = {
@@ -86,13 +89,90 @@ def test_compose_database_url_points_at_the_db_service():
     assert re.fullmatch(r"postgres://rules:[^@]+@db:5432/rules", web_environment()["DATABASE_URL"])
 
 
-def test_compose_uses_the_database_cache_and_the_image_creates_its_table():
-    assert web_environment()["CACHE_URL"].startswith("db://")
-    assert "createcachetable" in dockerfile()
+def test_compose_uses_the_database_cache_whose_table_migrate_creates():
+    assert web_environment()["CACHE_URL"] == "db://cache_table"
+    # No set-up step of its own: intimacy's first migration creates the table.
+    assert "createcachetable" not in dockerfile()
+    migration = (ROOT / "intimacy" / "migrations" / "0001_cache_table.py").read_text()
+    assert 'call_command("createcachetable"' in migration
 
 
-def test_compose_does_not_redirect_to_https_by_default_for_local_http():
-    assert web_environment()["DJANGO_SECURE_SSL_REDIRECT"] == "${DJANGO_SECURE_SSL_REDIRECT:-false}"
+def test_compose_is_a_try_out_by_default_and_real_use_turns_it_off_with_one_variable():
+    environment = web_environment()
+    assert environment["TRY_OUT"] == "${TRY_OUT:-true}"
+    # The redirect to https follows TRY_OUT (settings), so real use has nothing more to set.
+    assert "DJANGO_SECURE_SSL_REDIRECT" not in environment
+
+
+def compose_defaults(**overrides: str) -> dict[str, str]:
+    """The web service's environment as compose would give it with nothing exported but the two
+    secrets (and what `overrides` exports), pointed at a migrated copy of a database."""
+    exported = {
+        "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        **overrides,
+    }
+
+    def resolve(match: re.Match) -> str:
+        name, operator, default = match.groups()
+        if name in exported:
+            return exported[name]
+        assert operator == ":-", f"compose would refuse to start without {name}"
+        return default
+
+    env = {
+        name: re.sub(r"\$\{([A-Z_]+)(:[-?])([^}]*)\}", resolve, value)
+        for name, value in web_environment().items()
+    }
+    del env["DATABASE_URL"]  # the db service: run() gives a migrated copy instead
+    return env
+
+
+def deploy_check(env: dict[str, str]):
+    return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
+
+
+def test_check_deploy_passes_for_the_compose_files_own_try_out_settings():
+    done = deploy_check(compose_defaults())
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Said, not hidden: what a try-out accepts is named in the output.
+    output = done.stdout + done.stderr
+    assert "intimacy.I001" in output
+    assert "(2 silenced)" in output
+
+
+def test_check_deploy_passes_for_the_readmes_real_use_of_the_compose_file():
+    real_use = compose_defaults(
+        TRY_OUT="false",
+        DJANGO_ALLOWED_HOSTS="rules.example.org",
+        SITE_URL="https://rules.example.org",
+        TRUSTED_PROXY_COUNT="1",
+        EMAIL_URL="smtp+tls://user:secret@smtp.example.org:587",
+    )
+    done = deploy_check(real_use)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues (0 silenced)" in done.stdout
+
+
+def test_real_use_that_forgot_the_mail_server_does_not_start():
+    forgot = compose_defaults(
+        TRY_OUT="false",
+        DJANGO_ALLOWED_HOSTS="rules.example.org",
+        SITE_URL="https://rules.example.org",
+    )
+    done = deploy_check(forgot)
+    assert done.returncode != 0
+    assert "mail.E001" in done.stderr
+
+
+def test_a_try_out_that_answers_to_a_public_host_is_refused_by_every_command():
+    public = compose_defaults(
+        DJANGO_ALLOWED_HOSTS="rules.example.org", SITE_URL="https://rules.example.org"
+    )
+    done = run(["manage.py", "check"], **public)
+    assert done.returncode != 0
+    [line] = [line for line in done.stderr.splitlines() if "intimacy.E007" in line]
+    assert "rules.example.org" in line and "TRY_OUT=false" in line
 
 
 def test_dockerfile_installs_the_production_lock_with_hashes():
@@ -109,8 +189,9 @@ def test_dockerfile_collects_static_files_at_build_time():
 def test_dockerfile_runs_migrations_then_the_app_server_as_a_non_root_user():
     text = dockerfile()
     migrate = text.index("manage.py migrate --noinput")
+    check = text.index("python manage.py check --deploy\n")
     server = text.index("exec granian --interface wsgi --host 0.0.0.0 --port 8000")
-    assert migrate < server
+    assert migrate < check < server
     assert "intimacy.wsgi:application" in text[server:]
     assert "${WEB_CONCURRENCY:-2}" in text and "${WEB_THREADS:-4}" in text
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)

@@ -48,28 +48,33 @@ def test_signed_in_pages_without_the_cache_fail_closed(alice_client, cache_gone)
     assert "Your name, as your partner sees it" not in response.content.decode()
 
 
-def test_a_production_server_without_its_cache_refuses_sign_in_and_recovers(
+def test_a_production_server_whose_cache_goes_away_refuses_sign_in_and_recovers(
     transactional_db, settings
 ):
+    """The server starts with its cache (it would refuse to start without one:
+    tests/test_deploy_start.py); then the cache goes away, and comes back."""
     from allauth.account.models import EmailAddress
 
     from accounts.models import User
+    from tests.redis_server import RedisServer
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     user = User.objects.create_user("alice@example.com", PASSWORD, display_name="Alice")
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     form = {"login": "alice@example.com", "password": PASSWORD}
-    with AppServers(1, CACHE_URL=CLOSED) as (server,):
-        browser = Browser()
-        response = browser.post(server, "/accounts/login/", form)
-        assert response.status == 500
-        assert "Something went wrong" in response.text and "Traceback" not in response.text
-        assert "sessionid" not in browser.cookies
-    # The cache is back (the database one here): the same sign-in works.
-    from tests.app_servers import create_cache_table
-
-    create_cache_table()
-    with AppServers(1) as (server,):
-        browser = Browser()
-        assert browser.post(server, "/accounts/login/", form).status == 302
-        assert browser.signed_in(server)
+    redis = RedisServer().start()
+    try:
+        with AppServers(1, CACHE_URL=redis.url) as (server,):
+            redis.stop()
+            browser = Browser()
+            response = browser.post(server, "/accounts/login/", form)
+            assert response.status == 500
+            assert "Something went wrong" in response.text and "Traceback" not in response.text
+            assert "sessionid" not in browser.cookies
+            # The cache is back, on the same address: the same sign-in works.
+            redis.start()
+            browser = Browser()
+            assert browser.post(server, "/accounts/login/", form).status == 302
+            assert browser.signed_in(server)
+    finally:
+        redis.stop()

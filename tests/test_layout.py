@@ -159,6 +159,7 @@ WRITERS = SERVICES + (
     "agreements.stories",
     "checkins.stories",
     "intimacy.emails",  # the email queue: enqueues, and requeues what failed
+    "intimacy.ratelimit",  # the counters of the limits on emails
 )
 PUBLIC_AGREEMENTS += ("agreements.people",)
 # Calls that write rows when made on a model instance, a manager or a queryset.

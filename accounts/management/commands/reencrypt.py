@@ -6,30 +6,15 @@ requests and safe to run twice: each row is rewritten only if it still holds the
 read, so a concurrent edit (already encrypted with the new key) is never overwritten.
 """
 
-from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 
 from intimacy import crypto
-from intimacy.crypto import EncryptedTextField
+from intimacy.crypto import encrypted_fields
 
 BATCH = 500
-
-
-def encrypted_fields() -> list[tuple[type, list[str]]]:
-    """Every concrete model with EncryptedTextFields, and their names."""
-    found = []
-    for model in apps.get_models():
-        names = [
-            field.name
-            for field in model._meta.concrete_fields
-            if isinstance(field, EncryptedTextField)
-        ]
-        if names:
-            found.append((model, names))
-    return found
 
 
 def rotate_field(model: type, name: str) -> int:
