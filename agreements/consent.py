@@ -26,7 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
-from agreements import notify, revision
+from agreements import notify, revision, rounds
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
 from intimacy.db import retry_on_conflict
@@ -102,9 +102,10 @@ def propose_rule(
 
 
 @retry_on_conflict
-def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
-    """Records this partner's acceptance of the waiting version; it comes into force once both
-    current partners (exactly two) hold a live acceptance of it."""
+def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
+    """Records this partner's acceptance of the waiting version, with their note, sealed until
+    the other partner has answered it too (rounds.py); it comes into force once both current
+    partners (exactly two) hold a live acceptance of it."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         accepted_by = _live_acceptors(version_id)
@@ -117,13 +118,11 @@ def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
         if not rule.may_accept(partner.pk, accepted_by):
             raise ConsentError("Your answer to this wording is already recorded.")
         Acceptance.objects.create(version_id=version_id, partner=partner)
-        record_event(
-            rule.agreement, Kind.ACCEPTED, partner=partner, rule=rule, version_id=version_id
-        )
+        revealed = _answer(rule, partner, Kind.ACCEPTED, note)
         # Under the couple's lock nobody else can accept or leave meanwhile.
         accepted_by.add(partner.pk)
         current = rule.agreement.current_partner_ids
-        if len(current) == 2 and current <= accepted_by:
+        if revealed and len(current) == 2 and current <= accepted_by:
             _withdraw_acceptances(rule.current_version_id)
             rule.state = State.ACTIVE
             rule.current_version_id = version_id
@@ -135,47 +134,82 @@ def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
             record_event(
                 rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
             )
-            # Only then: an acceptance the other partner cannot see yet (blind until they
-            # answer) must not reach them as an email either.
-            notify.partner_of(partner)
+        elif revealed:
+            _end_if_declined(rule, partner)
     return rule
 
 
 @retry_on_conflict
 def not_yet(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
     """An answer: the proposal stays open, no longer waiting for this partner (who can still
-    accept later); takes back this partner's own acceptance of it, if any."""
+    accept later); takes back this partner's own acceptance of it, if any. Sealed until the
+    other partner has answered too."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_waiting(rule, version_id, partner)
         if not rule.may_not_yet(partner.pk):
             raise ConsentError(OWN_PROPOSAL)
-        Acceptance.objects.filter(
-            version_id=version_id, partner=partner, withdrawn_at__isnull=True
-        ).update(withdrawn_at=timezone.now())
-        record_event(
-            rule.agreement,
-            Kind.NOT_YET,
-            partner=partner,
-            rule=rule,
-            version=rule.pending_version,
-            note=note,
-        )
-        notify.partner_of(partner)
+        _withdraw_own_acceptance(version_id, partner)
+        if _answer(rule, partner, Kind.NOT_YET, note):
+            _end_if_declined(rule, partner)
     return rule
 
 
 @retry_on_conflict
 def decline(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
-    """Ends the proposal. A declined change leaves the rule's own wording as it was (in force,
-    or resting)."""
+    """No to the waiting wording. Sealed until the other partner has answered it too; once both
+    have, a decline ends the proposal (whoever says no holds the key). A declined change leaves
+    the rule's own wording as it was (in force, or resting)."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_waiting(rule, version_id, partner)
         if not rule.may_decline(partner.pk):
             raise ConsentError(OWN_PROPOSAL)
-        _end_pending(rule, Kind.DECLINED, partner, note)
+        _withdraw_own_acceptance(version_id, partner)
+        if _answer(rule, partner, Kind.DECLINED, note):
+            _end_pending(rule, Kind.DECLINED, partner, note, record=False)
     return rule
+
+
+def _withdraw_own_acceptance(version_id: int, partner: Partner) -> None:
+    Acceptance.objects.filter(
+        version_id=version_id, partner=partner, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now())
+
+
+def _answer(rule: Rule, partner: Partner, kind: str, note: str) -> bool:
+    """Writes this partner's answer to the waiting wording and says whether it completes the
+    round. Until every other current partner has answered, it is sealed: only its author sees
+    it, and only their pages move. The answer that completes the round unseals the answers that
+    stand (an answer changed before stays sealed for good), and the partner is told."""
+    current = rounds.round_of(rule)
+    revealed = current.revealed_with(partner.pk, rule.agreement.current_partner_ids)
+    if revealed:
+        standing = [
+            a.event_id
+            for a in current.answers.values()
+            if a.sealed and a.event_id and a.partner_id != partner.pk
+        ]
+        Event.objects.filter(pk__in=standing).update(private_to=None)
+    record_event(
+        rule.agreement,
+        kind,
+        partner=partner,
+        rule=rule,
+        version_id=rule.pending_version_id,
+        note=note.strip(),
+        private_to=None if revealed else partner,
+    )
+    if revealed:
+        notify.partner_of(partner)
+    return revealed
+
+
+def _end_if_declined(rule: Rule, partner: Partner) -> None:
+    """Once both have answered, a standing decline ends the proposal, whoever answered last."""
+    standing = rounds.round_of(rule).answers.values()
+    if any(a.kind == Kind.DECLINED for a in standing):
+        _end_pending(rule, Kind.DECLINED, partner, "", record=False)
 
 
 @retry_on_conflict
@@ -193,7 +227,11 @@ def take_back(*, partner: Partner, rule: Rule, version_id: int, note: str = "") 
 OWN_PROPOSAL = "This is your own proposal: you can take it back instead."
 
 
-def _end_pending(rule: Rule, kind: str, partner: Partner, note: str) -> None:
+def _end_pending(
+    rule: Rule, kind: str, partner: Partner, note: str, *, record: bool = True
+) -> None:
+    """The waiting wording is off the table. `record`: write the event that says why (a decline
+    has been written already, as an answer)."""
     version = rule.pending_version
     _withdraw_acceptances(version.pk)
     rule.pending_version = None
@@ -201,8 +239,9 @@ def _end_pending(rule: Rule, kind: str, partner: Partner, note: str) -> None:
     if rule.state == State.PROPOSED:
         rule.state = State.DECLINED
     rule.save(update_fields=["state", "pending_version", "proposed_by"])
-    record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
-    notify.partner_of(partner)
+    if record:
+        record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
+        notify.partner_of(partner)
 
 
 # -- changing, withdrawing, reopening -------------------------------------------------------------
@@ -502,7 +541,11 @@ def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None
 
 
 def record_event(agreement: Agreement, kind: str, **fields) -> Event:
-    """The one way an event is written (by the agreement services only); moves the revision."""
+    """The one way an event is written (by the agreement services only); moves the revision, or
+    for a sealed answer only its author's (`private_to`): nobody else can tell it happened."""
     event = Event.objects.create(agreement=agreement, kind=kind, **fields)
-    revision.move([agreement.pk])
+    if event.private_to_id is not None:
+        revision.move_sealed(event.private_to_id)
+    else:
+        revision.move([agreement.pk])
     return event

@@ -36,15 +36,19 @@ class Agreement(models.Model):
     def is_archived(self) -> bool:
         return self.couple.ended_at is not None
 
-    @property
-    def etag(self) -> str:
-        return self.make_etag(self.pk, self.revision)
+    def revision_for(self, seat) -> int:
+        """What one viewer's pages are at: the agreement's revision, and for a partner their own
+        sealed answers (a sealed answer moves only its author's). It only grows."""
+        return self.revision + (seat.sealed_revision if seat is not None else 0)
+
+    def etag_for(self, seat) -> str:
+        return self.make_etag(self.pk, self.revision, seat.sealed_revision if seat else 0)
 
     @staticmethod
-    def make_etag(pk: int, revision: int) -> str:
-        """The poll's ETag. app.js reads the revision from the page's data-revision, never
-        from this string."""
-        return f'"a{pk}r{revision}"'
+    def make_etag(pk: int, revision: int, sealed_revision: int = 0) -> str:
+        """The poll's ETag, for one viewer. app.js reads the revision from the page's
+        data-revision, never from this string."""
+        return f'"a{pk}r{revision}s{sealed_revision}"'
 
 
 class Rule(models.Model):
@@ -313,6 +317,15 @@ class Acceptance(models.Model):
         return f"{self.partner} accepts {self.version}"
 
 
+class EventQuerySet(models.QuerySet):
+    def visible_to(self, seat_id: int | None) -> "EventQuerySet":
+        """What one person may read of the ledger: every event but a sealed answer of someone
+        else (`private_to`). `seat_id` None: a therapist, or anyone with no seat."""
+        if seat_id is None:
+            return self.filter(private_to__isnull=True)
+        return self.filter(Q(private_to__isnull=True) | Q(private_to_id=seat_id))
+
+
 class Event(models.Model):
     """The append-only ledger of everything that happens to an agreement."""
 
@@ -365,6 +378,14 @@ class Event(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     note = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A sealed answer: seen only by the partner who gave it until both partners have answered
+    # the wording (agreements/rounds.py); then the answers that stand are unsealed together.
+    # An answer changed before that stays sealed for good: nobody else ever learns of it.
+    private_to = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -7,6 +7,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Partner
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 from agreements.pages import therapy as therapy_pages
@@ -72,6 +73,8 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     return {
         "agreement": agreement,
         "viewer": viewer,
+        "etag": agreement.etag_for(viewer.seat),
+        "revision": agreement.revision_for(viewer.seat),
         "partners": partners,
         "cards": make_cards(shown, viewer, other, rounds),
         "archived_cards": make_cards(archived, viewer, other, rounds),
@@ -110,7 +113,9 @@ def card_after_action(
     """What an action answers with, read after it: the agreement (its revision is the answer's
     ETag), the one card it answers for (holding its form if one is open, `open_kind`) and the
     summary out of band; not every card."""
-    agreement = Agreement.objects.get(couple_id=seat.couple_id)
+    # Read afresh: the agreement's revision, and the seat's own (a sealed answer moves it).
+    now = Partner.objects.select_related("couple__agreement").get(pk=seat.pk)
+    agreement = now.couple.agreement
     agreement.couple = seat.couple
     partners = partners_of(seat.couple)
     rule = rules_for_page(agreement).get(pk=rule_id)
@@ -127,6 +132,8 @@ def card_after_action(
     return {
         "agreement": agreement,
         "viewer": viewer,
+        "etag": agreement.etag_for(now),
+        "revision": agreement.revision_for(now),
         "partners": partners,
         "card": card,
         "summary": summary(shown, viewer, rounds),

@@ -39,7 +39,7 @@ def agreement(request: HttpRequest) -> HttpResponse:
     context = pages.agreement_page(agreement, viewer)
     context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
     response = render(request, PAGE, context)
-    response["ETag"] = agreement.etag
+    response["ETag"] = agreement.etag_for(viewer.seat)
     return response
 
 
