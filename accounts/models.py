@@ -67,9 +67,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Couple(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # Bumped in the same transaction by every change to the couple's check-ins
-    # (checkins/services.py): what the check-in screens keep in a worker's memory is keyed by it.
-    checkins_revision = models.PositiveBigIntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"Couple {self.pk}"

@@ -9,9 +9,4 @@ urlpatterns = [
     path("invite/cancel/", views.cancel_invitation, name="cancel_invitation"),
     path("invitation/<str:token>/", views.invitation, name="invitation"),
     path("partnership/end/", views.end_partnership, name="end_partnership"),
-    path("settings/", views.settings_page, name="settings"),
-    path("settings/export/", views.export_page, name="export"),
-    path("settings/export/data.json", views.export_json, name="export_json"),
-    path("settings/export/agreement.md", views.export_markdown, name="export_markdown"),
-    path("settings/delete/", views.delete_account, name="delete_account"),
 ]

@@ -1,22 +1,16 @@
-"""Home, partner linking, the settings page, data export and account deletion."""
-
-import json
+"""Home, partner linking and the settings page. (Data export and account deletion need every
+app: they are in intimacy/views.py.)"""
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
-from django.contrib.auth import logout
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import erasure, linking
-from accounts.forms import DeleteAccountForm, InvitationForm, ProfileForm
+from accounts import linking
+from accounts.forms import InvitationForm
 from accounts.models import Invitation, Partner
-from agreements import export, people
 from agreements.access import partner_required
 
 
@@ -139,67 +133,3 @@ def end_partnership(request: HttpRequest) -> HttpResponse:
             )
         return redirect("home")
     return render(request, "accounts/end_partnership.html", {"seat": seat})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def settings_page(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
-    if request.method == "POST" and form.is_valid():
-        people.save_settings(
-            user=request.user,
-            display_name=form.cleaned_data["display_name"],
-            partner_update_emails=form.cleaned_data["partner_update_emails"],
-        )
-        messages.success(request, "Your settings were saved.")
-        return redirect("accounts:settings")
-    status = 422 if request.method == "POST" else 200
-    return render(request, "accounts/settings.html", {"form": form}, status=status)
-
-
-@login_required
-@reauthentication_required
-@require_GET
-def export_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/export.html")
-
-
-@login_required
-@reauthentication_required
-@require_GET
-def export_json(request: HttpRequest) -> HttpResponse:
-    body = json.dumps(export.export_data(request.user), indent=2, ensure_ascii=False)
-    return _download(body, "application/json", "json")
-
-
-@login_required
-@reauthentication_required
-@require_GET
-def export_markdown(request: HttpRequest) -> HttpResponse:
-    return _download(export.export_markdown(request.user), "text/markdown", "md")
-
-
-def _download(body: str, content_type: str, extension: str) -> HttpResponse:
-    """A file to save, never kept by a browser cache or a proxy."""
-    filename = f"rules-of-the-road-{timezone.now():%Y-%m-%d}.{extension}"
-    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@reauthentication_required
-@require_http_methods(["GET", "POST"])
-def delete_account(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        erasure.delete_account(user=user, current_session_key=request.session.session_key)
-        logout(request)
-        return render(request, "accounts/account_deleted.html")
-    seat = None if user.is_therapist else user.current_partner_seat()
-    status = 422 if request.method == "POST" else 200
-    return render(
-        request, "accounts/delete_account.html", {"form": form, "seat": seat}, status=status
-    )

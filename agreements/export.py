@@ -1,17 +1,15 @@
-"""Everything the app holds about one person: a JSON document for machines and a Markdown one for
-people. Texts are decrypted; times are ISO 8601 in UTC. A partner gets their account and every
-agreement they were part of; a therapist gets their own account only, never the couples' data."""
+"""The agreements part of a person's export, and the Markdown of the whole document (composed in
+intimacy/privacy.py). A partner gets every agreement they were part of; a therapist gets their
+own accesses, notes and links only, never the couples' data. Texts are decrypted; times are
+ISO 8601 in UTC."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
-from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
-from allauth.usersessions.models import UserSession
 from django.db.models import Prefetch
-from django.utils import timezone
 
-from accounts.models import Invitation, Partner, User
+from accounts.export import iso
+from accounts.models import Partner, User
 from agreements.models import (
     Acceptance,
     Agreement,
@@ -25,32 +23,15 @@ from agreements.models import (
     Suggestion,
     TherapistAccess,
 )
-from checkins import export as checkins_export
 from intimacy.validators import one_line
-
-FORMAT = "rules-of-the-road-export"
-FORMAT_VERSION = 1
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC, with a Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
 
 # -- JSON -----------------------------------------------------------------------------------------
 
 
-def export_data(user: User) -> dict:
-    data = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "exported_at": iso(timezone.now()),
-        "account": _account(user),
-    }
-    if user.is_therapist:
-        data["therapist_accesses"] = [
+def therapist_data(user: User) -> dict:
+    """A therapist's own part: their accesses, session notes and client links."""
+    return {
+        "therapist_accesses": [
             {
                 "id": access.pk,
                 "agreement_id": access.agreement_id,
@@ -63,9 +44,9 @@ def export_data(user: User) -> dict:
                 "previous_viewed_at": iso(access.previous_viewed_at),
             }
             for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
-        ]
+        ],
         # The therapist's own writing; the couples' data stays with the couples.
-        data["session_notes"] = [
+        "session_notes": [
             {
                 "agreement_id": note.agreement_id,
                 "text": note.text,
@@ -73,8 +54,8 @@ def export_data(user: User) -> dict:
                 "updated_at": iso(note.updated_at),
             }
             for note in SessionNote.objects.filter(therapist=user).order_by("pk")
-        ]
-        data["client_links"] = [
+        ],
+        "client_links": [
             {
                 "id": link.pk,
                 "created_at": iso(link.created_at),
@@ -82,69 +63,12 @@ def export_data(user: User) -> dict:
                 "cancelled_at": iso(link.cancelled_at),
             }
             for link in ClientLink.objects.filter(therapist=user).order_by("pk")
-        ]
-    else:
-        data["couples"] = [_couple(seat) for seat in _seats(user)]
-    return data
-
-
-def _account(user: User) -> dict:
-    return {
-        "id": user.pk,
-        "email": user.email,
-        "display_name": user.display_name,
-        "is_therapist": user.is_therapist,
-        "practice_name": user.practice_name,
-        "partner_update_emails": user.partner_update_emails,
-        "date_joined": iso(user.date_joined),
-        "last_login": iso(user.last_login),
-        "email_addresses": [
-            {"email": address.email, "verified": address.verified, "primary": address.primary}
-            for address in EmailAddress.objects.filter(user=user).order_by("pk")
-        ],
-        # What kind of second factor, and when; never the secrets themselves.
-        "mfa_authenticators": [
-            {
-                "id": authenticator.pk,
-                "type": authenticator.type,
-                "created_at": iso(authenticator.created_at),
-                "last_used_at": iso(authenticator.last_used_at),
-            }
-            for authenticator in Authenticator.objects.filter(user=user).order_by("pk")
-        ],
-        "sessions": [
-            {
-                "ip": session.ip,
-                "user_agent": session.user_agent,
-                "created_at": iso(session.created_at),
-                "last_seen_at": iso(session.last_seen_at),
-            }
-            for session in UserSession.objects.filter(user=user).order_by("created_at")
-        ],
-        "invitations_sent": [
-            {
-                "id": invitation.pk,
-                "email": invitation.email,
-                "status": invitation.status,
-                "created_at": iso(invitation.created_at),
-                "expires_at": iso(invitation.expires_at),
-                "responded_at": iso(invitation.responded_at),
-                "couple_id": invitation.couple_id,
-            }
-            for invitation in Invitation.objects.filter(inviter=user).order_by("pk")
         ],
     }
 
 
-def _seats(user: User) -> list[Partner]:
-    return list(
-        Partner.objects.filter(user=user)
-        .select_related("couple")
-        .order_by("couple__created_at", "couple_id")
-    )
-
-
-def _couple(seat: Partner) -> dict:
+def couple_data(seat: Partner) -> dict:
+    """One couple this person was part of, from their seat: the partners and the agreement."""
     couple = seat.couple
     partners = list(couple.partners.select_related("user"))
     agreement = Agreement.objects.filter(couple=couple).first()
@@ -164,7 +88,6 @@ def _couple(seat: Partner) -> dict:
             for partner in partners
         ],
         "agreement": _agreement(agreement) if agreement else None,
-        "checkins": checkins_export.checkins_for(seat),
     }
 
 
@@ -328,10 +251,11 @@ def _access(access: TherapistAccess) -> dict:
 # -- Markdown -------------------------------------------------------------------------------------
 
 
-def export_markdown(user: User) -> str:
-    """The same data for a person to read: the account, then each agreement with the rules in
-    force first, every version and who accepted it, the comments and the timeline."""
-    data = export_data(user)
+def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None) -> str:
+    """The whole document (as intimacy/privacy.py composed it) for a person to read: the
+    account, then each agreement with the rules in force first, every version and who accepted
+    it, the comments and the timeline. `before_timeline`: more lines for a couple (by its id),
+    put before its timeline (another app's part of it)."""
     account = data["account"]
     lines = [
         "# Rules of the Road: your data",
@@ -354,7 +278,7 @@ def export_markdown(user: User) -> str:
         f"- Signed-in sessions: {len(account['sessions'])}",
         "",
     ]
-    if user.is_therapist:
+    if account["is_therapist"]:
         lines += [
             "## Access to couples' agreements",
             "",
@@ -381,11 +305,11 @@ def export_markdown(user: User) -> str:
     if not data["couples"]:
         lines += ["You have not been part of a couple, so there is no agreement.", ""]
     for couple in data["couples"]:
-        lines += _couple_markdown(couple)
+        lines += _couple_markdown(couple, (before_timeline or {}).get(couple["id"], []))
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _couple_markdown(couple: dict) -> list[str]:
+def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     names = " and ".join(_md(p["name"]) for p in couple["partners"])
     agreement = couple["agreement"]
     status = f"archived on {_day(couple['ended_at'])}" if couple["ended_at"] else "current"
@@ -457,7 +381,7 @@ def _couple_markdown(couple: dict) -> list[str]:
                 *_quote(suggestion["text"], indent="  "),
             ]
         lines.append("")
-    lines += checkins_export.markdown(couple.get("checkins", []))
+    lines += before_timeline
     lines += ["### Timeline", ""]
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"

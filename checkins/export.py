@@ -1,22 +1,11 @@
-"""The check-ins part of a partner's export: your own answers always, your partner's only once
-the check-in is revealed (never the words of a check-in that was let go or went stale)."""
+"""The check-ins part of a partner's export (intimacy/privacy.py composes the whole document):
+your own answers always, your partner's only once the check-in is revealed (never the words of a
+check-in that was let go or went stale). The status is the one every screen shows: a check-in
+the clock has closed is "closed" though its row may not say so yet."""
 
+from accounts.export import iso as _iso
 from accounts.models import Partner
 from checkins.models import Answer, CheckIn
-
-
-def _iso(moment) -> str | None:
-    from agreements.export import iso
-
-    return iso(moment)
-
-
-def _status(checkin: CheckIn) -> str:
-    if checkin.is_revealed:
-        return "revealed"
-    if checkin.is_closed:
-        return "let go" if checkin.let_go_by_id else "closed"
-    return "open"
 
 
 def _answer(answer: Answer, you: bool) -> dict:
@@ -37,6 +26,7 @@ def _answer(answer: Answer, you: bool) -> dict:
 
 
 def checkins_for(seat: Partner) -> list[dict]:
+    """Every check-in of the seat's couple, oldest first."""
     checkins = (
         CheckIn.objects.filter(couple_id=seat.couple_id)
         .prefetch_related("answers__partner__user")
@@ -53,7 +43,7 @@ def checkins_for(seat: Partner) -> list[dict]:
             {
                 "id": checkin.pk,
                 "topic": checkin.topic,
-                "status": _status(checkin),
+                "status": checkin.status,
                 "created_at": _iso(checkin.created_at),
                 "revealed_at": _iso(checkin.revealed_at),
                 "closed_at": _iso(checkin.closed_at),
@@ -64,6 +54,7 @@ def checkins_for(seat: Partner) -> list[dict]:
 
 
 def markdown(checkins: list[dict]) -> list[str]:
+    """The "Check-ins" section of a couple in the Markdown export (before its timeline)."""
     if not checkins:
         return []
     lines = ["### Check-ins", ""]

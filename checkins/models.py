@@ -3,9 +3,13 @@
 A check-in is open until both partners have sealed an answer (then it is revealed, once) or until
 it is let go or left untouched for STALE_AFTER (then it is closed and never revealed: each partner
 keeps only their own answer, for themselves alone).
+
+Going stale needs no write: the clock alone closes a check-in, and every reader asks the clock
+here (`CheckIn.status`, `CheckIn.objects.open_now()`). The row's `closed_at` follows later, from
+the next service that acts on it or from the `close_stale_checkins` command.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -19,6 +23,20 @@ STALE_AFTER = timedelta(days=14)
 MAX_TOPIC = 80
 MAX_ANSWER = 2000
 MAX_REPLY = 500
+
+
+class CheckInQuerySet(models.QuerySet):
+    def open_in_row(self) -> "CheckInQuerySet":
+        """Neither revealed nor closed in the row, gone stale or not."""
+        return self.filter(revealed_at__isnull=True, closed_at__isnull=True)
+
+    def open_now(self, now: datetime | None = None) -> "CheckInQuerySet":
+        """Open as of `now`: neither revealed nor closed, and touched within STALE_AFTER."""
+        return self.open_in_row().filter(touched_at__gt=(now or timezone.now()) - STALE_AFTER)
+
+    def stale(self, now: datetime | None = None) -> "CheckInQuerySet":
+        """Closed by the clock as of `now`, and not yet in the row."""
+        return self.open_in_row().filter(touched_at__lte=(now or timezone.now()) - STALE_AFTER)
 
 
 class CheckIn(models.Model):
@@ -37,6 +55,8 @@ class CheckIn(models.Model):
     let_go_by = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = CheckInQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -57,6 +77,8 @@ class CheckIn(models.Model):
 
     @property
     def is_open(self) -> bool:
+        """Neither revealed nor closed in the row: what a service locks and changes. Whether
+        it is still open by the clock is `is_open_now`."""
         return self.revealed_at is None and self.closed_at is None
 
     @property
@@ -68,8 +90,28 @@ class CheckIn(models.Model):
         return self.closed_at is not None
 
     @property
+    def closes_at(self) -> datetime:
+        """When an open check-in goes stale, unless someone touches it before."""
+        return self.touched_at + STALE_AFTER
+
+    @property
     def is_stale(self) -> bool:
-        return self.is_open and self.touched_at <= timezone.now() - STALE_AFTER
+        """Open in the row, but closed by the clock: untouched for STALE_AFTER."""
+        return self.is_open and timezone.now() >= self.closes_at
+
+    @property
+    def is_open_now(self) -> bool:
+        return self.is_open and not self.is_stale
+
+    @property
+    def status(self) -> str:
+        """What every reader shows: "open", "revealed", "let go" or "closed" (let go by nobody:
+        it went stale, in the row or by the clock alone)."""
+        if self.is_revealed:
+            return "revealed"
+        if self.is_closed:
+            return "let go" if self.let_go_by_id else "closed"
+        return "closed" if self.is_stale else "open"
 
 
 class Answer(models.Model):

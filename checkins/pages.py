@@ -1,25 +1,22 @@
 """Read models for the check-in screens: the list (with the chart), one check-in, and what a
 therapist may read. The one place that decides whose words a viewer gets: their own always, the
-other partner's only once the check-in is revealed."""
+other partner's only once the check-in is revealed. Everything is read from the database for the
+request that shows it, in a constant number of queries, and nothing here writes: a check-in the
+clock has closed is shown closed (`CheckIn.status`), and closed in its row by a service later."""
 
-import copy
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import Couple, Partner
 from agreements import therapy
 from agreements.models import Agreement, Rule
-from agreements.pages import memo
-from checkins import services
 from checkins.models import Answer, CheckIn
 
 CHART_MINIMUM = 3
+WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
 
 
 @dataclass
@@ -50,32 +47,27 @@ class CheckInView:
     etag: str = ""
 
 
-def _answers_prefetch() -> Prefetch:
-    return Prefetch(
-        "answers", queryset=Answer.objects.select_related("partner__user").order_by("pk")
-    )
+# -- what a screen reads ---------------------------------------------------------------------------
 
 
-def checkins_of(couple_id: int):
-    return (
-        CheckIn.objects.filter(couple_id=couple_id)
-        .prefetch_related(_answers_prefetch(), "rules__current_version", "rules__latest_version")
-        .order_by("-created_at", "-pk")
-    )
+def _answers() -> Prefetch:
+    return Prefetch("answers", queryset=Answer.objects.order_by("pk"))
 
 
-def _status(checkin: CheckIn, ended: bool) -> str:
-    if checkin.is_revealed:
-        return "revealed"
-    if checkin.is_closed:
-        return "let go" if checkin.let_go_by_id else "closed"
-    return "closed" if ended else "open"
+def _named_rules() -> Prefetch:
+    return Prefetch("rules", queryset=Rule.objects.select_related(*WORDINGS))
 
 
-def _state(answer: Answer | None) -> str:
-    if answer is None:
-        return "not started"
-    return "sealed" if answer.is_sealed else "writing"
+def with_answers_and_rules(checkins: list[CheckIn]) -> list[CheckIn]:
+    """The answers and named rules of these check-ins, two queries however many there are."""
+    prefetch_related_objects(checkins, _answers(), _named_rules())
+    return checkins
+
+
+def checkins_of(couple: Couple) -> list[CheckIn]:
+    """The couple's check-ins, newest first, each with its answers and named rules (and its
+    couple: this one, not read again)."""
+    return with_answers_and_rules(list(couple.checkins.order_by("-created_at", "-pk")))
 
 
 def partners_of(couple_id: int) -> list[Partner]:
@@ -86,20 +78,48 @@ def partners_of(couple_id: int) -> list[Partner]:
     )
 
 
+def care_rule_for(checkins: list[CheckIn]) -> Rule | None:
+    """Rule 1, read only when a revealed check-in among these asks for care."""
+    cares = any(a.asks_for_care for c in checkins if c.is_revealed for a in c.answers.all())
+    return _first_rule(checkins[0].couple_id) if cares else None
+
+
+def _first_rule(couple_id: int) -> Rule | None:
+    return (
+        Rule.objects.filter(agreement__couple_id=couple_id, position=1)
+        .select_related(*WORDINGS)
+        .first()
+    )
+
+
+# -- one check-in ----------------------------------------------------------------------------------
+
+
+def _status(checkin: CheckIn, ended: bool) -> str:
+    """The check-in's own status (the clock included), and an open one of a couple that ended
+    reads as closed."""
+    status = checkin.status
+    return "closed" if status == "open" and ended else status
+
+
+def _state(answer: Answer | None) -> str:
+    if answer is None:
+        return "not started"
+    return "sealed" if answer.is_sealed else "writing"
+
+
 def view_for_partner(
     checkin: CheckIn,
     seat: Partner,
     *,
     can_write: bool,
-    partners: list[Partner] | None = None,
+    partners: list[Partner],
     care_rule: Rule | None = None,
 ) -> CheckInView:
-    """What this partner sees of the check-in, decided on every request (also from kept rows):
-    the other partner's answer only once the check-in is revealed."""
-    partners = partners if partners is not None else partners_of(checkin.couple_id)
+    """What this partner sees of the check-in (its answers and rules read already): the other
+    partner's answer only once the check-in is revealed."""
     answers = {a.partner_id: a for a in checkin.answers.all()}
-    ended = checkin.couple.ended_at is not None
-    status = _status(checkin, ended)
+    status = _status(checkin, checkin.couple.ended_at is not None)
     mine = answers.get(seat.pk)
     people = []
     for partner in partners:
@@ -129,47 +149,46 @@ def view_for_partner(
             a.shared_with_therapist for a in answers.values()
         )
         if can_write and mine is not None and mine.want:
-            view.propose_url = _propose_url(checkin, mine)
-    view.etag = _etag(checkin, answers.values())
+            view.propose_url = _propose_url(checkin)
+    view.etag = _etag(view, answers.values())
     return view
 
 
+def checkin_page(
+    checkin: CheckIn, seat: Partner, partners: list[Partner], *, can_write: bool
+) -> CheckInView:
+    """One check-in as the gate found it, for this partner: its answers and named rules read
+    now (and rule 1 when a revealed check-in asks for care)."""
+    with_answers_and_rules([checkin])
+    return view_for_partner(
+        checkin, seat, can_write=can_write, partners=partners, care_rule=care_rule_for([checkin])
+    )
+
+
 def view_for_therapist(checkin: CheckIn) -> CheckInView:
-    """Only ever called for a revealed check-in both partners share (see access)."""
-    partners = list(checkin.couple.partners.select_related("user").order_by("joined_at", "pk"))
+    """Only ever called for a revealed check-in both partners share (see checkins.access)."""
+    with_answers_and_rules([checkin])
     answers = {a.partner_id: a for a in checkin.answers.all()}
     people = [
         Seen(name=p.name, is_you=False, state=_state(answers.get(p.pk)), answer=answers.get(p.pk))
-        for p in partners
+        for p in partners_of(checkin.couple_id)
     ]
     view = CheckInView(
         checkin=checkin, status="revealed", mine=None, people=people, can_write=False
     )
-    _care(view, checkin, answers.values())
+    _care(view, checkin, answers.values(), care_rule_for([checkin]))
     return view
 
 
-def _care(view: CheckInView, checkin: CheckIn, answers, care_rule: Rule | None = None) -> None:
+def _care(view: CheckInView, checkin: CheckIn, answers, care_rule: Rule | None) -> None:
     view.asks_for_care = any(a.asks_for_care for a in answers)
     view.named_rules = list(checkin.rules.all())
     if view.asks_for_care:
-        first = care_rule if care_rule is not None else _first_rule(checkin.couple_id)
-        view.care_rules = [first] if first else []
+        view.care_rules = [care_rule] if care_rule else []
         view.care_rules += [r for r in view.named_rules if r not in view.care_rules]
 
 
-WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
-
-
-def _first_rule(couple_id: int) -> Rule | None:
-    return (
-        Rule.objects.filter(agreement__couple_id=couple_id, position=1)
-        .select_related(*WORDINGS)
-        .first()
-    )
-
-
-def _propose_url(checkin: CheckIn, mine: Answer) -> str:
+def _propose_url(checkin: CheckIn) -> str:
     # Only the check-in's id travels: the Want itself stays out of URLs, logs and history.
     return reverse("checkins:propose", args=[checkin.pk])
 
@@ -186,9 +205,12 @@ def proposal_from(checkin: CheckIn, seat: Partner) -> dict | None:
     return {"title": title[:120], "text": mine.want}
 
 
-def _etag(checkin: CheckIn, answers) -> str:
-    """Changes whenever what any viewer sees of the check-in changes (never with the words)."""
-    stamps = [checkin.revealed_at, checkin.closed_at, checkin.touched_at]
+def _etag(view: CheckInView, answers) -> str:
+    """Changes whenever what any viewer sees of the check-in changes (never with the words): the
+    status is in it, so a check-in the clock closed is a change though no row changed."""
+    checkin = view.checkin
+    stamps = [view.status, checkin.revealed_at, checkin.closed_at, checkin.touched_at]
+    stamps += [(p.name, p.state) for p in view.people]
     for a in sorted(answers, key=lambda a: a.pk):
         stamps += [a.pk, a.sealed_at, a.replied_at, a.shared_with_therapist]
     digest = hashlib.sha256("|".join(str(s) for s in stamps).encode()).hexdigest()[:16]
@@ -287,141 +309,48 @@ class ListPage:
     can_write: bool
 
 
-# -- what a worker keeps ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CoupleRows:
-    """Everything of a couple's check-ins the partners' screens show, as of one check-in
-    revision and agreement revision, with the words decrypted: kept in the worker's memory only
-    (agreements/pages/memo.py), the same for both partners, never changed after. Whose words a
-    viewer gets is decided per request, in view_for_partner."""
-
-    key: tuple
-    checkins: list[CheckIn]  # newest first, with answers, named rules and who started each
-    care_rule: Rule | None  # rule 1, read only when a revealed check-in asks for care
-
-    def find(self, checkin_id: int) -> CheckIn | None:
-        return next((c for c in self.checkins if c.pk == checkin_id), None)
-
-
-def rows_key(couple: Couple, agreement: Agreement, partners: list[Partner]) -> tuple:
-    """Read afresh by every request (in the gate's one query). The check-in revision moves with
-    every check-in service; the agreement's with every event (the named rules' wording, the
-    therapist's invitations); a rename, a partner leaving or the couple ending write neither, so
-    they are in the key themselves. created_at: a primary key can come back after a rollback."""
-    return (
-        couple.pk,
-        couple.created_at,
-        couple.checkins_revision,
-        couple.ended_at,
-        agreement.revision,
-        tuple((p.pk, p.user_id, p.name, p.left_at) for p in partners),
-    )
-
-
-def _read_rows(key: tuple, couple: Couple) -> CoupleRows:
-    answers = Prefetch("answers", queryset=Answer.objects.order_by("pk"))
-    rules = Prefetch("rules", queryset=Rule.objects.select_related(*WORDINGS))
-    checkins = list(
-        CheckIn.objects.filter(couple_id=couple.pk)
-        .select_related("started_by__user")
-        .prefetch_related(answers, rules)
-        .order_by("-created_at", "-pk")
-    )
-    kept = copy.copy(couple)  # never the request's own object, which the request may change
-    for c in checkins:
-        c.couple = kept  # as of this key: its ended_at is in it
-    cares = any(a.asks_for_care for c in checkins if c.is_revealed for a in c.answers.all())
-    return CoupleRows(key, checkins, _first_rule(couple.pk) if cares else None)
-
-
-def couple_rows(couple: Couple, agreement: Agreement, partners: list[Partner]) -> CoupleRows:
-    """The couple's check-ins as of the revisions the gate read. The lazy half of expiry: time
-    moves without a write, so an open check-in that went stale since is closed now (a write that
-    bumps the revision) and the rows read afresh, as every page did before it kept them."""
-    key = rows_key(couple, agreement, partners)
-    rows = memo.checkin_rows.get_or_make(key, lambda: _read_rows(key, couple))
-    if any(c.is_stale for c in rows.checkins):
-        services.close_stale_of(couple_id=couple.pk)
-        now = Couple.objects.select_related("agreement").get(pk=couple.pk)
-        key = rows_key(now, now.agreement, partners)
-        rows = memo.checkin_rows.get_or_make(key, lambda: _read_rows(key, now))
-    return rows
-
-
-def list_extras(rows: CoupleRows, agreement: Agreement) -> dict:
-    """What only the list shows beyond the check-ins: the rules a new one may name, and the
-    check-ins a therapist invited to. Both move with the agreement's revision (an invitation and
-    its start are events), which is in the rows' key."""
-
-    def read() -> dict:
-        rules = (
-            agreement.rules.exclude(state=Rule.State.ARCHIVED)
-            .select_related(*WORDINGS)
-            .order_by("position", "pk")
-        )
-        return {
-            "rule_choices": [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules],
-            "exercises": list(therapy.pending_exercises(agreement)),
-        }
-
-    return memo.checkin_rows.get_or_make((rows.key, "the list's extras"), read)
-
-
 def list_page(
-    rows: CoupleRows, seat: Partner, partners: list[Partner], *, can_write: bool
+    couple: Couple, seat: Partner, partners: list[Partner], *, can_write: bool
 ) -> ListPage:
+    """The couple's check-ins as this partner sees them, newest first, with the chart."""
+    checkins = checkins_of(couple)
+    care_rule = care_rule_for(checkins) if checkins else None
     views = [
-        view_for_partner(c, seat, can_write=can_write, partners=partners, care_rule=rows.care_rule)
-        for c in rows.checkins
+        view_for_partner(c, seat, can_write=can_write, partners=partners, care_rule=care_rule)
+        for c in checkins
     ]
     return ListPage(
         views=views,
         open_view=next((v for v in views if v.status == "open"), None),
-        chart=chart(rows.checkins, partners),
+        chart=chart(checkins, partners),
         can_write=can_write,
     )
 
 
-def checkin_page(
-    rows: CoupleRows, checkin_id: int, seat: Partner, partners: list[Partner], *, can_write: bool
-) -> CheckInView:
-    checkin = rows.find(checkin_id)
-    if checkin is None:  # deleted since the gate let the request in
-        raise CheckIn.DoesNotExist
-    return view_for_partner(
-        checkin, seat, can_write=can_write, partners=partners, care_rule=rows.care_rule
+def rule_choices(agreement: Agreement) -> list[tuple[int, str]]:
+    """The rules a new check-in may name."""
+    rules = (
+        agreement.rules.exclude(state=Rule.State.ARCHIVED)
+        .select_related(*WORDINGS)
+        .order_by("position", "pk")
     )
+    return [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules]
 
 
-def kept_html(key: tuple, template: str, context: Callable[[], dict]) -> list[str]:
-    """A screen's rendered body for one viewer, split where the CSRF token goes, kept in the
-    worker's memory by the rows' key and the viewer (`key` must hold both): the template put in
-    only what view_for_partner let this viewer see."""
+def exercises_of(agreement: Agreement) -> list:
+    """Check-ins a therapist invited the couple to, ready to start."""
+    return list(therapy.pending_exercises(agreement))
 
-    return memo.kept_fragment(memo.checkin_html, key, template, context)
+
+# -- the line on other pages, and the therapist's list ---------------------------------------------
 
 
 def waiting_for(seat: Partner) -> CheckIn | None:
-    """The couple's open check-in, if this partner has not sealed an answer to it yet. No write
-    (it is on every partner page): a check-in gone stale counts as closed here, and is closed for
-    good by the check-in pages and the management command. Read once per check-in revision and
-    worker (every change to a check-in, its touch included, moves it), the staleness asked on
-    every request."""
-    couple = seat.couple
-    key = (couple.pk, couple.created_at, couple.checkins_revision, seat.pk, "waiting")
-    checkin = memo.checkin_rows.get_or_make(key, lambda: _open_unsealed(seat))
-    if checkin is None or checkin.touched_at <= timezone.now() - services.STALE_AFTER:
-        return None
-    return checkin
-
-
-def _open_unsealed(seat: Partner) -> CheckIn | None:
+    """The couple's check-in open now, if this partner has not sealed an answer to it yet (one
+    query; on every partner page). One the clock has closed is not waiting."""
     return (
-        CheckIn.objects.filter(
-            couple_id=seat.couple_id, revealed_at__isnull=True, closed_at__isnull=True
-        )
+        CheckIn.objects.open_now()
+        .filter(couple_id=seat.couple_id)
         .exclude(
             pk__in=Answer.objects.filter(partner=seat, sealed_at__isnull=False).values("checkin_id")
         )
@@ -430,19 +359,15 @@ def _open_unsealed(seat: Partner) -> CheckIn | None:
     )
 
 
-def shared_with_therapist(couple_id: int):
+def shared_with_therapist(couple: Couple) -> list[CheckIn]:
     """Revealed check-ins both partners share, newest first."""
+    revealed = list(
+        couple.checkins.filter(revealed_at__isnull=False)
+        .prefetch_related(_answers())
+        .order_by("-created_at", "-pk")
+    )
     return [
         c
-        for c in checkins_of(couple_id).filter(revealed_at__isnull=False).select_related("couple")
+        for c in revealed
         if len(c.answers.all()) == 2 and all(a.shared_with_therapist for a in c.answers.all())
     ]
-
-
-def when(checkin: CheckIn) -> datetime:
-    return checkin.revealed_at or checkin.created_at
-
-
-def exercises_ready(couple_id: int) -> list:
-    """Check-ins a therapist invited the couple to, ready to start."""
-    return list(therapy.pending_exercises(Agreement.objects.get(couple_id=couple_id)))

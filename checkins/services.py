@@ -5,21 +5,24 @@ partners acting at once wait for each other instead of deadlocking).
 The promise all of this protects: until both partners have sealed, an answer is read by its
 writer alone; the reveal happens exactly once, on the second seal.
 
-Every function that changes anything a check-in screen shows bumps `Couple.checkins_revision` in
-its transaction (`_bump`): the screens keep what they read in a worker's memory by that number
-(checkins/pages.py), so a change that forgot to bump would show stale words.
+A check-in left untouched for STALE_AFTER is closed by the clock (checkins/models.py): every
+reader shows it closed without writing. Its row is closed for good by the next service that acts
+on it, in that service's transaction (the action itself is refused), or by `close_stale` (the
+`close_stale_checkins` command).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Couple, Partner, User
 from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
-from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, STALE_AFTER, Answer, CheckIn
+from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
+
+WENT_STALE = "This check-in was left untouched for two weeks, so it closed without being revealed."
 
 
 class CheckInError(Exception):
@@ -54,10 +57,6 @@ def _lock(partner: Partner, checkin_id: int | None = None) -> Locked:
     return Locked(couple, agreement, checkin, answers)
 
 
-def _bump(*couple_ids: int) -> None:
-    Couple.objects.filter(pk__in=couple_ids).update(checkins_revision=F("checkins_revision") + 1)
-
-
 def _check_may_write(partner: Partner, locked: Locked) -> None:
     partner = Partner.objects.get(pk=partner.pk)
     if partner.couple_id != locked.couple.pk:
@@ -67,6 +66,7 @@ def _check_may_write(partner: Partner, locked: Locked) -> None:
 
 
 def _close_if_stale(checkin: CheckIn) -> bool:
+    """Closes for good, in the row, a check-in the clock has closed already."""
     if checkin.is_stale:
         checkin.closed_at = timezone.now()
         checkin.save(update_fields=["closed_at"])
@@ -75,14 +75,23 @@ def _close_if_stale(checkin: CheckIn) -> bool:
 
 
 def _check_open(checkin: CheckIn) -> None:
-    if _close_if_stale(checkin):
-        raise CheckInError(
-            "This check-in was left untouched for two weeks, so it closed without being revealed."
-        )
     if checkin.is_revealed:
         raise CheckInError("This check-in is already revealed: both answers can be read now.")
     if checkin.is_closed:
         raise CheckInError("This check-in was let go: nothing in it will be revealed.")
+
+
+def _on_open[T](partner: Partner, checkin_id: int, act: Callable[[Locked], T]) -> T:
+    """`act` on the locked check-in while it is open, in one transaction. A check-in the clock
+    has closed is closed in its row in that transaction, which commits; then the action is
+    refused."""
+    with transaction.atomic():
+        locked = _lock(partner, checkin_id)
+        _check_may_write(partner, locked)
+        if not _close_if_stale(locked.checkin):
+            _check_open(locked.checkin)
+            return act(locked)
+    raise CheckInError(WENT_STALE)
 
 
 # -- starting ------------------------------------------------------------------------------------
@@ -95,8 +104,8 @@ def start(
     with transaction.atomic():
         locked = _lock(partner)
         _check_may_write(partner, locked)
-        for open_one in CheckIn.objects.select_for_update().filter(
-            couple=locked.couple, revealed_at__isnull=True, closed_at__isnull=True
+        for open_one in (
+            CheckIn.objects.select_for_update().open_in_row().filter(couple=locked.couple)
         ):
             if not _close_if_stale(open_one):
                 return open_one, False
@@ -114,7 +123,6 @@ def start(
                     state=Rule.State.ARCHIVED
                 )
             )
-        _bump(locked.couple.pk)
         notify.partner_of(partner)
     return checkin, True
 
@@ -146,11 +154,9 @@ def seal(
         raise CheckInError("Choose yes, no or rather not say, or leave it.")
     if not any(texts.values()) and overall is None and wanted_to_stop is None:
         raise CheckInError("Write or choose at least one thing before sealing.")
-    with transaction.atomic():
-        locked = _lock(partner, checkin.pk)
-        _check_may_write(partner, locked)
+
+    def write(locked: Locked) -> CheckIn:
         checkin = locked.checkin
-        _check_open(checkin)
         now = timezone.now()
         answer = locked.answers.get(partner.pk) or Answer(
             checkin=checkin, partner=partner, created_at=now
@@ -174,17 +180,16 @@ def seal(
             checkin.revealed_at = now
             checkin.save(update_fields=["revealed_at"])
             consent.record_event(locked.agreement, Event.Kind.CHECKIN_REVEALED, partner=partner)
-        _bump(locked.couple.pk)
         notify.partner_of(partner)
-    return checkin
+        return checkin
+
+    return _on_open(partner, checkin.pk, write)
 
 
 def reopen(*, partner: Partner, checkin: CheckIn) -> Answer:
     """Unseals this partner's own answer to change it: the reveal waits for them again."""
-    with transaction.atomic():
-        locked = _lock(partner, checkin.pk)
-        _check_may_write(partner, locked)
-        _check_open(locked.checkin)
+
+    def unseal(locked: Locked) -> Answer:
         answer = locked.answers.get(partner.pk)
         if answer is None:
             raise CheckInError("You have not written an answer yet.")
@@ -193,8 +198,9 @@ def reopen(*, partner: Partner, checkin: CheckIn) -> Answer:
             answer.save(update_fields=["sealed_at"])
             locked.checkin.touched_at = timezone.now()
             locked.checkin.save(update_fields=["touched_at"])
-            _bump(locked.couple.pk)
-    return answer
+        return answer
+
+    return _on_open(partner, checkin.pk, unseal)
 
 
 def let_go(*, partner: Partner, checkin: CheckIn) -> CheckIn:
@@ -205,12 +211,13 @@ def let_go(*, partner: Partner, checkin: CheckIn) -> CheckIn:
         checkin = locked.checkin
         if checkin.is_closed:
             return checkin  # a double submit
-        _check_open(checkin)
-        checkin.closed_at = timezone.now()
-        checkin.let_go_by = partner
-        checkin.save(update_fields=["closed_at", "let_go_by"])
-        _bump(locked.couple.pk)
-    return checkin
+        if not _close_if_stale(checkin):
+            _check_open(checkin)
+            checkin.closed_at = timezone.now()
+            checkin.let_go_by = partner
+            checkin.save(update_fields=["closed_at", "let_go_by"])
+            return checkin
+    raise CheckInError(WENT_STALE)
 
 
 def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
@@ -218,8 +225,7 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
     with transaction.atomic():
         locked = _lock(partner, checkin.pk)
         checkin = locked.checkin
-        if checkin.is_open and _close_if_stale(checkin):
-            _bump(locked.couple.pk)
+        _close_if_stale(checkin)
         if not checkin.is_closed:
             raise CheckInError(
                 "Only the answer to a check-in that was let go can be deleted."
@@ -229,7 +235,6 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
         answer = locked.answers.get(partner.pk)
         if answer is not None:
             answer.delete()
-            _bump(locked.couple.pk)
 
 
 def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
@@ -252,7 +257,6 @@ def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
         answer.reply = text
         answer.replied_at = timezone.now()
         answer.save(update_fields=["reply", "replied_at"])
-        _bump(locked.couple.pk)
         notify.partner_of(partner)
     return answer
 
@@ -271,7 +275,6 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
         if answer.shared_with_therapist != share:
             answer.shared_with_therapist = share
             answer.save(update_fields=["shared_with_therapist"])
-            _bump(locked.couple.pk)
     return answer
 
 
@@ -279,44 +282,27 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
 
 
 def close_stale(*, now=None) -> int:
-    """Closes every open check-in untouched for STALE_AFTER; returns how many."""
+    """Closes in their rows the open check-ins untouched for STALE_AFTER (which every reader
+    shows closed already); returns how many."""
     now = now or timezone.now()
     with transaction.atomic():
         stale = list(
             CheckIn.objects.select_for_update()
-            .filter(
-                revealed_at__isnull=True, closed_at__isnull=True, touched_at__lte=now - STALE_AFTER
-            )
-            .values_list("pk", "couple_id")
+            .stale(now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        CheckIn.objects.filter(pk__in=[pk for pk, _ in stale]).update(closed_at=now)
-        _bump(*{couple_id for _, couple_id in stale})
+        CheckIn.objects.filter(pk__in=stale).update(closed_at=now)
     return len(stale)
-
-
-def close_stale_of(*, couple_id: int) -> None:
-    """The lazy half of expiry: pages call this before they read, so that correctness does not
-    depend on the management command running."""
-    now = timezone.now()
-    with transaction.atomic():
-        closed = CheckIn.objects.filter(
-            couple_id=couple_id,
-            revealed_at__isnull=True,
-            closed_at__isnull=True,
-            touched_at__lte=now - STALE_AFTER,
-        ).update(closed_at=now)
-        if closed:
-            _bump(couple_id)
 
 
 def erase_for(*, user: User) -> None:
     """Account deletion: what only this person could read goes with them (answers never revealed:
     a check-in still open, let go or gone stale). Revealed answers stay with the other partner,
     as rule wording does, under "former partner"."""
-    _bump(*Partner.objects.filter(user=user).values_list("couple_id", flat=True))
-    CheckIn.objects.filter(
-        couple__partners__user=user, revealed_at__isnull=True, closed_at__isnull=True
-    ).update(closed_at=timezone.now())
+    CheckIn.objects.open_in_row().filter(couple__partners__user=user).update(
+        closed_at=timezone.now()
+    )
     Answer.objects.filter(partner__user=user, checkin__revealed_at__isnull=True).delete()
     Answer.objects.filter(partner__user=user).update(shared_with_therapist=False)
 

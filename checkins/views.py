@@ -5,24 +5,19 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Partner
-from agreements import access
 from agreements.access import partner_required, therapist_required
 from agreements.forms import WordingForm, first_error
-from agreements.pages import memo
-from checkins import pages, services
+from checkins import access, pages, services
 from checkins.forms import AnswerForm, ReplyForm, ShareForm, StartForm
 from checkins.models import CheckIn
 
 LIST = "checkins/list.html"
-LIST_BODY = "checkins/_list_body.html"
 PAGE = "checkins/checkin.html"
 PAGE_BODY = "checkins/_checkin_body.html"
 THERAPIST_LIST = "checkins/therapist_list.html"
@@ -39,27 +34,13 @@ def checkin_list(request: HttpRequest) -> HttpResponse:
 
 def _list(request: HttpRequest, agreement, viewer, partners, form=None, *, status=200):
     seat = viewer.seat
-    rows = pages.couple_rows(seat.couple, agreement, partners)
-    extras = pages.list_extras(rows, agreement)
-
-    def context() -> dict:
-        return {
-            "page": pages.list_page(rows, seat, partners, can_write=True),
-            "form": form or StartForm(rule_choices=extras["rule_choices"]),
-            "archived": None,
-            "exercises": extras["exercises"],
-        }
-
-    if form is not None:  # what they typed comes back: never kept
-        return render(request, LIST, context(), status=status)
-
-    def whole(extra: dict) -> str:
-        kept = pages.kept_html((rows.key, "list", seat.pk), LIST_BODY, context)
-        page = {"kept": kept} if kept else context()
-        return render_to_string(LIST, page | extra, request=request)
-
-    key = (rows.key, "list page", seat.pk)
-    return HttpResponse(memo.whole_page(request, memo.checkin_pages, key, whole), status=status)
+    context = {
+        "page": pages.list_page(seat.couple, seat, partners, can_write=True),
+        "form": form or StartForm(rule_choices=pages.rule_choices(agreement)),
+        "archived": None,
+        "exercises": pages.exercises_of(agreement),
+    }
+    return render(request, LIST, context, status=status)
 
 
 @partner_required
@@ -83,16 +64,15 @@ def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
     agreement, viewer, partners = access.partner_checkins_or_404(request)
-    seat = viewer.seat
-    rows = pages.couple_rows(seat.couple, agreement, partners)
-    rule_choices = pages.list_extras(rows, agreement)["rule_choices"]
-    form = StartForm(request.POST, rule_choices=rule_choices)
+    form = StartForm(request.POST, rule_choices=pages.rule_choices(agreement))
     if not form.is_valid():
         messages.error(request, first_error(form))
         return _list(request, agreement, viewer, partners, form, status=422)
     try:
         checkin, created = services.start(
-            partner=seat, topic=form.cleaned_data["topic"], rule_ids=form.cleaned_data["rules"]
+            partner=viewer.seat,
+            topic=form.cleaned_data["topic"],
+            rule_ids=form.cleaned_data["rules"],
         )
     except services.CheckInError as error:
         messages.error(request, error.message)
@@ -106,10 +86,8 @@ def start(request: HttpRequest) -> HttpResponse:
 @partner_required
 @require_GET
 def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = access.past_agreement_or_404(request, agreement_id)
-    partners = pages.partners_of(agreement.couple_id)
-    rows = pages.couple_rows(viewer.seat.couple, agreement, partners)
-    page = pages.list_page(rows, viewer.seat, partners, can_write=False)
+    agreement, viewer, partners = access.past_checkins_or_404(request, agreement_id)
+    page = pages.list_page(viewer.seat.couple, viewer.seat, partners, can_write=False)
     return render(request, LIST, {"page": page, "form": None, "archived": agreement})
 
 
@@ -118,32 +96,17 @@ def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
 
 @dataclass
 class Door:
-    """A check-in as the gate let this partner in: the couple's rows as of the revisions the
-    gate read (checkins/pages.py), and who is asking."""
+    """A check-in as the gate let this partner in, and who is asking."""
 
-    checkin_id: int
+    checkin: CheckIn
     seat: Partner
     can_write: bool
     partners: list[Partner]
-    rows: pages.CoupleRows
-
-    @property
-    def checkin(self) -> CheckIn:
-        found = self.rows.find(self.checkin_id)
-        if found is None:
-            raise Http404
-        return found
 
 
-def _door(request: HttpRequest, checkin_id: int, *, fresh: bool = False) -> Door:
-    """`fresh`: after this request changed something (the seat read with the user at its start
-    holds the check-in revision from before)."""
-    checkin_id, viewer, partners = access.checkin_of_partner_or_404(
-        request, checkin_id, fresh=fresh
-    )
-    seat = viewer.seat
-    rows = pages.couple_rows(seat.couple, seat.couple.agreement, partners)
-    return Door(checkin_id, seat, viewer.may_act, partners, rows)
+def _door(request: HttpRequest, checkin_id: int) -> Door:
+    checkin, viewer, partners = access.checkin_of_partner_or_404(request, checkin_id)
+    return Door(checkin, viewer.seat, viewer.may_act, partners)
 
 
 def _render_checkin(
@@ -155,12 +118,10 @@ def _render_checkin(
     error: str = "",
     status: int = 200,
     partial: bool = False,
+    view: pages.CheckInView | None = None,
 ) -> HttpResponse:
-    view = pages.checkin_page(
-        door.rows, door.checkin.pk, door.seat, door.partners, can_write=door.can_write
-    )
-    # Only what follows from the rows and the viewer is kept: never what someone just typed.
-    keep = form is None and reply_form is None and not error
+    if view is None:
+        view = pages.checkin_page(door.checkin, door.seat, door.partners, can_write=door.can_write)
     if form is None and view.can_answer and (view.mine is None or not view.mine.is_sealed):
         mine = view.mine
         initial = {}
@@ -181,22 +142,7 @@ def _render_checkin(
         "error": error,
         "viewer": "partner",
     }
-    body = f"{PAGE_BODY}#checkin" if partial else PAGE_BODY
-    if not keep:
-        response = render(request, body if partial else PAGE, context, status=status)
-    else:
-        key = (door.rows.key, "checkin", door.checkin.pk, door.seat.pk, door.can_write, partial)
-        if partial:
-            kept = pages.kept_html(key, body, lambda: context)
-            response = HttpResponse(get_token(request).join(kept), status=status)
-        else:
-
-            def whole(extra: dict) -> str:
-                kept = pages.kept_html(key, body, lambda: context)
-                return render_to_string(PAGE, {**context, "kept": kept} | extra, request=request)
-
-            html = memo.whole_page(request, memo.checkin_pages, (*key, "page"), whole)
-            response = HttpResponse(html, status=status)
+    response = render(request, f"{PAGE_BODY}#checkin" if partial else PAGE, context, status=status)
     response["ETag"] = view.etag
     response["Cache-Control"] = "no-store"
     return response
@@ -215,22 +161,20 @@ def poll(request: HttpRequest, checkin_id: int) -> HttpResponse:
     door = _door(request, checkin_id)
     if not request.htmx:
         return redirect("checkins:checkin", checkin_id=door.checkin.pk)
-    view = pages.checkin_page(
-        door.rows, door.checkin.pk, door.seat, door.partners, can_write=door.can_write
-    )
+    view = pages.checkin_page(door.checkin, door.seat, door.partners, can_write=door.can_write)
     if view.etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
         response["ETag"] = view.etag
         response["Cache-Control"] = "no-store"
         return response
-    return _render_checkin(request, door, partial=True)
+    return _render_checkin(request, door, partial=True, view=view)
 
 
 def _after(request: HttpRequest, checkin_id: int, *, error: str = "", status=200):
-    """The answer to an action: the check-in element for htmx (read afresh through the gate, at
-    the revision the action left), a redirect otherwise."""
+    """The answer to an action: the check-in element for htmx (read again through the gate,
+    as the action left it), a redirect otherwise."""
     if request.htmx:
-        door = _door(request, checkin_id, fresh=True)
+        door = _door(request, checkin_id)
         return _render_checkin(request, door, error=error, status=status, partial=True)
     if error:
         messages.error(request, error)
@@ -249,13 +193,13 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
             form.add_error(None, error.message)
             status = error.status
         else:
-            return _after(request, door.checkin_id)
+            return _after(request, door.checkin.pk)
     else:
         status = 422
     # What they wrote comes back to them, with the reason, so that nothing is lost.
     return _render_checkin(
         request,
-        _door(request, checkin_id, fresh=True),
+        _door(request, checkin_id),
         form=form,
         error=first_error(form),
         status=status,
@@ -268,8 +212,8 @@ def _action(request: HttpRequest, checkin_id: int, call) -> HttpResponse:
     try:
         call(door.checkin, door.seat)
     except services.CheckInError as error:
-        return _after(request, door.checkin_id, error=error.message, status=error.status)
-    return _after(request, door.checkin_id)
+        return _after(request, door.checkin.pk, error=error.message, status=error.status)
+    return _after(request, door.checkin.pk)
 
 
 @partner_required
@@ -318,14 +262,14 @@ def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
             form.add_error(None, error.message)
             status = error.status
         else:
-            return _after(request, door.checkin_id)
+            return _after(request, door.checkin.pk)
     else:
         status = 422
     if not request.htmx:
         messages.error(request, first_error(form))
     return _render_checkin(
         request,
-        _door(request, checkin_id, fresh=True),
+        _door(request, checkin_id),
         reply_form=form,
         error=first_error(form),
         status=status,
@@ -339,7 +283,7 @@ def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
     form = ShareForm(request.POST)
     if not form.is_valid():
         door = _door(request, checkin_id)
-        return _after(request, door.checkin_id, error="Choose share or stop.", status=422)
+        return _after(request, door.checkin.pk, error="Choose share or stop.", status=422)
     wanted = form.cleaned_data["share"]
     return _action(
         request,
@@ -354,22 +298,21 @@ def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @therapist_required
 @require_GET
 def therapist_list(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, _ = access.therapist_agreement_or_404(request, agreement_id)
-    checkins = pages.shared_with_therapist(agreement.couple_id)
-    partners = list(agreement.couple.partners.select_related("user"))
-    return render(
-        request,
-        THERAPIST_LIST,
-        {"agreement": agreement, "checkins": checkins, "partners": partners},
-    )
+    agreement, _ = access.therapist_couple_or_404(request, agreement_id)
+    couple = agreement.couple
+    context = {
+        "agreement": agreement,
+        "checkins": pages.shared_with_therapist(couple),
+        "partners": pages.partners_of(couple.pk),
+    }
+    return render(request, THERAPIST_LIST, context)
 
 
 @therapist_required
 @require_GET
 def therapist_checkin(request: HttpRequest, agreement_id: int, checkin_id: int) -> HttpResponse:
-    found, viewer = access.shared_checkin_for_therapist_or_404(request, agreement_id, checkin_id)
-    fresh = pages.checkins_of(found.couple_id).select_related("couple").get(pk=found.pk)
-    view = pages.view_for_therapist(fresh)
+    checkin, viewer = access.shared_checkin_for_therapist_or_404(request, agreement_id, checkin_id)
+    view = pages.view_for_therapist(checkin)
     context = {
         "view": view,
         "checkin": view.checkin,

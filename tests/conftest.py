@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Partner, User
-from agreements import access, notify
+from agreements import notify
 from agreements.models import Agreement
 
 # The test modules take these from here; the stories (agreements/stories.py) own them.
@@ -77,9 +77,8 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _no_notes_of_this_worker():
     """Ids come back from test to test: what a worker noted about them (that a user polled,
-    notify.py; a check-in's couple, access.py) must not."""
+    notify.py) must not."""
     notify._known_fresh.clear()
-    access._couple_of_checkin.clear()
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import erasure, linking
+from accounts import linking
 from agreements import stories
 from agreements.models import Event, Rule
 from checkins import services
 from checkins.models import STALE_AFTER, Answer, CheckIn
+from intimacy import privacy
 from tests.checkin_helpers import revealed
 from tests.conftest import client_for, link
 
@@ -295,16 +296,112 @@ def test_a_check_in_untouched_for_14_days_closes_by_the_command(couple):
     assert checkin.is_closed and checkin.let_go_by is None
 
 
-def test_a_stale_check_in_closes_when_read_without_the_command(bob_client, couple):
+def test_a_stale_check_in_shows_closed_everywhere_though_nothing_closed_its_row(
+    alice_client, bob_client, couple
+):
+    a, b = couple
+    checkin, _ = services.start(partner=a, topic="Picnic")
+    services.seal(partner=a, checkin=checkin, want="x")
+    _age(checkin, 15)
+
+    page = bob_client.get(url("checkin", checkin)).content.decode()
+    assert "Closed: nothing was revealed" in page and "closed on its own" in page
+    assert url("seal", checkin) not in page and url("poll", checkin) not in page
+    listing = bob_client.get(reverse("checkins:list")).content.decode()
+    assert "A check-in is open" not in listing and "Start a check-in" in listing
+    assert "status-closed" in listing
+    home = bob_client.get(reverse("agreements:agreement")).content.decode()
+    assert "data-checkin-waiting" not in home
+    assert privacy.export_data(b.user)["couples"][0]["checkins"][0]["status"] == "closed"
+    assert CheckIn.objects.get().closed_at is None  # shown closed; the row is the command's
+
+
+def test_reading_check_ins_writes_nothing(alice_client, bob_client, couple, dana_with_access):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a, b = couple
+    shared = revealed(a, b)
+    for seat in couple:
+        services.set_sharing(partner=seat, checkin=shared, share=True)
+    stale, _ = services.start(partner=a)
+    services.seal(partner=a, checkin=stale, want="x")
+    _age(stale, 15)
+    agreement = a.couple.agreement
+    dana = dana_with_access
+    reads = [
+        (alice_client, reverse("checkins:list"), {}),
+        (bob_client, url("checkin", stale), {}),
+        (bob_client, url("poll", stale), {"HX-Request": "true"}),
+        (alice_client, url("checkin", shared), {}),
+        (bob_client, reverse("home"), {}),
+        (dana, reverse("checkins:therapist_list", args=[agreement.pk]), {}),
+        (dana, reverse("checkins:therapist_checkin", args=[agreement.pk, shared.pk]), {}),
+    ]
+    for client, path, headers in reads:
+        client.get(path, headers=headers)  # the session settles
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path, headers=headers).status_code == 200, path
+        writes = [
+            q["sql"]
+            for q in captured
+            if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        ]
+        assert writes == [], path
+    assert CheckIn.objects.get(pk=stale.pk).closed_at is None
+
+
+def test_the_next_action_on_a_stale_check_in_is_refused_and_closes_its_row(couple):
     a, b = couple
     checkin, _ = services.start(partner=a)
     services.seal(partner=a, checkin=checkin, want="x")
     _age(checkin, 15)
-    page = bob_client.get(url("checkin", checkin)).content.decode()
-    assert "closed on its own" in page
-    with pytest.raises(services.CheckInError):
+    with pytest.raises(services.CheckInError, match="untouched for two weeks"):
         services.seal(partner=b, checkin=checkin, want="y")
-    assert not CheckIn.objects.get().is_revealed
+    checkin.refresh_from_db()
+    assert checkin.is_closed and checkin.let_go_by is None and not checkin.is_revealed
+    assert not Answer.objects.filter(partner=b).exists()
+
+
+@pytest.mark.parametrize("action", ["reopen", "let_go"])
+def test_reopening_or_letting_go_a_stale_check_in_is_refused_too(couple, action):
+    a, _ = couple
+    checkin, _ = services.start(partner=a)
+    services.seal(partner=a, checkin=checkin, want="x")
+    _age(checkin, 15)
+    with pytest.raises(services.CheckInError, match="untouched for two weeks"):
+        getattr(services, action)(partner=a, checkin=checkin)
+    checkin.refresh_from_db()
+    assert checkin.is_closed and checkin.let_go_by is None
+    assert Answer.objects.get(partner=a).is_sealed
+
+
+def test_the_poll_sees_a_check_in_close_by_the_clock_alone(alice_client, couple, monkeypatch):
+    a, _ = couple
+    checkin, _ = services.start(partner=a)
+    services.seal(partner=a, checkin=checkin, want="x")
+    etag = alice_client.get(url("poll", checkin), headers={"HX-Request": "true"})["ETag"]
+    later = timezone.now() + STALE_AFTER + timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # no row changed: only the clock moved
+    after = alice_client.get(
+        url("poll", checkin), headers={"HX-Request": "true", "If-None-Match": etag}
+    )
+    assert after.status_code == 200
+    assert "Closed: nothing was revealed" in after.content.decode()
+
+
+def test_a_check_in_is_open_until_the_moment_it_goes_stale(couple):
+    a, _ = couple
+    checkin, _ = services.start(partner=a)
+    almost = timezone.now() - STALE_AFTER + timedelta(minutes=1)
+    CheckIn.objects.filter(pk=checkin.pk).update(touched_at=almost)
+    checkin.refresh_from_db()
+    assert checkin.status == "open" and checkin.is_open_now
+    assert list(CheckIn.objects.open_now()) == [checkin]
+    later = almost + STALE_AFTER
+    assert checkin.closes_at == later
+    assert not CheckIn.objects.open_now(now=later).exists()
+    assert list(CheckIn.objects.stale(now=later)) == [checkin]
 
 
 def test_a_stale_check_in_does_not_block_a_new_one(couple):
@@ -437,7 +534,7 @@ def test_another_couple_gets_404_on_every_check_in_url(couple, other_couple, car
 
 
 def test_the_export_has_my_answers_always_and_my_partners_only_once_revealed(couple):
-    from agreements.export import export_data, export_markdown
+    from intimacy.privacy import export_data, export_markdown
 
     a, b = couple
     checkin, _ = services.start(partner=a, topic="Picnic")
@@ -460,7 +557,7 @@ def test_deleting_an_account_removes_answers_nobody_else_could_read(couple):
     shown = revealed(a, b)
     kept_back, _ = services.start(partner=a)
     services.seal(partner=a, checkin=kept_back, want="Never shown")
-    erasure.delete_account(user=a.user)
+    privacy.delete_account(user=a.user)
     assert Answer.objects.filter(checkin=kept_back).count() == 0
     assert Answer.objects.filter(checkin=shown).count() == 2  # seen by bob, stays with him
     assert CheckIn.objects.get(pk=kept_back.pk).is_closed
@@ -469,8 +566,8 @@ def test_deleting_an_account_removes_answers_nobody_else_could_read(couple):
 def test_deleting_both_accounts_removes_every_check_in(couple):
     a, b = couple
     revealed(a, b)
-    erasure.delete_account(user=a.user)
-    erasure.delete_account(user=b.user)
+    privacy.delete_account(user=a.user)
+    privacy.delete_account(user=b.user)
     assert not CheckIn.objects.exists() and not Answer.objects.exists()
 
 

@@ -18,6 +18,7 @@ from accounts import erasure, linking
 from accounts.models import Couple, Invitation, Partner, User
 from agreements import consent, therapy
 from agreements.models import Agreement, Comment, Event, RuleVersion, TherapistAccess
+from intimacy import privacy
 from tests.conftest import (
     PASSWORD,
     both_accept,
@@ -139,9 +140,9 @@ def test_deletion_is_all_or_nothing(shared, alice, monkeypatch):
     def fail(keys):
         raise RuntimeError("the session store is down")
 
-    monkeypatch.setattr(erasure, "_end_sessions", fail)
+    monkeypatch.setattr(erasure, "end_sessions", fail)
     with pytest.raises(RuntimeError):
-        erasure.delete_account(user=alice)
+        privacy.delete_account(user=alice)
     assert User.objects.filter(pk=alice.pk).exists()
     assert shared["agreement"].couple.partners.filter(left_at__isnull=True).count() == 2
     assert Couple.objects.get(pk=shared["agreement"].couple_id).ended_at is None
@@ -191,7 +192,7 @@ def test_a_former_partner_from_an_earlier_couple_keeps_that_archive_too(alice, b
     link(alice, bob)
     old_agreement = Agreement.objects.get(couple_id=old_a.couple_id)
 
-    erasure.delete_account(user=alice)
+    privacy.delete_account(user=alice)
 
     carol_client = client_for(carol)
     page = carol_client.get(reverse("agreements:archived", args=[old_agreement.pk]))
@@ -202,9 +203,9 @@ def test_a_former_partner_from_an_earlier_couple_keeps_that_archive_too(alice, b
 
 def test_when_both_partners_are_deleted_their_agreement_goes_too(shared, alice, bob):
     agreement = shared["agreement"]
-    erasure.delete_account(user=alice)
+    privacy.delete_account(user=alice)
     assert Agreement.objects.filter(pk=agreement.pk).exists()  # still Bob's to read
-    erasure.delete_account(user=bob)
+    privacy.delete_account(user=bob)
     assert not Agreement.objects.filter(pk=agreement.pk).exists()
     assert not Couple.objects.filter(pk=agreement.couple_id).exists()
     assert not RuleVersion.objects.filter(rule__agreement_id=agreement.pk).exists()

@@ -1,6 +1,7 @@
-"""The dependency rule of docs/architecture.md, checked by reading every module's imports:
-models → services → pages and access → views → templates, and accounts using only the public
-agreements modules. A new import that points the wrong way fails here."""
+"""The dependency rules of docs/architecture.md, checked by reading every module's imports:
+models → services → pages and access → views → templates within an app; between apps,
+checkins → agreements → accounts, with what needs every app (export, erasure, the demo)
+composed above them in the project package. A new import that points the wrong way fails here."""
 
 import ast
 from pathlib import Path
@@ -21,19 +22,41 @@ SERVICES = (
     "agreements.visits",
     "accounts.linking",
     "accounts.erasure",
+    "accounts.export",
     "checkins.services",
+    "checkins.export",
+    "intimacy.privacy",
 )
-READ_SIDE = ("agreements.pages", "agreements.access", "checkins.pages")
-# What accounts may use of agreements: reads of its models, the gates, and the public services
-# docs/architecture.md lists. Never consent internals or raw writes of agreement rows.
-PUBLIC_AGREEMENTS = (
-    "agreements.models",
+READ_SIDE = (
+    "agreements.pages",
     "agreements.access",
-    "agreements.export",
-    "agreements.partnership",
-    "agreements.therapy",
-    "agreements.stories",
+    "checkins.pages",
+    "checkins.access",
+    "checkins.templatetags",
 )
+# What accounts still uses of agreements (docs/architecture.md): a couple's agreement starts and
+# is archived with the partnership (linking), and the partner pages' decorator. Nothing else:
+# never consent internals or raw writes of agreement rows.
+PUBLIC_AGREEMENTS = (
+    "agreements.access",
+    "agreements.partnership",
+)
+# Above the apps: what needs every app is composed here, and only here.
+COMPOSITION = (
+    "intimacy.privacy",
+    "intimacy.urls",
+    "intimacy.views",
+    "intimacy.management.commands.seed_demo",
+)
+# Which other apps each app may import. intimacy outside the composition is infrastructure
+# (settings, crypto, email, the database helpers, middleware): every app may use it, and it
+# uses no app.
+MAY_IMPORT = {
+    "accounts": {"intimacy", "agreements"},  # agreements: only PUBLIC_AGREEMENTS, see below
+    "agreements": {"intimacy", "accounts"},
+    "checkins": {"intimacy", "accounts", "agreements"},
+    "intimacy": set(),
+}
 
 
 def modules() -> dict[str, set[str]]:
@@ -60,6 +83,10 @@ def within(name: str, packages: tuple[str, ...]) -> bool:
 
 
 MODULES = modules()
+
+
+def app_of(name: str) -> str:
+    return name.split(".")[0]
 
 
 def wrong_way(importer_filter, imported_filter) -> list[str]:
@@ -219,3 +246,60 @@ def test_the_write_check_finds_a_write_in_a_view(tmp_path):
     )
     found = [line.split(" ", 1)[1] for line in model_writes(view)]
     assert found == [".save()", ".update()"]
+
+
+def test_the_apps_import_one_way_checkins_agreements_accounts():
+    found = sorted(
+        f"{importer} imports {target}"
+        for importer, imports in MODULES.items()
+        if not within(importer, COMPOSITION)
+        for target in imports
+        if app_of(target) in APPS
+        and app_of(target) != app_of(importer)
+        and app_of(target) not in MAY_IMPORT[app_of(importer)]
+    )
+    assert found == []
+
+
+def test_agreements_never_imports_checkins():
+    assert wrong_way(lambda n: within(n, ("agreements",)), lambda t: within(t, ("checkins",))) == []
+
+
+def test_accounts_never_imports_checkins_or_the_composition():
+    assert (
+        wrong_way(
+            lambda n: within(n, ("accounts",)), lambda t: within(t, ("checkins", *COMPOSITION))
+        )
+        == []
+    )
+
+
+def test_infrastructure_imports_no_app_and_no_composition():
+    def infrastructure(name: str) -> bool:
+        return within(name, ("intimacy",)) and not within(name, COMPOSITION)
+
+    def an_app_or_composition(target: str) -> bool:
+        return within(target, ("accounts", "agreements", "checkins", *COMPOSITION))
+
+    assert wrong_way(infrastructure, an_app_or_composition) == []
+
+
+def test_only_the_composition_imports_all_three_apps():
+    every_app = {"accounts", "agreements", "checkins"}
+    composing = sorted(
+        name
+        for name, imports in MODULES.items()
+        if every_app <= {app_of(t) for t in imports} - {app_of(name)}
+    )
+    assert set(composing) <= set(COMPOSITION)
+    assert "intimacy.privacy" in composing
+
+
+def test_export_and_erasure_are_composed_in_one_place():
+    """The views of a person's data ask intimacy.privacy; no app's view or service does."""
+    importers = sorted(
+        name
+        for name, imports in MODULES.items()
+        if "intimacy.privacy" in imports or any(t.startswith("intimacy.privacy.") for t in imports)
+    )
+    assert importers == ["intimacy.views"]

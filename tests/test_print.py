@@ -215,11 +215,11 @@ def test_a_current_agreement_is_not_printed_through_the_archive_url(couple, alic
 
 
 def test_a_former_partner_shows_as_such_on_the_printed_page(couple, alice, bob_client):
-    from accounts import erasure
+    from intimacy import privacy
 
     both_accept(rules_of(couple[0])[0], *couple)
     agreement_id = rules_of(couple[0])[0].agreement_id
-    erasure.delete_account(user=alice)
+    privacy.delete_account(user=alice)
     response = bob_client.get(reverse("agreements:archived_print", args=[agreement_id]))
     assert "Between former partner and Bob" in page_text(response.content.decode())
 

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from accounts import linking
 from accounts.models import Invitation, User
-from agreements import consent, export, stories, therapy
+from agreements import consent, stories, therapy
 from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
+from intimacy import privacy
 from tests.conftest import client_for, make_user
 
 
@@ -244,7 +245,7 @@ def test_nothing_anyone_writes_changes_the_structure_of_the_markdown_export(
 ):
     fill(alice, bob, couple, agreement, text=HOSTILE_TEXT, line=HOSTILE_LINE)
     alice.refresh_from_db()
-    hostile = export.export_markdown(alice)
+    hostile = privacy.export_markdown(alice)
 
     # The same export with every value replaced by x's of the same shape.
     for user in (alice, bob):
@@ -262,7 +263,7 @@ def test_nothing_anyone_writes_changes_the_structure_of_the_markdown_export(
         comment.text = same_shape(comment.text)
         comment.save(update_fields=["text"])
     alice.refresh_from_db()
-    benign = export.export_markdown(alice)
+    benign = privacy.export_markdown(alice)
 
     assert skeleton(hostile) == skeleton(benign)
     assert len(hostile.splitlines()) == len(benign.splitlines())
@@ -287,13 +288,13 @@ def test_a_therapist_is_named_in_the_export_only_once_both_partners_agreed(
     # One asked for by email before client links existed, for an address with no account.
     TherapistAccess.objects.create(agreement=agreement, email="nobody@example.com", requested_by=a)
     for user in (alice, bob):
-        data = export.export_data(user)
+        data = privacy.export_data(user)
         names = [x["therapist"] for x in data["couples"][0]["agreement"]["therapist_accesses"]]
         assert names == [None, None]
-        markdown = export.export_markdown(user)
+        markdown = privacy.export_markdown(user)
         assert "Trent" not in markdown and "former therapist" not in markdown
     therapy.agree(partner=b, access_id=asked.pk)
-    data = export.export_data(alice)
+    data = privacy.export_data(alice)
     accesses = data["couples"][0]["agreement"]["therapist_accesses"]
     assert "Dr Trent (Trent Practice)" in [x["therapist"] for x in accesses]
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
-from agreements import consent, export, therapy
+from agreements import consent, therapy
 from agreements.consent import ConsentError, NothingChanged
 from agreements.models import (
     Acceptance,
@@ -18,6 +18,7 @@ from agreements.models import (
     Suggestion,
     TherapistAccess,
 )
+from intimacy import privacy
 from tests.conftest import both_accept, fresh, make_user, rules_of
 
 Kind = Event.Kind
@@ -224,11 +225,11 @@ def test_session_notes_are_read_by_their_author_only(live, agreement, couple, da
     assert SessionNote.objects.count() == 2
     # Nothing in the couple's ledger or export: the couple never sees them.
     assert Agreement.objects.get(pk=agreement.pk).revision == revision
-    assert "calmer" not in str(export.export_data(alice))
-    assert "calmer" in str(export.export_data(dana))
-    assert "Bob seemed calmer." in export.export_markdown(dana)
-    assert "calmer" not in str(export.export_data(rita)) + export.export_markdown(rita)
-    assert "calmer" not in export.export_markdown(alice)
+    assert "calmer" not in str(privacy.export_data(alice))
+    assert "calmer" in str(privacy.export_data(dana))
+    assert "Bob seemed calmer." in privacy.export_markdown(dana)
+    assert "calmer" not in str(privacy.export_data(rita)) + privacy.export_markdown(rita)
+    assert "calmer" not in privacy.export_markdown(alice)
 
 
 def test_a_session_note_needs_a_live_access_and_goes_with_the_therapists_account(

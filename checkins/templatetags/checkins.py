@@ -3,14 +3,15 @@
 
 from django import template
 
-from agreements.pages import memo
-from checkins import pages, services
+from checkins import pages
 
 register = template.Library()
 
 
 @register.inclusion_tag("checkins/_waiting_line.html", takes_context=True)
 def checkin_waiting(context) -> dict:
+    """Read for the page that shows it (one query): a check-in the clock has closed since the
+    last write is not waiting (CheckIn.objects.open_now)."""
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.is_therapist:
@@ -19,7 +20,4 @@ def checkin_waiting(context) -> dict:
     seat = viewer.seat if viewer is not None and viewer.may_act else context.get("seat")
     if seat is None and viewer is None:
         seat = user.current_partner_seat()
-    waiting = pages.waiting_for(seat) if seat else None
-    if waiting is not None and request is not None:
-        memo.true_until(request, waiting.touched_at + services.STALE_AFTER)
-    return {"waiting": waiting}
+    return {"waiting": pages.waiting_for(seat) if seat else None}

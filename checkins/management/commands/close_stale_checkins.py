@@ -1,4 +1,6 @@
-"""Closes every check-in nobody has touched for two weeks (pages also close them when read)."""
+"""Closes in their rows the check-ins nobody has touched for two weeks. Every screen shows them
+closed already (CheckIn.status asks the clock); no page writes, so this command, or the next
+service that acts on one, writes it down."""
 
 from django.core.management.base import BaseCommand
 

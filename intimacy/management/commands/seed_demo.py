@@ -1,4 +1,5 @@
-"""Demo data for development: two couples and a therapist, idempotent. Never in production."""
+"""Demo data for development: two couples and a therapist, idempotent. Never in production.
+Above the apps (it tells a story in each of them), so in the project package."""
 
 import secrets
 
