@@ -184,6 +184,9 @@ def _answer(rule: Rule, partner: Partner, kind: str, note: str) -> bool:
     stand (an answer changed before stays sealed for good), and the partner is told."""
     current = rounds.round_of(rule)
     revealed = current.revealed_with(partner.pk, rule.agreement.current_partner_ids)
+    waiting = Acceptance.objects.filter(
+        version_id=rule.pending_version_id, withdrawn_at__isnull=True
+    )
     if revealed:
         standing = [
             a.event_id
@@ -191,6 +194,9 @@ def _answer(rule: Rule, partner: Partner, kind: str, note: str) -> bool:
             if a.sealed and a.event_id and a.partner_id != partner.pk
         ]
         Event.objects.filter(pk__in=standing).update(private_to=None)
+        waiting.filter(sealed=True).exclude(partner=partner).update(sealed=False)
+    elif kind == Kind.ACCEPTED:
+        waiting.filter(partner=partner).update(sealed=True)
     record_event(
         rule.agreement,
         kind,

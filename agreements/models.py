@@ -302,6 +302,9 @@ class Acceptance(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="acceptances")
     created_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Given as a sealed answer (as its event is: Event.private_to): seen only by its partner
+    # until both have answered; one changed before then stays sealed for good.
+    sealed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
