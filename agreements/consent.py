@@ -23,12 +23,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import Couple, Partner
 from agreements import notify, revision, rounds
 from agreements.defaults import DEFAULT_RULES
-from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
+from agreements.models import COOLING_OFF, Acceptance, Agreement, Event, Rule, RuleVersion
 from intimacy.db import retry_on_conflict
 
 State = Rule.State
@@ -81,6 +81,7 @@ def propose_rule(
 ) -> Rule:
     with transaction.atomic():
         agreement, partner = _lock_agreement(agreement.pk, agreement.couple_id, partner)
+        _check_not_declined_lately(agreement, partner, text)
         # Numbers are for life: a new rule never takes the number of an archived one.
         last = agreement.rules.aggregate(last=Max("position"))["last"] or 0
         rule = Rule.objects.create(agreement=agreement, position=last + 1)
@@ -130,7 +131,8 @@ def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> 
             rule.proposed_by = None
             rule.in_force_since = timezone.now()
             _clear_resting(rule)
-            rule.save(update_fields=[*_POINTERS, "in_force_since"])
+            _clear_declined(rule)
+            rule.save(update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at"])
             record_event(
                 rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
             )
@@ -239,12 +241,21 @@ def _end_pending(
     """The waiting wording is off the table. `record`: write the event that says why (a decline
     has been written already, as an answer)."""
     version = rule.pending_version
+    if kind == Kind.DECLINED:
+        # The answers of the round, this decline included (written just before).
+        decliners = {
+            a.partner_id for a in rounds.round_of(rule).answers.values() if a.kind == Kind.DECLINED
+        }
+        rule.declined_by_id = decliners.pop() if len(decliners) == 1 else None
+        rule.declined_at = timezone.now()
     _withdraw_acceptances(version.pk)
     rule.pending_version = None
     rule.proposed_by = None
     if rule.state == State.PROPOSED:
         rule.state = State.DECLINED
-    rule.save(update_fields=["state", "pending_version", "proposed_by"])
+    rule.save(
+        update_fields=["state", "pending_version", "proposed_by", "declined_by", "declined_at"]
+    )
     if record:
         record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
         notify.partner_of(partner)
@@ -259,6 +270,7 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
     rule in force or resting it waits as a change of its own, and the rule's wording stays."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
+        _check_not_cooling(rule, partner)
         if not rule.may_change(partner.pk):
             raise ConsentError("This rule is archived. Restore it first to propose a change.")
         title, text = title.strip(), text.strip()
@@ -291,7 +303,17 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
             rule.state = State.PROPOSED
         rule.pending_version = rule.latest_version = version
         rule.proposed_by = partner
-        rule.save(update_fields=["state", "pending_version", "latest_version", "proposed_by"])
+        _clear_declined(rule)
+        rule.save(
+            update_fields=[
+                "state",
+                "pending_version",
+                "latest_version",
+                "proposed_by",
+                "declined_by",
+                "declined_at",
+            ]
+        )
         record_event(
             rule.agreement,
             Kind.PROPOSED_CHANGE,
@@ -368,8 +390,14 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
                     "Only the partner who withdrew consent can reopen this rule. "
                     "You can propose a different wording."
                 )
-            raise ConsentError("Only a resting rule can be reopened.")
-        agreed = rule.agreed_version
+            if rule.state == State.DECLINED:
+                raise ConsentError(
+                    "Only the partner who declined this rule can reopen it. "
+                    "You can propose it again once the wait is over."
+                )
+            raise ConsentError("Only a resting or declined rule can be reopened.")
+        # Resting: the wording both had agreed. Declined: the wording that was declined.
+        agreed = rule.agreed_version if rule.is_resting else rule.latest_version
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
         Acceptance.objects.create(version=agreed, partner=partner)
@@ -377,7 +405,8 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         rule.pending_version = rule.latest_version = agreed
         rule.proposed_by = partner
         _clear_resting(rule)
-        rule.save(update_fields=[*_POINTERS, "latest_version"])
+        _clear_declined(rule)
+        rule.save(update_fields=[*_POINTERS, "latest_version", "declined_by", "declined_at"])
         record_event(
             rule.agreement, Kind.REOPENED, partner=partner, rule=rule, version=agreed, note=note
         )
@@ -424,16 +453,54 @@ def restore(*, partner: Partner, rule: Rule) -> Rule:
         if not rule.may_restore(partner.pk):
             if _last_event_is(rule, Kind.RESTORED, partner):
                 return rule  # a double submit
+            _check_not_cooling(rule, partner)
             raise ConsentError("Only an archived rule can be restored.")
         latest = rule.latest_version
         Acceptance.objects.create(version=latest, partner=partner)
         rule.state = State.PROPOSED
         rule.pending_version = latest
         rule.proposed_by = partner
-        rule.save(update_fields=_POINTERS)
+        _clear_declined(rule)
+        rule.save(update_fields=[*_POINTERS, "declined_by", "declined_at"])
         record_event(rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=latest)
         notify.partner_of(partner)
     return rule
+
+
+# -- whoever says no holds the key ----------------------------------------------------------------
+
+
+class CoolingOff(ConsentError):
+    """The other partner declined this wording lately: it rests with them for COOLING_OFF."""
+
+
+def _cooling_message(until) -> str:
+    day = formats.date_format(timezone.localtime(until), "j F")
+    return (
+        f"Your partner said no to this rule, so it rests with them: they can reopen it at any "
+        f"time. You can propose it again from {day}."
+    )
+
+
+def _check_not_cooling(rule: Rule, partner: Partner) -> None:
+    until = rule.cooling_until(partner.pk)
+    if until is not None:
+        raise CoolingOff(_cooling_message(until))
+
+
+def _check_not_declined_lately(agreement: Agreement, partner: Partner, text: str) -> None:
+    """A new rule whose wording equals one the other partner declined lately is the same ask."""
+    lately = agreement.rules.filter(
+        declined_at__gt=timezone.now() - COOLING_OFF, declined_by__isnull=False
+    ).exclude(declined_by=partner)
+    for rule in lately.select_related("latest_version"):
+        if normalise(rule.latest_version.text) == normalise(text):
+            raise CoolingOff(_cooling_message(rule.cooling_until(partner.pk)))
+
+
+def _clear_declined(rule: Rule) -> None:
+    rule.declined_by = None
+    rule.declined_at = None
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
@@ -19,6 +19,8 @@ MAX_TITLE = 120
 MAX_NOTE = 1000
 FORMER_THERAPIST = "former therapist"
 CLIENT_LINK_LIFETIME = timedelta(days=14)
+# After a decline, how long the partner who was told no may not propose that rule again.
+COOLING_OFF = timedelta(days=7)
 MAX_PROMPT = 500
 
 
@@ -114,6 +116,15 @@ class Rule(models.Model):
     )
     in_force_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last decline that ended a wording on this rule, once both had answered: whoever said no
+    # holds the key. The other partner may not propose this rule (or new wording for it) again
+    # for COOLING_OFF; the one who declined may reopen it at any time. None with a date: both
+    # declined, and either may. Kept through archive and restore; cleared when the one who
+    # declined puts wording on the table again, or when the rule comes into force.
+    declined_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -241,20 +252,44 @@ class Rule(models.Model):
         return seat_id in accepted_by
 
     def may_reopen(self, seat_id: int | None) -> bool:
+        """The partner who withdrew, of a resting rule; the partner who declined, of a declined
+        one (either, when both declined)."""
+        if seat_id is None:
+            return False
+        if self.state == self.State.PAUSED:
+            return self.withdrawn_by_id == seat_id
         return (
-            seat_id is not None
-            and self.state == self.State.PAUSED
-            and self.withdrawn_by_id == seat_id
+            self.state == self.State.DECLINED
+            and self.declined_at is not None
+            and self.declined_by_id in (None, seat_id)
         )
 
     def may_change(self, seat_id: int | None) -> bool:
-        return seat_id is not None and self.state != self.State.ARCHIVED
+        return (
+            seat_id is not None
+            and self.state != self.State.ARCHIVED
+            and self.cooling_until(seat_id) is None
+        )
+
+    def cooling_until(self, seat_id: int | None) -> "datetime | None":
+        """Until when this seat may not propose this rule again, after the other partner
+        declined it (None: they may now)."""
+        if self.declined_at is None or self.declined_by_id is None or seat_id is None:
+            return None
+        if seat_id == self.declined_by_id:
+            return None
+        until = self.declined_at + COOLING_OFF
+        return until if timezone.now() < until else None
 
     def may_archive(self, seat_id: int | None) -> bool:
         return seat_id is not None and self.state not in (self.State.ACTIVE, self.State.ARCHIVED)
 
     def may_restore(self, seat_id: int | None) -> bool:
-        return seat_id is not None and self.state == self.State.ARCHIVED
+        return (
+            seat_id is not None
+            and self.state == self.State.ARCHIVED
+            and self.cooling_until(seat_id) is None
+        )
 
     def waits_for(self, seat_id: int | None, round=None) -> bool:
         """Whether this seat's answer is what the rule waits for: a wording waiting that the seat

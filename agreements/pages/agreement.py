@@ -47,6 +47,7 @@ def rules_for_page(agreement: Agreement):
             "latest_version",
             "proposed_by__user",
             "withdrawn_by__user",
+            "declined_by__user",
         )
         .prefetch_related(
             Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),

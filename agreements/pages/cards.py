@@ -82,6 +82,13 @@ class Card:
         return self.my_answer is not None and self.my_answer.kind == "accepted"
 
     @property
+    def cooling_until(self):
+        """Until when this viewer may not propose the rule again (the other declined it)."""
+        if not self.viewer.is_partner:
+            return None
+        return self.rule.cooling_until(self.viewer.seat_id)
+
+    @property
     def sealed(self) -> bool:
         """This viewer has answered, and the answer is still sealed (data-sealed)."""
         return self.my_answer is not None and self.my_answer.sealed
