@@ -23,7 +23,9 @@ from agreements.models import Acceptance, Event, Rule
 Kind = Event.Kind
 # Events that answer a wording, or follow from answers; any other event on a version (proposed,
 # restored, reopened ...) puts it on the table afresh and starts a new round.
-ANSWER_KINDS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED})
+ANSWER_KINDS = frozenset(
+    {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED}
+)
 ANSWERS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED})
 
 

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_remove_couple_checkins_revision'),
+        ("accounts", "0005_remove_couple_checkins_revision"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='partner',
-            name='sealed_revision',
+            model_name="partner",
+            name="sealed_revision",
             field=models.PositiveBigIntegerField(db_default=0, default=0),
         ),
     ]

@@ -5,31 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0006_partner_sealed_revision'),
-        ('agreements', '0005_therapist_links'),
+        ("accounts", "0006_partner_sealed_revision"),
+        ("agreements", "0005_therapist_links"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='acceptance',
-            name='sealed',
+            model_name="acceptance",
+            name="sealed",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AddField(
-            model_name='event',
-            name='private_to',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.partner'),
+            model_name="event",
+            name="private_to",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="accounts.partner",
+            ),
         ),
         migrations.AddField(
-            model_name='rule',
-            name='declined_at',
+            model_name="rule",
+            name="declined_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='rule',
-            name='declined_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.partner'),
+            model_name="rule",
+            name="declined_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="accounts.partner",
+            ),
         ),
     ]

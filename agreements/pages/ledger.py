@@ -255,9 +255,8 @@ def _events(queryset: QuerySet, viewer: Viewer) -> QuerySet:
         queryset = queryset.exclude(
             Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
         )
-    return (
-        queryset.exclude(kind=Kind.COMMENTED)
-        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+    return queryset.exclude(kind=Kind.COMMENTED).select_related(
+        "partner__user", "therapist", "rule__latest_version", "version"
     )
 
 
