@@ -56,7 +56,7 @@ from checkins.models import Answer, CheckIn  # noqa: E402
 from intimacy import emails  # noqa: E402
 from intimacy.crypto import EncryptedTextField  # noqa: E402
 
-BACKEND = "accounts.backends.ModelBackend"
+BACKEND = "django.contrib.auth.backends.ModelBackend"
 SESSION_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 BATCH = 2000
 STEP = timedelta(hours=3)  # between two moments of one couple's story

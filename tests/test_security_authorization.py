@@ -206,6 +206,13 @@ MATRIX: dict[str, Case] = {
     "agreements:accept": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule"), data=_version
     ),
+    # The answer form's own action: a submission that names no answer records nothing (422).
+    "agreements:answer": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=422, other_partner=422, other_couple=404, loner=404),
+        kwargs=_rule("proposed_rule"),
+        data=_version,
+    ),
     # Alice proposed the rule: Not yet and Decline answer someone else's proposal (she may take
     # hers back instead), so hers is refused (409) and Bob's is recorded.
     "agreements:not_yet": Case(
