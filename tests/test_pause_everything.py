@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
+from accounts.models import Partner
 from agreements import consent
 from agreements.invariants import check_agreement
 from agreements.models import Acceptance, Agreement, Event, Rule
@@ -383,3 +384,27 @@ def test_after_a_pause_every_warm_page_equals_a_fresh_one(
         if changed and load(warm[who], path, etag=old_etag).status_code == 304:
             differences.append(f"{name}: the open page's ETag still answers 304")
     assert differences == []
+
+
+def test_the_timeline_tells_the_pause_with_its_note_and_the_reopening(
+    couple, story, bob_client, alice_client
+):
+    alice, bob = couple
+    # Bob's visit began after the story was told: what follows is news to him.
+    now = timezone.now()
+    Partner.objects.filter(pk=bob.pk).update(previous_visit_at=now, seen_at=now)
+    consent.pause_everything(partner=alice, note=NOTE)
+
+    news = bob_client.get(reverse("agreements:agreement")).content.decode()
+    since = news[news.index('id="news-heading"') :]
+    assert "Alice paused everything:" in since and NOTE in since
+
+    consent.reopen_all(partner=alice, note="Thank you for waiting.")
+    timeline = bob_client.get(reverse("agreements:timeline")).content.decode()
+    assert "Alice paused everything:" in timeline and NOTE in timeline
+    assert "Alice reopened all the paused rules:" in timeline
+    assert "Thank you for waiting." in timeline
+    assert (
+        "You paused everything:"
+        in alice_client.get(reverse("agreements:timeline")).content.decode()
+    )
