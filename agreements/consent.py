@@ -24,6 +24,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Max
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Partner
 from agreements import notify, revision, rounds
@@ -503,6 +504,94 @@ def _clear_declined(rule: Rule) -> None:
     rule.declined_at = None
 
 
+# -- pause everything -----------------------------------------------------------------------------
+
+
+@retry_on_conflict
+def pause_everything(*, partner: Partner, note: str = "") -> list[Rule]:
+    """The traffic-light red: this partner withdraws consent from every rule in force at once,
+    each exactly as ``withdraw`` does it (the rule rests with the wording both had agreed, and
+    only this partner can reopen it). Proposals, declined and archived rules and anything else
+    are left as they are. One event says it, with the note, before the withdrawals.
+
+    The agreement records the pause (who, since when, the note) until the pauser reopens all. A
+    pause while the other partner's pause lasts rests what is in force and records the event and
+    the note, but leaves the recorded pause (and its Reopen all) with the partner who paused
+    first. Never refused: a pause with nothing in force is still the signal "stop and talk".
+
+    Locks: couple, agreement, then the rules in force by id (withdraw locks each again, already
+    held). Returns the rules it rested."""
+    with transaction.atomic():
+        agreement_id = Agreement.objects.values_list("pk", flat=True).get(
+            couple_id=partner.couple_id
+        )
+        agreement, partner = _lock_agreement(agreement_id, partner.couple_id, partner)
+        in_force = list(
+            Rule.objects.select_for_update(no_key=True)
+            .filter(agreement=agreement, state=State.ACTIVE)
+            .order_by("pk")
+        )
+        if not in_force and _last_agreement_event_is(
+            agreement, Kind.PAUSED_EVERYTHING, partner, note
+        ):
+            return []  # a double submit
+        now = timezone.now()
+        if agreement.paused_by_id is None:
+            agreement.paused_by, agreement.paused_at, agreement.pause_note = partner, now, note
+            agreement.save(update_fields=["paused_by", "paused_at", "pause_note"])
+        elif agreement.paused_by_id == partner.pk and note:
+            # Paused again (something came back into force meanwhile): the pause still counts
+            # from its start; the newest note is the one shown.
+            agreement.pause_note = note
+            agreement.save(update_fields=["pause_note"])
+        record_event(agreement, Kind.PAUSED_EVERYTHING, partner=partner, note=note)
+        for rule in in_force:
+            rule.agreement = agreement
+            withdraw(partner=partner, rule=rule)
+        notify.partner_of(partner)
+    return in_force
+
+
+@retry_on_conflict
+def reopen_all(*, partner: Partner, note: str = "") -> list[Rule]:
+    """Only the partner who paused: ends the pause and reopens, each as ``reopen`` does, every
+    rule it rested that still rests (those this partner withdrew since the pause began). Rules
+    this partner withdrew one by one before the pause stay resting: each was a no of its own.
+    Returns the rules it reopened."""
+    with transaction.atomic():
+        agreement_id = Agreement.objects.values_list("pk", flat=True).get(
+            couple_id=partner.couple_id
+        )
+        agreement, partner = _lock_agreement(agreement_id, partner.couple_id, partner)
+        if agreement.paused_by_id is None:
+            return []  # a double submit, or nothing is paused
+        if agreement.paused_by_id != partner.pk:
+            raise ConsentError(
+                _(
+                    "Only the partner who paused everything can reopen all. "
+                    "You can propose a different wording for any rule."
+                )
+            )
+        rested = list(
+            Rule.objects.select_for_update(no_key=True)
+            .filter(
+                agreement=agreement,
+                state=State.PAUSED,
+                withdrawn_by=partner,
+                withdrawn_at__gte=agreement.paused_at,
+            )
+            .order_by("pk")
+        )
+        agreement.paused_by, agreement.paused_at, agreement.pause_note = None, None, ""
+        agreement.save(update_fields=["paused_by", "paused_at", "pause_note"])
+        record_event(agreement, Kind.REOPENED_ALL, partner=partner, note=note)
+        for rule in rested:
+            rule.agreement = agreement
+            reopen(partner=partner, rule=rule)
+        notify.partner_of(partner)
+    return rested
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 _POINTERS = [
@@ -591,6 +680,17 @@ def _clear_resting(rule: Rule) -> None:
     rule.agreed_version = None
     rule.withdrawn_by = None
     rule.withdrawn_at = None
+
+
+def _last_agreement_event_is(agreement: Agreement, kind: str, partner: Partner, note: str) -> bool:
+    """Whether the agreement's latest event about no rule in particular is this one."""
+    last = (
+        agreement.events.filter(rule__isnull=True)
+        .order_by("-created_at", "-pk")
+        .only("kind", "partner_id", "note")
+        .first()
+    )
+    return last is not None and (last.kind, last.partner_id, last.note) == (kind, partner.pk, note)
 
 
 def _last_event_is(rule: Rule, kind: str, partner: Partner) -> bool:

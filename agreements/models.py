@@ -9,6 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Couple, Partner
 from intimacy.crypto import EncryptedTextField
@@ -30,9 +31,21 @@ class Agreement(models.Model):
     # Moved by every change of what the couple's live region shows, by agreements/revision.py
     # only: the poll's ETag.
     revision = models.PositiveBigIntegerField(default=0)
+    # Pause everything (consent.pause_everything): who paused, since when, and their note, until
+    # they reopen all. Kept on this row, which every page reads anyway, so that showing the pause
+    # costs no query. The rules it rested are the pauser's resting rules withdrawn since then.
+    paused_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_note = EncryptedTextField(blank=True)
 
     def __str__(self) -> str:
         return f"Agreement {self.pk}"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_by_id is not None
 
     @property
     def is_archived(self) -> bool:
@@ -399,6 +412,9 @@ class Event(models.Model):
         CHECKIN_INVITED = "checkin_invited", "Invited the couple to a check-in"
         EXERCISE_STARTED = "exercise_started", "Started the check-in the therapist suggested"
         CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
+        # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
+        PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
+        REOPENED_ALL = "reopened_all", _("Reopened all the paused rules")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(

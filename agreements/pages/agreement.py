@@ -3,6 +3,9 @@ with), the answer to an action, one rule's form page, and the printable page. Ev
 afresh from the database on every request, in a number of queries that does not grow with the
 rules."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
@@ -80,7 +83,41 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
         "cards": make_cards(shown, viewer, other, rounds),
         "archived_cards": make_cards(archived, viewer, other, rounds),
         "summary": summary(shown, viewer, rounds),
+        "pause": pause_of(agreement, partners, viewer),
     }
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause everything, as one viewer sees it: who paused, when, their note, and whether this
+    viewer is the one who may reopen all."""
+
+    name: str
+    at: datetime
+    note: str
+    by_viewer: bool  # the pauser: only they may reopen all
+
+
+def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | None:
+    """The agreement's pause for a partner's page (None when nothing is paused, and for anyone
+    but a current partner). No query: the pause is on the agreement row, the name among the
+    couple's partners the gate read."""
+    if agreement.paused_by_id is None or not viewer.is_partner:
+        return None
+    by_viewer = agreement.paused_by_id == viewer.seat_id
+    name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")
+    return Pause(name, agreement.paused_at, agreement.pause_note, by_viewer)
+
+
+def after_pause(seat, viewer: Viewer, *, error: str = "", told: str = "") -> dict:
+    """What Pause everything and Reopen all answer with, read after the change: the whole live
+    region (every card changed), and the pause control again, blank (out of band). `told`: a
+    sentence for the person who acted (nothing rested, say)."""
+    agreement = Agreement.objects.get(couple_id=seat.couple_id)
+    agreement.couple = seat.couple
+    context = live_region(agreement, viewer)
+    context.update(pause_error=error, pause_told=told, pause_oob=True)
+    return context
 
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
