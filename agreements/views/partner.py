@@ -315,7 +315,7 @@ def _pause_response(
         return redirect(reverse("agreements:agreement") + "#live")
     context = pages.after_pause(viewer.seat, viewer, error=error, told=told)
     response = render(request, f"{PAGE}#pause-response", context, status=status)
-    response["ETag"] = context["agreement"].etag
+    response["ETag"] = context["etag"]
     return response
 
 
