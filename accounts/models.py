@@ -86,6 +86,9 @@ class Partner(models.Model):
     # and when their previous visit was, for "since your last visit".
     seen_at = models.DateTimeField(null=True, blank=True)
     previous_visit_at = models.DateTimeField(null=True, blank=True)
+    # Moved when this partner gives a sealed answer (agreements/revision.py): their own pages
+    # show it, nobody else's do; their open page's ETag is made of it and the agreement's revision.
+    sealed_revision = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["joined_at", "pk"]

@@ -200,12 +200,10 @@ def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
 
 
 def partner_etag_or_404(request: HttpRequest) -> str:
-    """The ETag of the signed-in partner's current agreement (the poll): one query."""
+    """The ETag of the signed-in partner's current agreement, for them (the poll): one query."""
     row = (
-        Agreement.objects.filter(
-            couple__partners__user=request.user, couple__partners__left_at__isnull=True
-        )
-        .values_list("pk", "revision")
+        Partner.objects.filter(user=request.user, left_at__isnull=True)
+        .values_list("couple__agreement__pk", "couple__agreement__revision", "sealed_revision")
         .first()
     )
     if row is None:

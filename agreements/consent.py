@@ -23,12 +23,13 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Partner
-from agreements import notify, revision
+from agreements import notify, revision, rounds
 from agreements.defaults import DEFAULT_RULES
-from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
+from agreements.models import COOLING_OFF, Acceptance, Agreement, Event, Rule, RuleVersion
 from intimacy.db import retry_on_conflict
 
 State = Rule.State
@@ -81,6 +82,7 @@ def propose_rule(
 ) -> Rule:
     with transaction.atomic():
         agreement, partner = _lock_agreement(agreement.pk, agreement.couple_id, partner)
+        _check_not_declined_lately(agreement, partner, text)
         # Numbers are for life: a new rule never takes the number of an archived one.
         last = agreement.rules.aggregate(last=Max("position"))["last"] or 0
         rule = Rule.objects.create(agreement=agreement, position=last + 1)
@@ -102,9 +104,10 @@ def propose_rule(
 
 
 @retry_on_conflict
-def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
-    """Records this partner's acceptance of the waiting version; it comes into force once both
-    current partners (exactly two) hold a live acceptance of it."""
+def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
+    """Records this partner's acceptance of the waiting version, with their note, sealed until
+    the other partner has answered it too (rounds.py); it comes into force once both current
+    partners (exactly two) hold a live acceptance of it."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         accepted_by = _live_acceptors(version_id)
@@ -117,13 +120,11 @@ def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
         if not rule.may_accept(partner.pk, accepted_by):
             raise ConsentError("Your answer to this wording is already recorded.")
         Acceptance.objects.create(version_id=version_id, partner=partner)
-        record_event(
-            rule.agreement, Kind.ACCEPTED, partner=partner, rule=rule, version_id=version_id
-        )
+        revealed = _answer(rule, partner, Kind.ACCEPTED, note)
         # Under the couple's lock nobody else can accept or leave meanwhile.
         accepted_by.add(partner.pk)
         current = rule.agreement.current_partner_ids
-        if len(current) == 2 and current <= accepted_by:
+        if revealed and len(current) == 2 and current <= accepted_by:
             _withdraw_acceptances(rule.current_version_id)
             rule.state = State.ACTIVE
             rule.current_version_id = version_id
@@ -131,51 +132,93 @@ def accept(*, partner: Partner, rule: Rule, version_id: int) -> Rule:
             rule.proposed_by = None
             rule.in_force_since = timezone.now()
             _clear_resting(rule)
-            rule.save(update_fields=[*_POINTERS, "in_force_since"])
+            _clear_declined(rule)
+            rule.save(update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at"])
             record_event(
                 rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
             )
-            # Only then: an acceptance the other partner cannot see yet (blind until they
-            # answer) must not reach them as an email either.
-            notify.partner_of(partner)
+        elif revealed:
+            _end_if_declined(rule, partner)
     return rule
 
 
 @retry_on_conflict
 def not_yet(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
     """An answer: the proposal stays open, no longer waiting for this partner (who can still
-    accept later); takes back this partner's own acceptance of it, if any."""
+    accept later); takes back this partner's own acceptance of it, if any. Sealed until the
+    other partner has answered too."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_waiting(rule, version_id, partner)
         if not rule.may_not_yet(partner.pk):
             raise ConsentError(OWN_PROPOSAL)
-        Acceptance.objects.filter(
-            version_id=version_id, partner=partner, withdrawn_at__isnull=True
-        ).update(withdrawn_at=timezone.now())
-        record_event(
-            rule.agreement,
-            Kind.NOT_YET,
-            partner=partner,
-            rule=rule,
-            version=rule.pending_version,
-            note=note,
-        )
-        notify.partner_of(partner)
+        _withdraw_own_acceptance(version_id, partner)
+        if _answer(rule, partner, Kind.NOT_YET, note):
+            _end_if_declined(rule, partner)
     return rule
 
 
 @retry_on_conflict
 def decline(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
-    """Ends the proposal. A declined change leaves the rule's own wording as it was (in force,
-    or resting)."""
+    """No to the waiting wording. Sealed until the other partner has answered it too; once both
+    have, a decline ends the proposal (whoever says no holds the key). A declined change leaves
+    the rule's own wording as it was (in force, or resting)."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_waiting(rule, version_id, partner)
         if not rule.may_decline(partner.pk):
             raise ConsentError(OWN_PROPOSAL)
-        _end_pending(rule, Kind.DECLINED, partner, note)
+        _withdraw_own_acceptance(version_id, partner)
+        if _answer(rule, partner, Kind.DECLINED, note):
+            _end_pending(rule, Kind.DECLINED, partner, note, record=False)
     return rule
+
+
+def _withdraw_own_acceptance(version_id: int, partner: Partner) -> None:
+    Acceptance.objects.filter(
+        version_id=version_id, partner=partner, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now())
+
+
+def _answer(rule: Rule, partner: Partner, kind: str, note: str) -> bool:
+    """Writes this partner's answer to the waiting wording and says whether it completes the
+    round. Until every other current partner has answered, it is sealed: only its author sees
+    it, and only their pages move. The answer that completes the round unseals the answers that
+    stand (an answer changed before stays sealed for good), and the partner is told."""
+    current = rounds.round_of(rule)
+    revealed = current.revealed_with(partner.pk, rule.agreement.current_partner_ids)
+    waiting = Acceptance.objects.filter(
+        version_id=rule.pending_version_id, withdrawn_at__isnull=True
+    )
+    if revealed:
+        standing = [
+            a.event_id
+            for a in current.answers.values()
+            if a.sealed and a.event_id and a.partner_id != partner.pk
+        ]
+        Event.objects.filter(pk__in=standing).update(private_to=None)
+        waiting.filter(sealed=True).exclude(partner=partner).update(sealed=False)
+    elif kind == Kind.ACCEPTED:
+        waiting.filter(partner=partner).update(sealed=True)
+    record_event(
+        rule.agreement,
+        kind,
+        partner=partner,
+        rule=rule,
+        version_id=rule.pending_version_id,
+        note=note.strip(),
+        private_to=None if revealed else partner,
+    )
+    if revealed:
+        notify.partner_of(partner)
+    return revealed
+
+
+def _end_if_declined(rule: Rule, partner: Partner) -> None:
+    """Once both have answered, a standing decline ends the proposal, whoever answered last."""
+    standing = rounds.round_of(rule).answers.values()
+    if any(a.kind == Kind.DECLINED for a in standing):
+        _end_pending(rule, Kind.DECLINED, partner, "", record=False)
 
 
 @retry_on_conflict
@@ -193,16 +236,30 @@ def take_back(*, partner: Partner, rule: Rule, version_id: int, note: str = "") 
 OWN_PROPOSAL = "This is your own proposal: you can take it back instead."
 
 
-def _end_pending(rule: Rule, kind: str, partner: Partner, note: str) -> None:
+def _end_pending(
+    rule: Rule, kind: str, partner: Partner, note: str, *, record: bool = True
+) -> None:
+    """The waiting wording is off the table. `record`: write the event that says why (a decline
+    has been written already, as an answer)."""
     version = rule.pending_version
+    if kind == Kind.DECLINED:
+        # The answers of the round, this decline included (written just before).
+        decliners = {
+            a.partner_id for a in rounds.round_of(rule).answers.values() if a.kind == Kind.DECLINED
+        }
+        rule.declined_by_id = decliners.pop() if len(decliners) == 1 else None
+        rule.declined_at = timezone.now()
     _withdraw_acceptances(version.pk)
     rule.pending_version = None
     rule.proposed_by = None
     if rule.state == State.PROPOSED:
         rule.state = State.DECLINED
-    rule.save(update_fields=["state", "pending_version", "proposed_by"])
-    record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
-    notify.partner_of(partner)
+    rule.save(
+        update_fields=["state", "pending_version", "proposed_by", "declined_by", "declined_at"]
+    )
+    if record:
+        record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
+        notify.partner_of(partner)
 
 
 # -- changing, withdrawing, reopening -------------------------------------------------------------
@@ -214,6 +271,7 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
     rule in force or resting it waits as a change of its own, and the rule's wording stays."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
+        _check_not_cooling(rule, partner)
         if not rule.may_change(partner.pk):
             raise ConsentError("This rule is archived. Restore it first to propose a change.")
         title, text = title.strip(), text.strip()
@@ -246,7 +304,17 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
             rule.state = State.PROPOSED
         rule.pending_version = rule.latest_version = version
         rule.proposed_by = partner
-        rule.save(update_fields=["state", "pending_version", "latest_version", "proposed_by"])
+        _clear_declined(rule)
+        rule.save(
+            update_fields=[
+                "state",
+                "pending_version",
+                "latest_version",
+                "proposed_by",
+                "declined_by",
+                "declined_at",
+            ]
+        )
         record_event(
             rule.agreement,
             Kind.PROPOSED_CHANGE,
@@ -323,8 +391,14 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
                     "Only the partner who withdrew consent can reopen this rule. "
                     "You can propose a different wording."
                 )
-            raise ConsentError("Only a resting rule can be reopened.")
-        agreed = rule.agreed_version
+            if rule.state == State.DECLINED:
+                raise ConsentError(
+                    "Only the partner who declined this rule can reopen it. "
+                    "You can propose it again once the wait is over."
+                )
+            raise ConsentError("Only a resting or declined rule can be reopened.")
+        # Resting: the wording both had agreed. Declined: the wording that was declined.
+        agreed = rule.agreed_version if rule.is_resting else rule.latest_version
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
         Acceptance.objects.create(version=agreed, partner=partner)
@@ -332,7 +406,8 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         rule.pending_version = rule.latest_version = agreed
         rule.proposed_by = partner
         _clear_resting(rule)
-        rule.save(update_fields=[*_POINTERS, "latest_version"])
+        _clear_declined(rule)
+        rule.save(update_fields=[*_POINTERS, "latest_version", "declined_by", "declined_at"])
         record_event(
             rule.agreement, Kind.REOPENED, partner=partner, rule=rule, version=agreed, note=note
         )
@@ -379,16 +454,142 @@ def restore(*, partner: Partner, rule: Rule) -> Rule:
         if not rule.may_restore(partner.pk):
             if _last_event_is(rule, Kind.RESTORED, partner):
                 return rule  # a double submit
+            _check_not_cooling(rule, partner)
             raise ConsentError("Only an archived rule can be restored.")
         latest = rule.latest_version
         Acceptance.objects.create(version=latest, partner=partner)
         rule.state = State.PROPOSED
         rule.pending_version = latest
         rule.proposed_by = partner
-        rule.save(update_fields=_POINTERS)
+        _clear_declined(rule)
+        rule.save(update_fields=[*_POINTERS, "declined_by", "declined_at"])
         record_event(rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=latest)
         notify.partner_of(partner)
     return rule
+
+
+# -- whoever says no holds the key ----------------------------------------------------------------
+
+
+class CoolingOff(ConsentError):
+    """The other partner declined this wording lately: it rests with them for COOLING_OFF."""
+
+
+def _cooling_message(until) -> str:
+    day = formats.date_format(timezone.localtime(until), "j F")
+    return (
+        f"Your partner said no to this rule, so it rests with them: they can reopen it at any "
+        f"time. You can propose it again from {day}."
+    )
+
+
+def _check_not_cooling(rule: Rule, partner: Partner) -> None:
+    until = rule.cooling_until(partner.pk)
+    if until is not None:
+        raise CoolingOff(_cooling_message(until))
+
+
+def _check_not_declined_lately(agreement: Agreement, partner: Partner, text: str) -> None:
+    """A new rule whose wording equals one the other partner declined lately is the same ask."""
+    lately = agreement.rules.filter(
+        declined_at__gt=timezone.now() - COOLING_OFF, declined_by__isnull=False
+    ).exclude(declined_by=partner)
+    for rule in lately.select_related("latest_version"):
+        if normalise(rule.latest_version.text) == normalise(text):
+            raise CoolingOff(_cooling_message(rule.cooling_until(partner.pk)))
+
+
+def _clear_declined(rule: Rule) -> None:
+    rule.declined_by = None
+    rule.declined_at = None
+
+
+# -- pause everything -----------------------------------------------------------------------------
+
+
+@retry_on_conflict
+def pause_everything(*, partner: Partner, note: str = "") -> list[Rule]:
+    """The traffic-light red: this partner withdraws consent from every rule in force at once,
+    each exactly as ``withdraw`` does it (the rule rests with the wording both had agreed, and
+    only this partner can reopen it). Proposals, declined and archived rules and anything else
+    are left as they are. One event says it, with the note, before the withdrawals.
+
+    The agreement records the pause (who, since when, the note) until the pauser reopens all. A
+    pause while the other partner's pause lasts rests what is in force and records the event and
+    the note, but leaves the recorded pause (and its Reopen all) with the partner who paused
+    first. Never refused: a pause with nothing in force is still the signal "stop and talk".
+
+    Locks: couple, agreement, then the rules in force by id (withdraw locks each again, already
+    held). Returns the rules it rested."""
+    with transaction.atomic():
+        agreement_id = Agreement.objects.values_list("pk", flat=True).get(
+            couple_id=partner.couple_id
+        )
+        agreement, partner = _lock_agreement(agreement_id, partner.couple_id, partner)
+        in_force = list(
+            Rule.objects.select_for_update(no_key=True)
+            .filter(agreement=agreement, state=State.ACTIVE)
+            .order_by("pk")
+        )
+        if not in_force and _last_agreement_event_is(
+            agreement, Kind.PAUSED_EVERYTHING, partner, note
+        ):
+            return []  # a double submit
+        now = timezone.now()
+        if agreement.paused_by_id is None:
+            agreement.paused_by, agreement.paused_at, agreement.pause_note = partner, now, note
+            agreement.save(update_fields=["paused_by", "paused_at", "pause_note"])
+        elif agreement.paused_by_id == partner.pk and note:
+            # Paused again (something came back into force meanwhile): the pause still counts
+            # from its start; the newest note is the one shown.
+            agreement.pause_note = note
+            agreement.save(update_fields=["pause_note"])
+        record_event(agreement, Kind.PAUSED_EVERYTHING, partner=partner, note=note)
+        for rule in in_force:
+            rule.agreement = agreement
+            withdraw(partner=partner, rule=rule)
+        notify.partner_of(partner)
+    return in_force
+
+
+@retry_on_conflict
+def reopen_all(*, partner: Partner, note: str = "") -> list[Rule]:
+    """Only the partner who paused: ends the pause and reopens, each as ``reopen`` does, every
+    rule it rested that still rests (those this partner withdrew since the pause began). Rules
+    this partner withdrew one by one before the pause stay resting: each was a no of its own.
+    Returns the rules it reopened."""
+    with transaction.atomic():
+        agreement_id = Agreement.objects.values_list("pk", flat=True).get(
+            couple_id=partner.couple_id
+        )
+        agreement, partner = _lock_agreement(agreement_id, partner.couple_id, partner)
+        if agreement.paused_by_id is None:
+            return []  # a double submit, or nothing is paused
+        if agreement.paused_by_id != partner.pk:
+            raise ConsentError(
+                _(
+                    "Only the partner who paused everything can reopen all. "
+                    "You can propose a different wording for any rule."
+                )
+            )
+        rested = list(
+            Rule.objects.select_for_update(no_key=True)
+            .filter(
+                agreement=agreement,
+                state=State.PAUSED,
+                withdrawn_by=partner,
+                withdrawn_at__gte=agreement.paused_at,
+            )
+            .order_by("pk")
+        )
+        agreement.paused_by, agreement.paused_at, agreement.pause_note = None, None, ""
+        agreement.save(update_fields=["paused_by", "paused_at", "pause_note"])
+        record_event(agreement, Kind.REOPENED_ALL, partner=partner, note=note)
+        for rule in rested:
+            rule.agreement = agreement
+            reopen(partner=partner, rule=rule)
+        notify.partner_of(partner)
+    return rested
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -481,6 +682,17 @@ def _clear_resting(rule: Rule) -> None:
     rule.withdrawn_at = None
 
 
+def _last_agreement_event_is(agreement: Agreement, kind: str, partner: Partner, note: str) -> bool:
+    """Whether the agreement's latest event about no rule in particular is this one."""
+    last = (
+        agreement.events.filter(rule__isnull=True)
+        .order_by("-created_at", "-pk")
+        .only("kind", "partner_id", "note")
+        .first()
+    )
+    return last is not None and (last.kind, last.partner_id, last.note) == (kind, partner.pk, note)
+
+
 def _last_event_is(rule: Rule, kind: str, partner: Partner) -> bool:
     last = rule.events.order_by("-created_at", "-pk").values_list("kind", "partner_id").first()
     return last == (kind, partner.pk)
@@ -502,7 +714,11 @@ def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None
 
 
 def record_event(agreement: Agreement, kind: str, **fields) -> Event:
-    """The one way an event is written (by the agreement services only); moves the revision."""
+    """The one way an event is written (by the agreement services only); moves the revision, or
+    for a sealed answer only its author's (`private_to`): nobody else can tell it happened."""
     event = Event.objects.create(agreement=agreement, kind=kind, **fields)
-    revision.move([agreement.pk])
+    if event.private_to_id is not None:
+        revision.move_sealed(event.private_to_id)
+    else:
+        revision.move([agreement.pk])
     return event

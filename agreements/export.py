@@ -6,7 +6,7 @@ ISO 8601 in UTC."""
 import re
 from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from accounts.export import iso
 from accounts.models import Partner, User
@@ -87,27 +87,29 @@ def couple_data(seat: Partner) -> dict:
             }
             for partner in partners
         ],
-        "agreement": _agreement(agreement) if agreement else None,
+        "agreement": _agreement(agreement, seat) if agreement else None,
     }
 
 
-def _agreement(agreement: Agreement) -> dict:
+def _agreement(agreement: Agreement, seat: Partner) -> dict:
+    """The agreement as this partner may read it: never the other partner's sealed answers."""
+    acceptances = Acceptance.objects.filter(Q(sealed=False) | Q(partner=seat))
     versions = Prefetch(
         "versions",
         queryset=RuleVersion.objects.select_related("author__user")
         .prefetch_related(
             Prefetch(
                 "acceptances",
-                queryset=Acceptance.objects.select_related("partner__user").order_by(
-                    "created_at", "pk"
-                ),
+                queryset=acceptances.select_related("partner__user").order_by("created_at", "pk"),
             )
         )
         .order_by("number"),
     )
     rules = agreement.rules.prefetch_related(versions).order_by("position", "pk")
-    events = agreement.events.select_related("partner__user", "therapist").order_by(
-        "created_at", "pk"
+    events = (
+        agreement.events.visible_to(seat.pk)
+        .select_related("partner__user", "therapist")
+        .order_by("created_at", "pk")
     )
     comments = agreement.comments.select_related("partner__user", "therapist").order_by(
         "created_at", "pk"

@@ -18,6 +18,7 @@ State = Rule.State
 Kind = Event.Kind
 
 # Events that record a partner's acceptance of their event's version.
+ANSWERING = {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED}
 ACCEPTING = {
     Kind.ACCEPTED,
     Kind.PROPOSED_RULE,
@@ -112,10 +113,19 @@ def _check_replay(rule: Rule, events: list[Event], seats: set[int]) -> list[str]
     first = rule.versions.order_by("number").values_list("pk", flat=True).first()
     pending = first
     accepted = defaultdict(set)  # version -> partners who accepted it at some point
+    # version -> each partner's latest answer in the current round: a decline ends the wording
+    # only once every partner has answered (sealed answers, agreements/rounds.py).
+    answers: dict = defaultdict(dict)
     for event in events:
         kind, version = event.kind, event.version_id
         if kind in ACCEPTING and event.partner_id:
             accepted[version].add(event.partner_id)
+        if kind in (Kind.PROPOSED_RULE, Kind.PROPOSED_CHANGE, Kind.RESTORED, Kind.REOPENED):
+            answers[version] = {event.partner_id: Kind.ACCEPTED} if event.partner_id else {}
+        elif kind in (Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED) and event.partner_id:
+            answers[version][event.partner_id] = kind
+        complete = set(answers[version]) >= seats
+        declined = kind in ANSWERING and complete and Kind.DECLINED in answers[version].values()
         if kind == Kind.IN_FORCE:
             if accepted[version] != seats:
                 problems.append(f"came into force accepted by {sorted(accepted[version])} only")
@@ -124,8 +134,9 @@ def _check_replay(rule: Rule, events: list[Event], seats: set[int]) -> list[str]
             pending = version
             if state not in (State.ACTIVE, State.PAUSED):
                 state = State.PROPOSED
-        elif kind in (Kind.DECLINED, Kind.TOOK_BACK):
+        elif (declined and version == pending) or kind == Kind.TOOK_BACK:
             pending = None
+            answers[version] = {}
             if state == State.PROPOSED:
                 state = State.DECLINED
         elif kind == Kind.WITHDREW and state == State.ACTIVE:

@@ -2,13 +2,14 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Couple, Partner
 from intimacy.crypto import EncryptedTextField
@@ -19,6 +20,8 @@ MAX_TITLE = 120
 MAX_NOTE = 1000
 FORMER_THERAPIST = "former therapist"
 CLIENT_LINK_LIFETIME = timedelta(days=14)
+# After a decline, how long the partner who was told no may not propose that rule again.
+COOLING_OFF = timedelta(days=7)
 MAX_PROMPT = 500
 
 
@@ -28,23 +31,39 @@ class Agreement(models.Model):
     # Moved by every change of what the couple's live region shows, by agreements/revision.py
     # only: the poll's ETag.
     revision = models.PositiveBigIntegerField(default=0)
+    # Pause everything (consent.pause_everything): who paused, since when, and their note, until
+    # they reopen all. Kept on this row, which every page reads anyway, so that showing the pause
+    # costs no query. The rules it rested are the pauser's resting rules withdrawn since then.
+    paused_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_note = EncryptedTextField(blank=True)
 
     def __str__(self) -> str:
         return f"Agreement {self.pk}"
 
     @property
+    def is_paused(self) -> bool:
+        return self.paused_by_id is not None
+
+    @property
     def is_archived(self) -> bool:
         return self.couple.ended_at is not None
 
-    @property
-    def etag(self) -> str:
-        return self.make_etag(self.pk, self.revision)
+    def revision_for(self, seat) -> int:
+        """What one viewer's pages are at: the agreement's revision, and for a partner their own
+        sealed answers (a sealed answer moves only its author's). It only grows."""
+        return self.revision + (seat.sealed_revision if seat is not None else 0)
+
+    def etag_for(self, seat) -> str:
+        return self.make_etag(self.pk, self.revision, seat.sealed_revision if seat else 0)
 
     @staticmethod
-    def make_etag(pk: int, revision: int) -> str:
-        """The poll's ETag. app.js reads the revision from the page's data-revision, never
-        from this string."""
-        return f'"a{pk}r{revision}"'
+    def make_etag(pk: int, revision: int, sealed_revision: int = 0) -> str:
+        """The poll's ETag, for one viewer. app.js reads the revision from the page's
+        data-revision, never from this string."""
+        return f'"a{pk}r{revision}s{sealed_revision}"'
 
 
 class Rule(models.Model):
@@ -110,6 +129,15 @@ class Rule(models.Model):
     )
     in_force_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The last decline that ended a wording on this rule, once both had answered: whoever said no
+    # holds the key. The other partner may not propose this rule (or new wording for it) again
+    # for COOLING_OFF; the one who declined may reopen it at any time. None with a date: both
+    # declined, and either may. Kept through archive and restore; cleared when the one who
+    # declined puts wording on the table again, or when the rule comes into force.
+    declined_by = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -237,20 +265,44 @@ class Rule(models.Model):
         return seat_id in accepted_by
 
     def may_reopen(self, seat_id: int | None) -> bool:
+        """The partner who withdrew, of a resting rule; the partner who declined, of a declined
+        one (either, when both declined)."""
+        if seat_id is None:
+            return False
+        if self.state == self.State.PAUSED:
+            return self.withdrawn_by_id == seat_id
         return (
-            seat_id is not None
-            and self.state == self.State.PAUSED
-            and self.withdrawn_by_id == seat_id
+            self.state == self.State.DECLINED
+            and self.declined_at is not None
+            and self.declined_by_id in (None, seat_id)
         )
 
     def may_change(self, seat_id: int | None) -> bool:
-        return seat_id is not None and self.state != self.State.ARCHIVED
+        return (
+            seat_id is not None
+            and self.state != self.State.ARCHIVED
+            and self.cooling_until(seat_id) is None
+        )
+
+    def cooling_until(self, seat_id: int | None) -> "datetime | None":
+        """Until when this seat may not propose this rule again, after the other partner
+        declined it (None: they may now)."""
+        if self.declined_at is None or self.declined_by_id is None or seat_id is None:
+            return None
+        if seat_id == self.declined_by_id:
+            return None
+        until = self.declined_at + COOLING_OFF
+        return until if timezone.now() < until else None
 
     def may_archive(self, seat_id: int | None) -> bool:
         return seat_id is not None and self.state not in (self.State.ACTIVE, self.State.ARCHIVED)
 
     def may_restore(self, seat_id: int | None) -> bool:
-        return seat_id is not None and self.state == self.State.ARCHIVED
+        return (
+            seat_id is not None
+            and self.state == self.State.ARCHIVED
+            and self.cooling_until(seat_id) is None
+        )
 
     def waits_for(self, seat_id: int | None, round=None) -> bool:
         """Whether this seat's answer is what the rule waits for: a wording waiting that the seat
@@ -298,6 +350,9 @@ class Acceptance(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="acceptances")
     created_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Given as a sealed answer (as its event is: Event.private_to): seen only by its partner
+    # until both have answered; one changed before then stays sealed for good.
+    sealed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -311,6 +366,15 @@ class Acceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} accepts {self.version}"
+
+
+class EventQuerySet(models.QuerySet):
+    def visible_to(self, seat_id: int | None) -> "EventQuerySet":
+        """What one person may read of the ledger: every event but a sealed answer of someone
+        else (`private_to`). `seat_id` None: a therapist, or anyone with no seat."""
+        if seat_id is None:
+            return self.filter(private_to__isnull=True)
+        return self.filter(Q(private_to__isnull=True) | Q(private_to_id=seat_id))
 
 
 class Event(models.Model):
@@ -348,6 +412,9 @@ class Event(models.Model):
         CHECKIN_INVITED = "checkin_invited", "Invited the couple to a check-in"
         EXERCISE_STARTED = "exercise_started", "Started the check-in the therapist suggested"
         CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
+        # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
+        PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
+        REOPENED_ALL = "reopened_all", _("Reopened all the paused rules")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(
@@ -365,6 +432,14 @@ class Event(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     note = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A sealed answer: seen only by the partner who gave it until both partners have answered
+    # the wording (agreements/rounds.py); then the answers that stand are unsealed together.
+    # An answer changed before that stays sealed for good: nobody else ever learns of it.
+    private_to = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -1,10 +1,16 @@
-"""Who answered the wording waiting on a rule: the one reading, for every screen and service.
+"""Who answered the wording waiting on a rule, and who may know it: the one reading, for every
+screen and service.
 
 A wording is put on the table by a proposal, a restore or a reopen; every such event starts a
 new round, and only the answers given since count. In a round each partner holds at most one
-answer: a live acceptance of the wording, or a spoken "not yet" or "decline" (a later acceptance
-replaces it). The cards, the summary, blind-until-you-answer, the timeline and
-`Rule.waits_for` all read rounds from here, so they cannot disagree.
+answer, their latest: Accept (a live acceptance), Not yet or Decline, each with its note. Putting
+a wording on the table is its author's yes. The nine defaults, and a rule restored without an
+author, wait for both.
+
+An answer is sealed (`Event.private_to`) until every current partner has answered the wording:
+then the answers that stand are unsealed together (consent.py), and an answer changed before
+that stays sealed for good. Whoever reads answers reads them here, through `Round.seen_by`: the
+cards, the summary, `Rule.waits_for`, the ledger, the exports and the therapist's pages.
 """
 
 from collections.abc import Iterable
@@ -20,18 +26,20 @@ Kind = Event.Kind
 ANSWER_KINDS = frozenset(
     {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED}
 )
-SPOKEN = frozenset({Kind.NOT_YET, Kind.DECLINED})
+ANSWERS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED})
 
 
 @dataclass(frozen=True)
-class Spoken:
-    """A "not yet" or "decline" given in this round, with its note."""
+class Answer:
+    """One partner's answer in this round, as the ledger has it."""
 
     partner_id: int
     name: str
-    kind: str
+    kind: str  # accepted, not_yet or declined
     note: str
     at: datetime
+    sealed: bool  # seen only by its author, until both have answered
+    event_id: int | None = None  # None: the yes of the partner who put the wording on the table
 
 
 @dataclass
@@ -41,18 +49,28 @@ class Round:
     version_id: int
     started_at: datetime | None = None
     proposal_note: str = ""
-    # Live acceptances of the wording: seat id → since when.
+    # Live acceptances of the wording: seat id → since when (the state machine's truth).
     accepted_at: dict[int, datetime] = field(default_factory=dict)
-    # Not yet and decline said in this round and not replaced by an acceptance since.
-    spoken: dict[int, Spoken] = field(default_factory=dict)
-    # The names of the partners who answered, by seat id.
-    names: dict[int, str] = field(default_factory=dict)
+    # Each partner's latest answer in this round.
+    answers: dict[int, Answer] = field(default_factory=dict)
 
     def answered_by(self, seat_id: int | None) -> bool:
-        return seat_id is not None and (seat_id in self.accepted_at or seat_id in self.spoken)
+        return seat_id is not None and (seat_id in self.accepted_at or seat_id in self.answers)
 
-    def not_yet(self) -> list[Spoken]:
-        return [s for s in self.spoken.values() if s.kind == Kind.NOT_YET]
+    def sealed_answer_of(self, seat_id: int | None) -> Answer | None:
+        """This partner's own answer while it is still sealed."""
+        answer = self.answers.get(seat_id) if seat_id is not None else None
+        return answer if answer is not None and answer.sealed else None
+
+    def seen_by(self, seat_id: int | None) -> list[Answer]:
+        """The answers one person may know of: their own, and every unsealed one. `seat_id`
+        None: a therapist, who sees only unsealed answers."""
+        return [a for a in self.answers.values() if not a.sealed or a.partner_id == seat_id]
+
+    def revealed_with(self, seat_id: int, partner_ids: Iterable[int]) -> bool:
+        """Whether an answer `seat_id` gives now completes the round: every other current
+        partner has answered already."""
+        return all(self.answered_by(p) for p in partner_ids if p != seat_id)
 
 
 EMPTY = Round(version_id=0)
@@ -69,7 +87,14 @@ def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
         Event.objects.filter(version_id__in=pending)
         .select_related("partner__user")
         .only(
-            "version_id", "kind", "partner_id", "note", "created_at", "partner__user__display_name"
+            "version_id",
+            "kind",
+            "partner_id",
+            "note",
+            "created_at",
+            "private_to_id",
+            "partner__user_id",
+            "partner__user__display_name",
         )
         .order_by("created_at", "pk")
     )
@@ -78,20 +103,37 @@ def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
         if event.kind not in ANSWER_KINDS:
             current.started_at = event.created_at
             current.proposal_note = event.note
-            current.spoken = {}
-        elif event.kind in SPOKEN and event.partner_id:
-            current.spoken[event.partner_id] = Spoken(
-                event.partner_id, event.partner.name, event.kind, event.note, event.created_at
+            current.answers = {}
+            if event.partner_id:  # putting a wording on the table is its author's yes
+                current.answers[event.partner_id] = Answer(
+                    event.partner_id,
+                    event.partner.name,
+                    Kind.ACCEPTED,
+                    "",
+                    event.created_at,
+                    sealed=False,
+                )
+        elif event.kind in ANSWERS and event.partner_id:
+            current.answers[event.partner_id] = Answer(
+                event.partner_id,
+                event.partner.name,
+                event.kind,
+                event.note,
+                event.created_at,
+                sealed=event.private_to_id is not None,
+                event_id=event.pk,
             )
-        elif event.kind == Kind.ACCEPTED and event.partner_id:
-            current.spoken.pop(event.partner_id, None)
     live = Acceptance.objects.filter(version_id__in=pending, withdrawn_at__isnull=True).values_list(
         "version_id", "partner_id", "created_at", "partner__user_id", "partner__user__display_name"
     )
     for version_id, partner_id, at, user_id, display_name in live:
-        rounds[version_id].accepted_at[partner_id] = at
-        rounds[version_id].spoken.pop(partner_id, None)
-        rounds[version_id].names[partner_id] = display_name if user_id else FORMER_PARTNER
+        current = rounds[version_id]
+        current.accepted_at[partner_id] = at
+        if partner_id not in current.answers:  # accepted before the ledger said so (older data)
+            name = display_name if user_id else FORMER_PARTNER
+            current.answers[partner_id] = Answer(
+                partner_id, name, Kind.ACCEPTED, "", at, sealed=False
+            )
     return rounds
 
 

@@ -13,7 +13,8 @@ query-count tests and the benchmark share. Its rules, by position on the agreeme
     5 waiting_for_b     the first partner accepted; waiting for the second
     6 change_proposed   in force, with a change the second partner proposed (with a note)
     7 paused            was in force; the first partner withdrew (with a note)
-    8 declined          the second partner declined it (with a note)
+    8 declined          the first partner accepted, the second declined it (with a note): both
+                        answers revealed together, and the no holds
     9 waiting_for_both  the default proposal, accepted by no one yet
    10 archived          a rule of their own the first partner proposed (with a note); the second
                         archived it (with a note)
@@ -111,6 +112,8 @@ def agreement_in_every_state(a: Partner, b: Partner) -> dict[str, Rule]:
     )
     consent.withdraw(partner=a, rule=story["paused"], note="I want to talk about this one again.")
     waiting = fresh(story["declined"]).pending_version_id
+    # The first partner's yes stays sealed until the second answers: a no, which holds the key.
+    accept(a, story["declined"])
     consent.decline(partner=b, rule=story["declined"], version_id=waiting, note="Not in this form.")
     own = consent.propose_rule(
         partner=a,

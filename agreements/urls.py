@@ -9,6 +9,8 @@ urlpatterns = [
     path("poll/", partner.poll, name="poll"),
     path("timeline/", partner.timeline, name="timeline"),
     path("print/", partner.print_page, name="print"),
+    path("pause/", partner.pause_everything, name="pause_everything"),
+    path("reopen-all/", partner.reopen_all, name="reopen_all"),
     path("therapist/", partner.therapist_access, name="therapist_access"),
     path(
         "therapist/requests/<int:access_id>/",

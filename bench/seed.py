@@ -93,6 +93,7 @@ class Template:
     therapist: int | None
     named: dict[str, int] = field(default_factory=dict)  # story name -> rule pk
     moments: list[datetime] = field(default_factory=list)  # every moment, in order
+    sealed: tuple[int, int] = (0, 0)  # each seat's own revision (its sealed answers)
 
 
 def checkins(seats: tuple[Partner, Partner]) -> None:
@@ -167,6 +168,7 @@ def tell(kind: Kind, n: int) -> Template:
         therapist=therapist.pk if therapist else None,
         named={name: rule.pk for name, rule in named.items()},
         moments=moments,
+        sealed=tuple(Partner.objects.get(pk=seat.pk).sealed_revision for seat in seats),
     )
 
 
@@ -361,6 +363,11 @@ class Seed:
             named.append({name: ids[(Rule, pk)] for name, pk in template.named.items()})
         for model in ROWS:
             insert(model, made[model])
+        # Each seat's own revision (its sealed answers), as its template's seat has it.
+        for i, pair in enumerate(seats):
+            for seat, sealed in zip(pair, templates[kinds[i][0]].sealed, strict=True):
+                seat.sealed_revision = sealed
+        Partner.objects.bulk_update([s for pair in seats for s in pair], ["sealed_revision"])
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), list(NUMBERED)):
                 cursor.execute(sql)
@@ -418,10 +425,13 @@ class Seed:
             .values_list("couple_id", "newest")
         )
         page_lines = []
+        sealed = dict(Partner.objects.values_list("pk", "sealed_revision"))
         for n, i in enumerate(page_pool):
-            user = by_pk[seats[i][n % 2].user_id]
+            seat = seats[i][n % 2]
+            user = by_pk[seat.user_id]
+            seat.sealed_revision = sealed[seat.pk]
             page_lines.append(
-                f"{self.session(user)} {_get_new_csrf_string()} {agreements[i].etag}"
+                f"{self.session(user)} {_get_new_csrf_string()} {agreements[i].etag_for(seat)}"
                 f" {revealed[seats[i][0].couple_id]}"
             )
 
@@ -462,7 +472,9 @@ class Seed:
             "bob": {"session": self.session(b), "csrf": _get_new_csrf_string()},
             "rule": waiting,
             "version": pending[waiting],
-            "etag": agreements[spare].etag,
+            "etag": agreements[spare].etag_for(
+                Partner.objects.get(pk=seats[spare][1].pk)  # bob's page
+            ),
             "login_email": login_user.email,
             "login_password": password,
         }

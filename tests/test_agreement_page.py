@@ -182,15 +182,16 @@ def test_an_unchanged_poll_is_a_304_in_two_queries(
 
 
 def test_a_poll_after_the_partner_acted_returns_the_new_state(alice_client, couple):
-    etag = alice_client.get("/agreement/")["ETag"]
     rule = rules_of(couple[0])[0]
+    consent.accept(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
+    etag = alice_client.get("/agreement/")["ETag"]
     consent.not_yet(
         partner=couple[1], rule=rule, version_id=rule.pending_version_id, note="On Sunday?"
     )
     response = alice_client.get(reverse("agreements:poll"), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert response["ETag"] != etag
-    assert "Bob: not yet — <q>On Sunday?</q>" in response.content.decode()
+    assert 'Bob: not yet — <q dir="auto">On Sunday?</q>' in response.content.decode()
 
 
 def test_a_therapist_has_no_agreement_page_and_a_lone_user_is_told_the_next_step(dana, mallory):
@@ -224,6 +225,7 @@ def test_not_yet_without_javascript_offers_a_note_then_keeps_the_proposal_open(
 
 def test_decline_over_htmx_opens_the_note_form_in_the_card(alice_client, couple):
     rule = rules_of(couple[0])[0]
+    consent.not_yet(partner=couple[1], rule=rule, version_id=rule.pending_version_id)
     form = alice_client.get(reverse("agreements:decline", args=[rule.pk]), **HTMX).content.decode()
     assert 'name="note"' in form and ">Decline</button>" in form
     done = alice_client.post(

@@ -88,9 +88,10 @@ def test_the_other_partner_sees_that_a_check_in_waits_but_not_what_was_written(
     request = RequestFactory().get("/")
     request.user = couple[1].user
     line = Template('{% include "checkins/_waiting.html" %}').render(Context({"request": request}))
-    assert "A check-in is waiting for your answer" in line and url("checkin", checkin) in line
+    assert "A check-in is open. Take your time" in line and url("checkin", checkin) in line
+    assert "notice" not in line  # as calm as the rest of the page: no warning colour
     request.user = couple[0].user  # alice has sealed: nothing waits for her
-    assert "waiting" not in Template('{% include "checkins/_waiting.html" %}').render(
+    assert "check-in" not in Template('{% include "checkins/_waiting.html" %}').render(
         Context({"request": request})
     )
 

@@ -2,10 +2,11 @@
 
 import pytest
 
+from accounts.models import Partner
 from agreements import consent
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion
-from tests.conftest import fresh, rules_of
+from tests.conftest import agreement_of, fresh, rules_of
 
 State = Rule.State
 
@@ -268,20 +269,33 @@ def test_history_is_append_only(couple):
     assert kinds == ["accepted", "accepted", "in_force", "proposed_change", "withdrew"]
 
 
-def test_every_event_moves_the_agreement_revision(couple, agreement):
-    alice, _ = couple
+def test_every_event_moves_the_agreement_revision_but_a_sealed_answer_only_its_authors(
+    couple, agreement
+):
+    alice, bob = couple
     before = Agreement.objects.get(pk=agreement.pk).revision
-    accept(alice, rules_of(alice)[0])
-    assert Agreement.objects.get(pk=agreement.pk).revision == before + 1
+    rule = rules_of(alice)[0]
+    accept(alice, rule)  # sealed: Bob has not answered the default yet
+    assert Agreement.objects.get(pk=agreement.pk).revision == before
+    assert Partner.objects.get(pk=alice.pk).sealed_revision == 1
+    assert Partner.objects.get(pk=bob.pk).sealed_revision == 0
+    accept(bob, rule)  # both answered: revealed, and in force
+    assert Agreement.objects.get(pk=agreement.pk).revision > before
 
 
 def test_the_partner_gets_one_neutral_email_an_hour(
     couple, mailoutbox, django_capture_on_commit_callbacks
 ):
     alice, bob = couple
-    rules = rules_of(alice)
+    agreement = agreement_of(bob)
+    # Bob's own proposals: Alice's answers to them are not sealed (a proposal is his yes).
+    rules = [
+        consent.propose_rule(partner=bob, agreement=agreement, title=f"R{n}", text=f"Ours {n}.")
+        for n in range(2)
+    ]
+    mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        for rule in rules[:2]:
+        for rule in rules:
             consent.not_yet(partner=alice, rule=rule, version_id=rule.pending_version_id)
     assert [m.to for m in mailoutbox] == [["bob@example.com"]]
     message = mailoutbox[0]
@@ -296,7 +310,9 @@ def test_no_partner_email_when_turned_off(
 ):
     bob.partner_update_emails = False
     bob.save()
-    rule = rules_of(couple[0])[0]
+    rule = consent.propose_rule(
+        partner=couple[1], agreement=agreement_of(couple[1]), title="T", text="Ours."
+    )
     with django_capture_on_commit_callbacks(execute=True):
         consent.not_yet(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
     assert mailoutbox == []

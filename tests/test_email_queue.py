@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts import linking
 from accounts.models import Partner
 from agreements import consent, notify
+from agreements.rounds import round_of
 from intimacy import emails
 from tests.conftest import fresh, rules_of
 from tests.test_settings_env import import_settings, production_env
@@ -34,10 +35,15 @@ def database_queue(settings):
 
 
 def accept(seat: Partner, rule=None) -> None:
-    """An answer the other partner sees at once ("not yet"), so it is worth an email; an
-    acceptance alone is blind until they answer, and sends none (tests/test_equal_voice.py)."""
-    rule = rule or rules_of(seat)[0]
-    consent.not_yet(partner=seat, rule=rule, version_id=fresh(rule).pending_version_id)
+    """An answer the other partner sees at once, so it is worth an email: a "not yet" to a
+    wording the other partner had answered already (their yes stands revealed with it). An
+    answer alone is sealed until they answer, and sends none (tests/test_sealed.py)."""
+    rule = fresh(rule or rules_of(seat)[0])
+    other = rule.agreement.couple.partners.exclude(pk=seat.pk).get()
+    waiting = rule.pending_version_id
+    if not round_of(rule).answered_by(other.pk):
+        consent.accept(partner=other, rule=rule, version_id=waiting)  # sealed: no email
+    consent.not_yet(partner=seat, rule=fresh(rule), version_id=waiting)
 
 
 def stamp(seat: Partner):

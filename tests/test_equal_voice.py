@@ -3,6 +3,7 @@ heard, and saying no, not yet or stop is never harder than saying yes."""
 
 import re
 
+import pytest
 from django.urls import reverse
 
 from agreements import consent
@@ -29,8 +30,9 @@ def cards_of(html: str) -> dict[int, str]:
 # -- blind until you answer -----------------------------------------------------------------------
 
 
-def test_the_other_partners_acceptance_is_invisible_until_you_answer(
-    alice_client, bob_client, couple
+@pytest.mark.parametrize("answer", ["accept", "not_yet", "decline"])
+def test_the_other_partners_answer_is_sealed_until_you_answer(
+    answer, alice_client, bob_client, couple
 ):
     alice, bob = couple
     etag = alice_client.get("/agreement/")["ETag"]
@@ -38,12 +40,15 @@ def test_the_other_partners_acceptance_is_invisible_until_you_answer(
     poll_before = scrubbed(alice_client.get(reverse("agreements:poll")))
 
     rule = rules_of(alice)[2]
-    consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
+    getattr(consent, answer)(partner=bob, rule=rule, version_id=rule.pending_version_id)
 
     assert scrubbed(alice_client.get("/agreement/")) == page_before
     poll = alice_client.get(reverse("agreements:poll"), HTTP_IF_NONE_MATCH=etag)
-    assert poll.status_code == 200  # the poll may answer again, with the same content
-    assert scrubbed(poll) == poll_before
+    assert poll.status_code == 304  # nothing she may see changed
+    assert scrubbed(alice_client.get(reverse("agreements:poll"))) == poll_before
+    # Bob's own card says what he answered, and that it is sealed.
+    bobs = cards_of(bob_client.get("/agreement/").content.decode())[3]
+    assert 'data-sealed="true"' in bobs and "sealed until Alice answers" in bobs
 
 
 def test_an_acceptance_the_other_cannot_see_sends_them_no_email(
@@ -86,7 +91,7 @@ def test_a_proposal_names_its_author_and_the_defaults_have_none(alice_client, co
 # -- every answer is heard ------------------------------------------------------------------------
 
 
-def test_a_not_yet_with_a_note_is_heard_on_the_other_partners_card(
+def test_a_not_yet_with_a_note_is_heard_on_the_other_partners_card_once_both_answered(
     alice_client, bob_client, couple
 ):
     alice, bob = couple
@@ -96,10 +101,20 @@ def test_a_not_yet_with_a_note_is_heard_on_the_other_partners_card(
         {"version": rule.pending_version_id, "note": "Can we talk about this on Sunday?"},
     )
     assert response.status_code == 302
-    card = cards_of(alice_client.get("/agreement/").content.decode())[7]
-    assert "Bob: not yet — <q>Can we talk about this on Sunday?</q>" in card
+    assert "Sunday" not in alice_client.get("/agreement/").content.decode()  # sealed
     bobs = cards_of(bob_client.get("/agreement/").content.decode())[7]
-    assert "You said not yet" in bobs
+    assert "You said not yet — sealed until Alice answers" in bobs
+    response = alice_client.post(
+        reverse("agreements:accept", args=[rule.pk]),
+        {"version": rule.pending_version_id, "note": "Whenever you are ready."},
+    )
+    assert response.status_code == 302
+    # Both answers, with both notes, revealed together.
+    card = cards_of(alice_client.get("/agreement/").content.decode())[7]
+    assert 'Bob: not yet — <q dir="auto">Can we talk about this on Sunday?</q>' in card
+    bobs = cards_of(bob_client.get("/agreement/").content.decode())[7]
+    assert 'Alice: accepted — <q dir="auto">Whenever you are ready.</q>' in bobs
+    assert "You said not yet" in bobs and 'data-sealed="true"' not in bobs
 
 
 def test_a_not_yet_is_an_answer_so_the_rule_no_longer_waits_for_that_partner(bob_client, couple):
@@ -209,8 +224,9 @@ def test_the_page_says_what_the_other_partner_did_since_your_last_visit(alice_cl
     alice, bob = couple
     rules = rules_of(alice)
     assert "Since your last visit" not in alice_client.get("/agreement/").content.decode()
-    # Her visit is over; meanwhile Bob archives one rule, says not yet to another, and accepts a
-    # third (blind: not news until she answers).
+    # Her visit is over; meanwhile Bob archives one rule, says not yet to another she had
+    # answered, and accepts a third (sealed: not news until she answers).
+    consent.not_yet(partner=alice, rule=rules[4], version_id=rules[4].pending_version_id)
     Partner.objects.filter(pk=alice.pk).update(seen_at=timezone.now() - timedelta(hours=2))
     consent.archive(partner=bob, rule=rules[3])
     consent.not_yet(partner=bob, rule=rules[4], version_id=rules[4].pending_version_id, note="Hm")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 
@@ -16,6 +17,7 @@ from accounts import linking
 from accounts.models import Partner, User
 from agreements import consent, therapy
 from agreements.models import Acceptance, Agreement, Comment, Event, Rule, RuleVersion
+from intimacy import privacy
 from tests.conftest import (
     PASSWORD,
     both_accept,
@@ -158,18 +160,21 @@ def test_the_json_read_back_holds_everything_in_the_database(history, alice):
                 assert v["author_seat_id"] == version.author_id
                 assert v["created_at"] == iso(version.created_at)
                 acceptances = {a["id"]: a for a in v["acceptances"]}
-                assert set(acceptances) == set(version.acceptances.values_list("pk", flat=True))
-                for acceptance in version.acceptances.all():
+                # Everything but the other partner's sealed answers.
+                readable = version.acceptances.filter(Q(sealed=False) | Q(partner=seat))
+                assert set(acceptances) == set(readable.values_list("pk", flat=True))
+                for acceptance in readable:
                     a = acceptances[acceptance.pk]
                     assert a["seat_id"] == acceptance.partner_id
                     assert a["created_at"] == iso(acceptance.created_at)
                     assert a["withdrawn_at"] == iso(acceptance.withdrawn_at)
 
         events = {e["id"]: e for e in exported["events"]}
+        readable = agreement.events.visible_to(seat.pk)
         assert list(events) == list(
-            agreement.events.order_by("created_at", "pk").values_list("pk", flat=True)
+            readable.order_by("created_at", "pk").values_list("pk", flat=True)
         )
-        for event in agreement.events.all():
+        for event in readable:
             e = events[event.pk]
             assert (e["kind"], e["rule_id"], e["version_id"], e["seat_id"]) == (
                 event.kind,
@@ -206,13 +211,19 @@ def test_the_json_read_back_holds_everything_in_the_database(history, alice):
         sum(len(r["versions"]) for a in exported for r in a["rules"])
         == RuleVersion.objects.filter(rule__agreement__in=alice_agreements).count()
     )
+    # Everything but the other partner's sealed answers (in force, they are unsealed).
+    alices = Q(partner__user=alice)
     assert (
         sum(len(v["acceptances"]) for a in exported for r in a["rules"] for v in r["versions"])
-        == Acceptance.objects.filter(version__rule__agreement__in=alice_agreements).count()
+        == Acceptance.objects.filter(version__rule__agreement__in=alice_agreements)
+        .filter(Q(sealed=False) | alices)
+        .count()
     )
     assert (
         sum(len(a["events"]) for a in exported)
-        == Event.objects.filter(agreement__in=alice_agreements).count()
+        == Event.objects.filter(agreement__in=alice_agreements)
+        .filter(Q(private_to__isnull=True) | Q(private_to__user=alice))
+        .count()
     )
     assert (
         sum(len(a["comments"]) for a in exported)
@@ -315,3 +326,36 @@ def test_someone_with_no_couple_gets_their_account_only(mallory):
     )
     markdown = download(client, mallory, MARKDOWN_URL).content.decode()
     assert "no agreement" in markdown
+
+
+def test_the_other_partners_sealed_answer_is_absent_from_both_exports(couple, alice, bob):
+    """Bob accepted rule 1 with a note, then changed his answer to not yet: while Alice has not
+    answered, neither is in her export, nor ever the answer he changed."""
+    a, b = couple
+    rule = rules_of(a)[0]
+    consent.accept(partner=b, rule=rule, version_id=rule.pending_version_id, note="Gladly, love")
+    consent.not_yet(partner=b, rule=rule, version_id=rule.pending_version_id, note="Until Sunday")
+
+    def bobs_answers(data: dict) -> list[str]:
+        agreement = data["couples"][0]["agreement"]
+        events = [e["kind"] for e in agreement["events"] if e["seat_id"] == b.pk]
+        accepted = [
+            acceptance
+            for r in agreement["rules"]
+            for v in r["versions"]
+            for acceptance in v["acceptances"]
+            if acceptance["seat_id"] == b.pk
+        ]
+        return events + ["acceptance"] * len(accepted)
+
+    hers = privacy.export_data(alice)
+    text = json.dumps(hers) + privacy.export_markdown(alice)
+    assert "Gladly, love" not in text and "Until Sunday" not in text
+    assert bobs_answers(hers) == []
+    his = json.dumps(privacy.export_data(bob))
+    assert "Gladly, love" in his and "Until Sunday" in his
+    consent.accept(partner=a, rule=rule, version_id=rule.pending_version_id)  # both answered
+    hers = privacy.export_data(alice)
+    text = json.dumps(hers) + privacy.export_markdown(alice)
+    assert "Until Sunday" in text and "Gladly, love" not in text  # his changed answer stays his
+    assert bobs_answers(hers) == ["not_yet"]

@@ -13,7 +13,6 @@ from django.utils import timezone
 from agreements import consent, stories
 from agreements.models import Event
 from agreements.pages import ledger
-from agreements.rounds import rounds_for
 from tests.conftest import both_accept, client_for, fresh, rules_of
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +51,7 @@ def test_a_not_yet_and_its_note_read_as_the_persons_own_words(alice_client, bob_
     alice, bob = couple
     rule = rules_of(alice)[6]
     title = rule.pending_version.title
+    consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
     consent.not_yet(
         partner=bob, rule=rule, version_id=rule.pending_version_id, note="I'd like a pause word."
     )
@@ -99,11 +99,13 @@ def test_accepting_the_nine_defaults_is_one_sentence_per_person_not_eighteen(ali
 def test_a_busy_day_folds_its_first_lines_away_without_javascript(alice_client, couple):
     alice, bob = couple
     rules = rules_of(alice)
+    for rule in rules:  # one line for all nine: Alice's yes, sealed until Bob answers
+        consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
     for rule in rules:  # one line each: notes are never grouped
         consent.not_yet(partner=bob, rule=rule, version_id=rule.pending_version_id, note="Later")
     html = page(alice_client, reverse("agreements:timeline"))
     lines = ledger.LINES_PER_DAY
-    assert f"Earlier that day ({9 + 1 - lines})" in html
+    assert f"Earlier that day ({1 + 1 + 9 - lines})" in html
     shown = html.split("</details>")[1]
     assert shown.count("<li>") == lines and "Bob said not yet to rule 9" in shown
 
@@ -185,13 +187,28 @@ def test_once_you_answer_the_other_partners_acceptance_is_shown(alice_client, bo
     assert "You said not yet to rule 4 “" in html
 
 
-def test_not_yet_and_decline_are_shown_at_once(alice_client, couple):
+def test_every_answer_is_sealed_until_both_answered_then_shown_to_both(alice_client, couple):
     alice, bob = couple
     rules = rules_of(alice)
     consent.not_yet(partner=bob, rule=rules[0], version_id=rules[0].pending_version_id)
     consent.decline(partner=bob, rule=rules[1], version_id=rules[1].pending_version_id)
     html = text_of(page(alice_client, reverse("agreements:timeline")))
+    assert "Bob said not yet" not in html and "Bob declined" not in html
+    for rule in rules[:2]:
+        consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
+    html = text_of(page(alice_client, reverse("agreements:timeline")))
     assert "Bob said not yet to rule 1" in html and "Bob declined rule 2" in html
+
+
+def test_an_answer_to_a_proposal_is_shown_at_once_the_proposal_is_the_proposers_yes(
+    alice_client, couple
+):
+    alice, bob = couple
+    agreement = rules_of(alice)[0].agreement
+    rule = consent.propose_rule(partner=alice, agreement=agreement, title="Tea", text="Tea.")
+    consent.decline(partner=bob, rule=rule, version_id=rule.pending_version_id, note="No tea")
+    html = text_of(page(alice_client, reverse("agreements:timeline")))
+    assert "Bob declined rule 10" in html and "No tea" in html
 
 
 def test_a_therapist_sees_no_acceptance_of_a_wording_still_waiting(couple, dana):
@@ -232,25 +249,21 @@ def test_the_archive_stays_blind_for_the_former_partner_who_never_answered(coupl
     assert "Alice accepted" not in html and "Alice ended the partnership" in html
 
 
-def test_visible_to_is_the_one_predicate_for_acceptance_rows_too(couple, dana):
-    from agreements.access import Viewer
-    from agreements.models import Acceptance
-    from agreements.pages import blind
+def test_a_sealed_answer_is_a_property_of_its_rows_read_by_every_reader(couple):
+    """Event.private_to and Acceptance.sealed say who may know of an answer; the ledger asks
+    Event.objects.visible_to, the export and the cards the same rows."""
+    from agreements.models import Acceptance, Event
 
     alice, bob = couple
     rule = rules_of(alice)[3]
     consent.accept(partner=alice, rule=rule, version_id=rule.pending_version_id)
     row = Acceptance.objects.get(version=rule.pending_version, partner=alice)
-
-    def visible(viewer) -> bool:
-        return blind.visible_to(viewer, row, rule=rule, rounds=rounds_for([rule]))
-
-    assert visible(Viewer(Viewer.PARTNER, alice))
-    assert not visible(Viewer(Viewer.PARTNER, bob))
-    assert not visible(Viewer(Viewer.THERAPIST))
+    event = Event.objects.get(kind="accepted", partner=alice, rule=rule)
+    assert row.sealed and event.private_to_id == alice.pk
+    assert Event.objects.visible_to(alice.pk).filter(pk=event.pk).exists()
+    assert not Event.objects.visible_to(bob.pk).filter(pk=event.pk).exists()
+    assert not Event.objects.visible_to(None).filter(pk=event.pk).exists()
     consent.not_yet(partner=bob, rule=rule, version_id=rule.pending_version_id)  # an answer
-    assert visible(Viewer(Viewer.PARTNER, bob))
-    assert not visible(Viewer(Viewer.THERAPIST))
-    rule = both_accept(rule, alice, bob)  # in force: everything is shown, to everyone
-    row = Acceptance.objects.get(version=rule.current_version, partner=alice)
-    assert visible(Viewer(Viewer.PARTNER, bob)) and visible(Viewer(Viewer.THERAPIST))
+    row.refresh_from_db()
+    event.refresh_from_db()
+    assert not row.sealed and event.private_to_id is None

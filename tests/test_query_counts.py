@@ -28,10 +28,12 @@ THERAPIST_COUPLE_PAGE = 15  # the user, a second factor, the access with the cou
 PRINT_PAGE = 4  # the user, the seat, the partners, the rules with their wording
 POLL = 2  # the user, and the agreement's revision
 # An action in the test's transaction adds a savepoint and its release (2 of these).
-ACCEPT = 24  # the user, the seat and partners, the rule; the consent change (couple, agreement
-# and rule locked in that order, the live acceptances, the acceptance, two events each moving the
-# revision, the rule, the email throttle); the answer: the agreement, the one rule with its
-# comments, the summary's rules and who answered their waiting wordings (events, acceptances)
+ACCEPT = 28  # the user, the seat and partners, the rule; the consent change (couple, agreement
+# and rule locked in that order, the live acceptances, the acceptance, who answered the wording
+# so far (events, acceptances), unsealing the other's answer and acceptance, two events each
+# moving the revision, the rule, the email throttle); the answer: the agreement with the seat's
+# own revision, the one rule with its comments, the summary's rules and who answered their
+# waiting wordings (events, acceptances)
 WITHDRAW = 22  # the same for a withdrawal (one event, the acceptances ended)
 THERAPIST_HOME = 5  # the user, a second factor, the live accesses with their counts, the
 # current partners of those couples, the open links
@@ -151,9 +153,11 @@ def test_accepting_costs_the_same_queries_for_10_or_200_rules(couple, alice_clie
         return len(captured)
 
     lived_in(couple)
-    ten = accept_one()
+    ten = accept_one()  # rule 5: Alice's yes, sealed until Bob's answer reveals it
     assert ten == ACCEPT
     rules_of_their_own(*couple, 190)
+    rule = rules_of(couple[0])[8]  # the same again: nobody had answered rule 9
+    consent.accept(partner=couple[0], rule=rule, version_id=rule.pending_version_id)
     assert accept_one() == ten
 
 

@@ -310,3 +310,29 @@ def test_a_transaction_is_not_run_again_for_other_errors_nor_inside_a_callers_tr
     with pytest.raises(OperationalError):
         fails(Deadlock())
     assert len(calls) == 2 + 4
+
+
+def test_both_partners_answering_a_default_at_once_keep_the_invariants_every_round():
+    """Sealed answers: whichever answer lands second reveals both; a decline holds, two yeses
+    bring the rule into force once, and nothing is ever in force that one did not accept."""
+    proposals = Couples().proposals()
+    answers = (consent.accept, consent.not_yet, consent.decline)
+    for n in range(ROUNDS):
+        alice, bob, rule = next(proposals)
+        version = rule.pending_version_id
+        first, second = answers[n % 3], answers[(n // 3) % 3]
+        results = run_together(
+            lambda: first(partner=alice, rule=rule, version_id=version),
+            lambda: second(partner=bob, rule=rule, version_id=version),
+        )
+        assert unexpected(results) == [], results
+        rule.refresh_from_db()
+        said = {first.__name__, second.__name__}
+        if said == {"accept"}:
+            assert rule.state == "active"
+        elif "decline" in said:
+            assert rule.state == "declined"
+        else:
+            assert rule.state == "proposed"
+        assert not Event.objects.filter(rule=rule, private_to__isnull=False).exists()
+        assert_consistent(rule)

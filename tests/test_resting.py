@@ -6,6 +6,7 @@ what the card offers and what consent.py accepts."""
 import pytest
 from django.db import transaction
 
+from accounts.models import Partner
 from agreements import consent
 from agreements.invariants import check_agreement
 from agreements.models import Acceptance, Agreement, Event, Rule
@@ -87,8 +88,9 @@ def test_not_yet_is_an_answer_and_the_rule_no_longer_waits_for_that_partner(coup
     consent.not_yet(partner=bob, rule=rule, version_id=version, note="Can we talk on Sunday?")
     rule = fresh(rule)
     current = round_of(rule)
-    said = current.spoken[bob.pk]
+    said = current.answers[bob.pk]
     assert (said.kind, said.note) == (Kind.NOT_YET, "Can we talk on Sunday?") and said.at
+    assert not said.sealed  # Alice's proposal is her answer: his is revealed at once
     assert alice.pk in current.accepted_at
     assert not rule.waits_for(bob.pk, current)
     assert not rule.waits_for(alice.pk, current)
@@ -111,11 +113,10 @@ def test_who_answered_every_waiting_wording_takes_two_queries(
     ids = [r.pending_version_id for r in rules]
     with django_assert_num_queries(2):
         rounds = rounds_for(rules)
-    assert set(rounds[ids[0]].accepted_at) == {alice.pk} and not rounds[ids[0]].spoken
-    assert (rounds[ids[1]].spoken[bob.pk].kind, rounds[ids[1]].spoken[bob.pk].note) == (
-        Kind.NOT_YET,
-        "n",
-    )
+    assert set(rounds[ids[0]].accepted_at) == {alice.pk}
+    assert rounds[ids[0]].answers[alice.pk].sealed  # Bob has not answered that default yet
+    said = rounds[ids[1]].answers[bob.pk]
+    assert (said.kind, said.note, said.sealed) == (Kind.NOT_YET, "n", True)
     assert ids[3] is None and len(rounds) == len(rules) - 1
 
 
@@ -128,7 +129,7 @@ def test_after_not_yet_archive_and_restore_the_rule_waits_for_that_partner_again
     consent.archive(partner=bob, rule=fresh(rule))
     consent.restore(partner=alice, rule=fresh(rule))
     rule = fresh(rule)
-    assert rule.waits_for(bob.pk) and not round_of(rule).spoken
+    assert rule.waits_for(bob.pk) and set(round_of(rule).answers) == {alice.pk}
 
 
 # -- withdrawing and resting ----------------------------------------------------------------------
@@ -295,6 +296,7 @@ def every_state(couple, agreement) -> list[Rule]:
     consent.propose_change(partner=bob, rule=rules[3], title="", text="A change by Bob")
     consent.withdraw(partner=alice, rule=rules[3])
     consent.accept(partner=alice, rule=rules[4], version_id=rules[4].pending_version_id)
+    consent.not_yet(partner=alice, rule=rules[5], version_id=rules[5].pending_version_id)
     consent.decline(partner=bob, rule=rules[5], version_id=rules[5].pending_version_id)
     consent.archive(partner=alice, rule=rules[6])
     consent.not_yet(partner=bob, rule=rules[7], version_id=rules[7].pending_version_id)
@@ -330,16 +332,23 @@ class RolledBack(Exception):
 
 
 def does(action, rule, seat, agreement) -> bool:
-    """Whether consent.py carries the action out (an event recorded); rolled back after."""
+    """Whether consent.py carries the action out (an event recorded, sealed or not); rolled back
+    after."""
+
+    def revisions() -> tuple[int, int]:
+        return (
+            Agreement.objects.get(pk=agreement.pk).revision,
+            Partner.objects.get(pk=seat.pk).sealed_revision,
+        )
+
     try:
         with transaction.atomic():
-            before = Agreement.objects.get(pk=agreement.pk).revision
+            before = revisions()
             try:
                 ACTIONS[action](Rule.objects.get(pk=rule.pk), seat)
             except consent.ConsentError:
                 return False
-            done = Agreement.objects.get(pk=agreement.pk).revision != before
-            raise RolledBack(done)
+            raise RolledBack(revisions() != before)
     except RolledBack as outcome:
         return outcome.args[0]
 

@@ -249,6 +249,12 @@ MATRIX: dict[str, Case] = {
         POST=row(partner=302, other_partner=409, other_couple=404, loner=404),
         kwargs=_rule("resting_rule"),
     ),
+    # Pause everything: any current partner, about their own agreement (mallory has none and is
+    # sent to the page saying so). Nobody paused in the world: Reopen all has nothing to do.
+    "agreements:pause_everything": Case(
+        GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302), data=lambda w: {"note": "Stop."}
+    ),
+    "agreements:reopen_all": Case(GET=PARTNER_WRONG_METHOD, POST=own(302, loner=302)),
     "agreements:archive": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("proposed_rule")
     ),

@@ -655,6 +655,8 @@ def test_the_home_page_gives_counts_news_and_last_activity(
     )
     therapy.add_comment(agreement=agreement, therapist=dana_2fa, text="Noted.")
     consent.accept(partner=carol, rule=rules[3], version_id=rules[3].pending_version_id)
+    assert client_accesses(dana_2fa)[0].news == 0  # sealed until Dave answers: not news
+    consent.propose_rule(partner=carol, agreement=agreement, title="Tea", text="Tea after.")
     therapy.add_comment(agreement=agreement, partner=dave, text="Thanks.")
     assert client_accesses(dana_2fa)[0].news == 2
     assert "<strong>2 updates</strong> since your last visit" in text_of(

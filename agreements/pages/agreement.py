@@ -3,10 +3,14 @@ with), the answer to an action, one rule's form page, and the printable page. Ev
 afresh from the database on every request, in a number of queries that does not grow with the
 rules."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Partner
 from agreements.access import Viewer
 from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
 from agreements.pages import therapy as therapy_pages
@@ -46,6 +50,7 @@ def rules_for_page(agreement: Agreement):
             "latest_version",
             "proposed_by__user",
             "withdrawn_by__user",
+            "declined_by__user",
         )
         .prefetch_related(
             Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
@@ -72,11 +77,47 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     return {
         "agreement": agreement,
         "viewer": viewer,
+        "etag": agreement.etag_for(viewer.seat),
+        "revision": agreement.revision_for(viewer.seat),
         "partners": partners,
         "cards": make_cards(shown, viewer, other, rounds),
         "archived_cards": make_cards(archived, viewer, other, rounds),
         "summary": summary(shown, viewer, rounds),
+        "pause": pause_of(agreement, partners, viewer),
     }
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause everything, as one viewer sees it: who paused, when, their note, and whether this
+    viewer is the one who may reopen all."""
+
+    name: str
+    at: datetime
+    note: str
+    by_viewer: bool  # the pauser: only they may reopen all
+
+
+def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | None:
+    """The agreement's pause for a partner's page (None when nothing is paused, and for anyone
+    but a current partner). No query: the pause is on the agreement row, the name among the
+    couple's partners the gate read."""
+    if agreement.paused_by_id is None or not viewer.is_partner:
+        return None
+    by_viewer = agreement.paused_by_id == viewer.seat_id
+    name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")
+    return Pause(name, agreement.paused_at, agreement.pause_note, by_viewer)
+
+
+def after_pause(seat, viewer: Viewer, *, error: str = "", told: str = "") -> dict:
+    """What Pause everything and Reopen all answer with, read after the change: the whole live
+    region (every card changed), and the pause control again, blank (out of band). `told`: a
+    sentence for the person who acted (nothing rested, say)."""
+    agreement = Agreement.objects.get(couple_id=seat.couple_id)
+    agreement.couple = seat.couple
+    context = live_region(agreement, viewer)
+    context.update(pause_error=error, pause_told=told, pause_oob=True)
+    return context
 
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
@@ -110,7 +151,9 @@ def card_after_action(
     """What an action answers with, read after it: the agreement (its revision is the answer's
     ETag), the one card it answers for (holding its form if one is open, `open_kind`) and the
     summary out of band; not every card."""
-    agreement = Agreement.objects.get(couple_id=seat.couple_id)
+    # Read afresh: the agreement's revision, and the seat's own (a sealed answer moves it).
+    now = Partner.objects.select_related("couple__agreement").get(pk=seat.pk)
+    agreement = now.couple.agreement
     agreement.couple = seat.couple
     partners = partners_of(seat.couple)
     rule = rules_for_page(agreement).get(pk=rule_id)
@@ -127,6 +170,8 @@ def card_after_action(
     return {
         "agreement": agreement,
         "viewer": viewer,
+        "etag": agreement.etag_for(now),
+        "revision": agreement.revision_for(now),
         "partners": partners,
         "card": card,
         "summary": summary(shown, viewer, rounds),

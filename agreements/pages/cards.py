@@ -9,11 +9,13 @@ from django.urls import reverse
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
-from agreements.models import Rule
-from agreements.pages import blind
-from agreements.rounds import Round, round_of, rounds_for
+from agreements.models import Event, Rule
+from agreements.rounds import Answer, Round, round_of, rounds_for
 
 State = Rule.State
+Kind = Event.Kind
+# "You accepted — sealed until Sam answers"
+ANSWER_WORDS = {Kind.ACCEPTED: "accepted", Kind.NOT_YET: "said not yet", Kind.DECLINED: "declined"}
 
 ACTIONS = (
     "history",
@@ -58,22 +60,12 @@ class OpenForm:
 
 
 @dataclass
-class Answer:
-    """One partner's latest answer to the wording waiting on a rule."""
-
-    partner_id: int
-    name: str
-    kind: str  # "accepted" or "not_yet"
-    note: str = ""
-
-
-@dataclass
 class Card:
     rule: Rule
     number: int
     viewer: Viewer
-    # Every answer to the waiting wording this viewer may see (blind: the other partner's
-    # acceptance only once the viewer has answered too).
+    # Every answer to the waiting wording this viewer may see (rounds.Round.seen_by: their own,
+    # and the others' once both have answered), but the proposer's own yes ("Proposed by").
     answers: list[Answer] = field(default_factory=list)
     my_answer: Answer | None = None
     proposed_by: str = ""
@@ -82,14 +74,24 @@ class Card:
     error: str = ""
     open_form: OpenForm | None = None
     other_name: str = ""
-    # Every "not yet" of this round (all visible: they are messages to the other partner).
-    spoken: list[Answer] = field(default_factory=list)
     # The waiting wording's current round (agreements/rounds.py), None when nothing waits.
     round: Round | None = None
 
     @property
     def accepted_by_me(self) -> bool:
         return self.my_answer is not None and self.my_answer.kind == "accepted"
+
+    @property
+    def cooling_until(self):
+        """Until when this viewer may not propose the rule again (the other declined it)."""
+        if not self.viewer.is_partner:
+            return None
+        return self.rule.cooling_until(self.viewer.seat_id)
+
+    @property
+    def sealed(self) -> bool:
+        """This viewer has answered, and the answer is still sealed (data-sealed)."""
+        return self.my_answer is not None and self.my_answer.sealed
 
     @property
     def is_mine(self) -> bool:
@@ -123,10 +125,13 @@ class Card:
             return {State.DECLINED: "Not agreed"}.get(state, "Archived")
         if self.needs_you:
             return "Waiting for you"
-        if self.my_answer is not None and self.my_answer.kind == "not_yet":
+        if self.sealed:
+            said = ANSWER_WORDS[self.my_answer.kind]
+            return f"You {said} — sealed until {self.other_name or 'your partner'} answers"
+        if self.my_answer is not None and self.my_answer.kind == Kind.NOT_YET:
             return "You said not yet"
         for answer in self.other_answers:
-            if answer.kind == "not_yet":
+            if answer.kind == Kind.NOT_YET:
                 return f"{answer.name} said not yet"
         if self.viewer.is_partner and self.other_name:
             return f"Waiting for {self.other_name}"
@@ -242,30 +247,17 @@ def make_card(
         return card
     current = round_of(rule, rounds)
     card.round = current
-    card.spoken = [Answer(s.partner_id, s.name, "not_yet", s.note) for s in current.not_yet()]
-    answers = [
-        Answer(partner_id, current.names.get(partner_id, ""), "accepted")
-        for partner_id in current.accepted_at
-    ] + card.spoken
-    card.my_answer = next((a for a in answers if a.partner_id == viewer.seat_id), None)
+    seen = current.seen_by(viewer.seat_id if viewer.is_partner or viewer.is_former else None)
+    card.my_answer = next((a for a in seen if a.partner_id == viewer.seat_id), None)
     if rule.proposed_by_id is not None:
         card.proposed_by = rule.proposed_by.name
         card.proposal_note = current.proposal_note
-    answered = current.answered_by(viewer.seat_id)
-    card.answers = [
-        a
-        for a in answers
-        if a.partner_id != rule.proposed_by_id
-        and (
-            a.kind == "not_yet"
-            or blind.acceptance_visible(viewer, partner_id=a.partner_id, answered=answered)
-        )
-    ]
+    # The proposer's own yes is "Proposed by …"; every other answer is listed.
+    card.answers = [a for a in seen if a.event_id is not None]
     if not viewer.sees_history:
         # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
         card.proposal_note = ""
         card.answers = [replace(a, note="") for a in card.answers]
-        card.spoken = [replace(a, note="") for a in card.spoken]
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
     if base is not None and base.pk != waiting.pk:
         card.diff = word_diff(base.text, waiting.text)

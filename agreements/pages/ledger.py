@@ -1,9 +1,9 @@
 """Read models of the ledger: a rule's history and the agreement-wide timeline, told in plain
 sentences grouped by day ("Tuesday 1 December: Sam proposed new wording for rule 7 …").
 
-Rule numbers are the rules' permanent positions. What a viewer may not see yet (the other
-partner's acceptance of a wording the viewer has not answered, see `blind`) is left out before
-anything is counted, grouped or paged, so that it changes nothing the viewer can observe."""
+Rule numbers are the rules' permanent positions. What a viewer may not see (the other
+partner's sealed answer, `Event.objects.visible_to`) is left out before anything is counted,
+grouped or paged, so that it changes nothing the viewer can observe."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,7 +15,6 @@ from django.utils.text import capfirst
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.models import Agreement, Comment, Event, Rule, RuleVersion
-from agreements.pages import blind
 from agreements.pages.agreement import home_url
 
 Kind = Event.Kind
@@ -246,8 +245,9 @@ def by_day(items: list[Event | Comment], viewer: Viewer, **options) -> list[Day]
 # -- queries --------------------------------------------------------------------------------------
 
 
-def _events(queryset: QuerySet, viewer: Viewer, rules) -> QuerySet:
-    hidden = blind.hidden_event_ids(viewer, rules)
+def _events(queryset: QuerySet, viewer: Viewer) -> QuerySet:
+    """The events this viewer may read: never someone else's sealed answer."""
+    queryset = queryset.visible_to(None if viewer.is_therapist else viewer.seat_id)
     if viewer.is_therapist:
         # A therapist (here only when the couple shares their history) reads what the statement
         # lists: every rule event with its note, and the comments; nothing about another
@@ -255,10 +255,8 @@ def _events(queryset: QuerySet, viewer: Viewer, rules) -> QuerySet:
         queryset = queryset.exclude(
             Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
         )
-    return (
-        queryset.exclude(kind=Kind.COMMENTED)
-        .exclude(pk__in=hidden)
-        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+    return queryset.exclude(kind=Kind.COMMENTED).select_related(
+        "partner__user", "therapist", "rule__latest_version", "version"
     )
 
 
@@ -280,8 +278,7 @@ def _days_of(*querysets: QuerySet) -> list[date]:
 
 def history_page(rule: Rule, viewer: Viewer) -> dict:
     """One rule from its first proposal to now: the wording in force in full, then every day."""
-    rules = [rule]
-    events = list(_events(rule.events.all(), viewer, rules).select_related("version__previous"))
+    events = list(_events(rule.events.all(), viewer).select_related("version__previous"))
     comments = list(_comments(rule.comments.all()))
     return {
         "rule": rule,
@@ -309,8 +306,7 @@ def state_words(rule: Rule) -> str:
 
 def timeline_page(agreement: Agreement, viewer: Viewer, page: object = 1) -> dict:
     """The whole agreement, a few days a page (newest first), with links to earlier days."""
-    rules = list(agreement.rules.only("pk", "pending_version_id"))
-    events = _events(agreement.events.all(), viewer, rules)
+    events = _events(agreement.events.all(), viewer)
     comments = _comments(agreement.comments.all())
     days = _days_of(events, comments)
     pages = max(1, -(-len(days) // DAYS_PER_PAGE))
@@ -358,7 +354,8 @@ def since_last_visit(agreement: Agreement, viewer: Viewer, previous_visit) -> li
     if previous_visit is None:
         return []
     events = (
-        agreement.events.filter(created_at__gt=previous_visit)
+        agreement.events.visible_to(viewer.seat_id)
+        .filter(created_at__gt=previous_visit)
         .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
         .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
         .select_related("partner__user", "therapist", "rule__latest_version", "version")

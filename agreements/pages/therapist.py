@@ -44,7 +44,8 @@ def _with_counts(accesses, therapist: User):
     rules = Rule.objects.filter(agreement=OuterRef("agreement_id")).exclude(
         state=Rule.State.ARCHIVED
     )
-    events = Event.objects.filter(agreement=OuterRef("agreement_id"))
+    # Nothing sealed is news, or activity, to a therapist (rounds.py).
+    events = Event.objects.visible_to(None).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
         in_force=_count(rules.filter(state=Rule.State.ACTIVE)),
@@ -105,7 +106,7 @@ def couple_page(
     context.update(
         access=live,
         previous_visit=previous_visit,
-        news=agreement.events.filter(news(live.therapist_id, since)).count(),
+        news=agreement.events.visible_to(None).filter(news(live.therapist_id, since)).count(),
         suggestions=list(
             Suggestion.objects.filter(agreement=agreement, therapist=therapist)
             .select_related("adopted_rule")

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -23,7 +24,7 @@ from agreements.access import (
     rule_of_partner_or_404,
     suggestion_of_partner_or_404,
 )
-from agreements.forms import CommentForm, ScopeForm, WordingForm, first_error
+from agreements.forms import CommentForm, NoteForm, ScopeForm, WordingForm, first_error
 from agreements.pages import agreement as pages
 from agreements.pages import ledger
 from agreements.pages import therapy as therapy_pages
@@ -39,7 +40,7 @@ def agreement(request: HttpRequest) -> HttpResponse:
     context = pages.agreement_page(agreement, viewer)
     context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)
     response = render(request, PAGE, context)
-    response["ETag"] = agreement.etag
+    response["ETag"] = agreement.etag_for(viewer.seat)
     return response
 
 
@@ -299,3 +300,57 @@ def set_aside_suggestion(request: HttpRequest, suggestion_id: int) -> HttpRespon
     else:
         messages.success(request, "Set aside, for both of you. Nothing changed in your rules.")
     return redirect(reverse("agreements:agreement") + "#suggestions")
+
+
+def _pause_response(
+    request: HttpRequest, viewer: Viewer, *, status: int = 200, error: str = "", told: str = ""
+) -> HttpResponse:
+    """htmx: the whole live region (every card changed) and the pause control again, blank.
+    Without JavaScript: back to the page, where the pause shows at the top of the rules."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif told:
+            messages.info(request, told)
+        return redirect(reverse("agreements:agreement") + "#live")
+    context = pages.after_pause(viewer.seat, viewer, error=error, told=told)
+    response = render(request, f"{PAGE}#pause-response", context, status=status)
+    response["ETag"] = context["etag"]
+    return response
+
+
+@partner_required
+@require_POST
+def pause_everything(request: HttpRequest) -> HttpResponse:
+    """One tap, an optional note, no confirmation: consent withdrawn from every rule in force."""
+    viewer = partner_or_404(request)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _pause_response(request, viewer, status=422, error=first_error(form))
+    try:
+        rested = consent.pause_everything(partner=viewer.seat, note=form.cleaned_data["note"])
+    except consent.ConsentError as error:
+        return _pause_response(request, viewer, status=error.status, error=error.message)
+    told = ""
+    if not rested:
+        told = _(
+            "Nothing was in force, so no rule changed. Your pause is in the timeline, "
+            "with your note if you wrote one."
+        )
+    return _pause_response(request, viewer, told=told)
+
+
+@partner_required
+@require_POST
+def reopen_all(request: HttpRequest) -> HttpResponse:
+    """Only the partner who paused: every rule the pause rested is proposed again, as Reopen
+    does for one rule."""
+    viewer = partner_or_404(request)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _pause_response(request, viewer, status=422, error=first_error(form))
+    try:
+        consent.reopen_all(partner=viewer.seat, note=form.cleaned_data["note"])
+    except consent.ConsentError as error:
+        return _pause_response(request, viewer, status=error.status, error=error.message)
+    return _pause_response(request, viewer)

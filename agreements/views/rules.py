@@ -47,7 +47,7 @@ def _card_response(
         viewer.seat, rule.pk, viewer, error=error, open_kind=open_kind, form=form
     )
     response = render(request, f"{PAGE}#card-response", context, status=status)
-    response["ETag"] = context["agreement"].etag
+    response["ETag"] = context["etag"]
     return response
 
 
@@ -86,7 +86,7 @@ def _act(request: HttpRequest, rule_id: int, action, form_class=VersionForm) -> 
 @require_POST
 def accept(request: HttpRequest, rule_id: int) -> HttpResponse:
     def call(*, rule, partner, version, note=""):
-        return consent.accept(rule=rule, partner=partner, version_id=version)
+        return consent.accept(rule=rule, partner=partner, version_id=version, note=note)
 
     return _act(request, rule_id, call)
 

@@ -146,6 +146,19 @@
     if (card && card.classList.contains("rule-card")) focusCard(card);
   });
 
+  // Pause everything and Reopen all answer with the whole live region: the button pressed is
+  // gone, so the focus goes to what the pause says now (or, once reopened, to the summary).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var config = event.detail.requestConfig;
+    var elt = config && config.elt; // the form that asked (event.detail.elt is what was swapped in)
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-pause-action")) return;
+    if (!event.target || event.target.id !== "live") return;
+    var place = document.querySelector("#pause h2") || document.getElementById("summary");
+    if (!place) return;
+    place.setAttribute("tabindex", "-1");
+    place.focus({ preventScroll: false });
+  });
+
   // Announcing the summary ("3 of 9 rules in force"): every action and every poll swaps in a
   // new #summary, and a live region that is itself new is not reliably read out. This one stays.
   function summaryText() {

@@ -90,8 +90,10 @@ def test_both_accept_all_nine_and_each_sees_the_other_live(contexts, alice, bob,
     for number in range(1, 10):
         accept_on_page(alice_page, number)
     expect_summary(alice_page, 0, 9)
-    expect(card(alice_page, 9).locator(".badge")).to_have_text("Waiting for Bob")
-    # Blind until he answers: Bob's open page shows nothing of Alice's acceptances.
+    expect(card(alice_page, 9).locator(".badge")).to_have_text(
+        "You accepted — sealed until Bob answers"
+    )
+    # Sealed until he answers: Bob's open page shows nothing of Alice's acceptances.
     bob_page.wait_for_event("response", lambda r: "/poll/" in r.url, timeout=POLL_WAIT_MS)
     expect(card(bob_page, 9).locator(".badge")).to_have_text("Waiting for you")
     assert "Alice: accepted" not in card(bob_page, 9).inner_text()
@@ -333,6 +335,8 @@ def test_a_late_poll_answer_never_undoes_what_the_partner_just_did(contexts, ali
     """The poll and an action can cross: a poll answered before Alice's acceptance may arrive
     after it. The older answer must not put the Accept button back."""
     rules = rules_of(couple[0])
+    # Alice answered rule 1 already: Bob's answer to it is revealed at once.
+    consent.accept(partner=couple[0], rule=rules[0], version_id=rules[0].pending_version_id)
     page = contexts.page(alice)
     page.goto("/agreement/")
     held = []
@@ -370,6 +374,8 @@ def test_what_the_other_partner_did_still_arrives_after_an_own_action(contexts, 
     """Alice's own action brings back her card and the newest ETag; Bob's acceptance of another
     rule, made before it, must still reach her page with the next poll."""
     rules = rules_of(couple[0])
+    # Alice answered rule 1 already: Bob's answer to it is revealed at once.
+    consent.accept(partner=couple[0], rule=rules[0], version_id=rules[0].pending_version_id)
     page = contexts.page(alice)
     page.route("**/agreement/poll/", lambda route: route.abort())  # no poll for now
     page.goto("/agreement/")
