@@ -348,10 +348,14 @@ async def run_row(
     seconds: float,
     warmup: float,
     pool: str,
+    min_requests: int = 0,
+    max_seconds: float = 0,
 ) -> dict:
     """Each connection sends its next request as soon as the last one is answered, as wrk does;
-    what is answered inside the measured seconds counts, as wrk counts it (a request sent in the
-    warm-up and answered in the window too)."""
+    what is answered inside the measured time counts, as wrk counts it (a request sent in the
+    warm-up and answered in the window too). The measured time is `seconds`, or longer until
+    `min_requests` are counted, but never longer than `max_seconds`: a row whose requests take
+    seconds each (a change at 64 connections) still gets enough of them."""
     timed, changes = Tally(), Tally()
     paired = mode in ("after_change", "floor_after_change")
     acting = couples(fixtures, pool) if mode == "actions" or paired else []
@@ -360,14 +364,14 @@ async def run_row(
     signed = sessions(fixtures) if mode == "floor_signed_in" else []
     per = max(1, min(8, len(acting) // connections)) if acting else 0
     begin = time.perf_counter() + warmup
-    end = begin + seconds
+    end = [math.inf]  # set when the measured time is over
 
     async def send(connection: Connection, raw: bytes, tally: Tally) -> Answer | None:
         """One request, counted in the tally if it was answered in the measured time."""
         sent = time.perf_counter()
         answer, error = await request(connection, raw)
         done = time.perf_counter()
-        if begin <= done <= end:
+        if begin <= done <= end[0]:
             tally.add(done - sent, answer, (200,), error)
         return answer
 
@@ -377,7 +381,7 @@ async def run_row(
         signed_mine = signed[k::connections] or signed
         n = 0
         try:
-            while time.perf_counter() < end:
+            while time.perf_counter() < end[0]:
                 if mode == "floor":
                     await send(connection, client.get(FLOOR), timed)
                 elif mode == "floor_signed_in":
@@ -399,9 +403,14 @@ async def run_row(
     tasks = [asyncio.create_task(worker(k)) for k in range(connections)]
     await asyncio.sleep(max(0.0, begin - time.perf_counter()))
     cpu = time.process_time()
-    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    await asyncio.sleep(seconds)
+    cap = begin + max(seconds, max_seconds)
+    while len(timed.latencies) < min_requests and time.perf_counter() < cap:
+        await asyncio.sleep(0.05)
+    end[0] = time.perf_counter()
     cpu = time.process_time() - cpu
     await asyncio.gather(*tasks)
+    seconds = end[0] - begin
     result = timed.summary(seconds)
     sent = len(timed.latencies) + len(changes.latencies)
     result.update(
@@ -848,6 +857,7 @@ def report_step(result: dict, seconds: float) -> None:
         print(
             f"  {result['couples']:5d} couples: {result['unanswered']} page loads of the arrivals"
             f" still unanswered after {result['arrivals_s']:.0f} s: not served",
+            file=sys.stderr,
             flush=True,
         )
         return
@@ -860,6 +870,7 @@ def report_step(result: dict, seconds: float) -> None:
         f" driver lag p95"
         f" {result['driver_lag_p95_us'] / 1000:.1f} ms, driver CPU"
         f" {result['client_cpu_us']:.0f} us/request: {'served' if result['served'] else 'not served'}",
+        file=sys.stderr,
         flush=True,
     )
 
@@ -877,6 +888,12 @@ def main(argv: list[str]) -> None:
     one.add_argument("--connections", type=int, default=16)
     one.add_argument("--seconds", type=float, default=8)
     one.add_argument("--warmup", type=float, default=2)
+    one.add_argument(
+        "--min-requests", type=int, default=0, help="measure on until this many are answered"
+    )
+    one.add_argument(
+        "--max-seconds", type=float, default=0, help="but never longer than this in all"
+    )
     one.add_argument(
         "--pool", default="actions", help="the acting couples: actions or actions-<size>"
     )
@@ -905,6 +922,8 @@ def main(argv: list[str]) -> None:
                 options.seconds,
                 options.warmup,
                 options.pool,
+                options.min_requests,
+                options.max_seconds,
             )
         )
     else:

@@ -21,13 +21,15 @@
 #
 # Knobs (environment), defaults in brackets; BENCH_QUICK=1 changes the defaults for a short
 # validation run (about 6 minutes; the same rows, fewer seconds and couples):
-#   BENCH_CONNECTIONS ("16 64"), BENCH_DURATION (seconds per row, 8), BENCH_FLOOR_DURATION
-#   (seconds per floor run, 4), BENCH_WARMUP (seconds of load per wrk row before measuring, 4),
-#   BENCH_SCALE_CONNECTIONS (the connections of the growth table, 16), BENCH_SCALE_DURATION (6),
-#   BENCH_MIX_PROCESSES ("1 2"), BENCH_MIX_SECONDS (measured seconds per step, 15),
-#   BENCH_MIX_STEPS (steps per search, 7), BENCH_MIX_START (couples of the first step, 50),
+#   BENCH_CONNECTIONS ("16 64"), BENCH_DURATION (seconds per row, 6), BENCH_FLOOR_DURATION
+#   (seconds per floor run, 3), BENCH_WARMUP (seconds of load per wrk row before measuring, 5),
+#   BENCH_SCALE_CONNECTIONS (the connections of the growth table, 16), BENCH_SCALE_DURATION (5),
+#   BENCH_MIN_CHANGED (requests the rows that make changes measure at least, 100, within
+#   BENCH_MAX_CHANGED_SECONDS, 25),
+#   BENCH_MIX_PROCESSES ("1 2"), BENCH_MIX_SECONDS (measured seconds per step, 12),
+#   BENCH_MIX_STEPS (steps per search, 6), BENCH_MIX_START (couples of the first step, 50),
 #   BENCH_MIX_CONNECTIONS (keep-alive connections to the server, as a proxy keeps, 64),
-#   BENCH_COUPLES (3000), BENCH_SESSIONS (partners loading pages in the wrk rows, 200),
+#   BENCH_COUPLES (2500), BENCH_SESSIONS (partners loading pages in the wrk rows, 200),
 #   BENCH_SCALE_COUPLES (couples of each size, 32), BENCH_RULES ("30,100"), BENCH_HISTORY_DAYS
 #   ("50,500"), BENCH_THERAPIST_SIZES ("10,200"), BENCH_SERVER (the app server: granian, as the
 #   Dockerfile ships, gthread or sync), BENCH_WORKERS (processes per server in parts 1 and 2, 4
@@ -51,17 +53,19 @@ else
 fi
 pick() { [ "$quick" = 1 ] && echo "$2" || echo "$1"; }  # pick FULL QUICK
 CONNECTIONS=${BENCH_CONNECTIONS:-"16 64"}
-DURATION=${BENCH_DURATION:-$(pick 8 3)}
-FLOOR_DURATION=${BENCH_FLOOR_DURATION:-$(pick 4 2)}
-WARMUP=${BENCH_WARMUP:-$(pick 4 2)}
+DURATION=${BENCH_DURATION:-$(pick 6 3)}
+FLOOR_DURATION=${BENCH_FLOOR_DURATION:-$(pick 3 2)}
+WARMUP=${BENCH_WARMUP:-$(pick 5 2)}
 SCALE_CONNECTIONS=${BENCH_SCALE_CONNECTIONS:-16}
-SCALE_DURATION=${BENCH_SCALE_DURATION:-$(pick 6 3)}
+SCALE_DURATION=${BENCH_SCALE_DURATION:-$(pick 5 3)}
+MIN_CHANGED=${BENCH_MIN_CHANGED:-$(pick 100 30)}
+MAX_CHANGED_SECONDS=${BENCH_MAX_CHANGED_SECONDS:-$(pick 25 10)}
 MIX_PROCESSES=${BENCH_MIX_PROCESSES:-"1 2"}
-MIX_SECONDS=${BENCH_MIX_SECONDS:-$(pick 15 6)}
-MIX_STEPS=${BENCH_MIX_STEPS:-$(pick 7 4)}
+MIX_SECONDS=${BENCH_MIX_SECONDS:-$(pick 12 6)}
+MIX_STEPS=${BENCH_MIX_STEPS:-$(pick 6 4)}
 MIX_START=${BENCH_MIX_START:-50}
 MIX_CONNECTIONS=${BENCH_MIX_CONNECTIONS:-64}
-COUPLES=${BENCH_COUPLES:-$(pick 3000 1000)}
+COUPLES=${BENCH_COUPLES:-$(pick 2500 1000)}
 SESSIONS=${BENCH_SESSIONS:-$(pick 200 100)}
 SCALE_COUPLES=${BENCH_SCALE_COUPLES:-$(pick 32 16)}
 RULES=${BENCH_RULES:-30,100}
@@ -254,11 +258,17 @@ load() {
     record "$file" "$label" "$connections" wrk "$output"
 }
 # drive FILE LABEL CONNECTIONS SECONDS MODE [POOL]: one bench/drive.py run against server A,
-# after a warm-up of a second or two of the same (not counted).
+# after a warm-up of a second or two of the same (not counted). The rows that make changes are
+# measured on until MIN_CHANGED requests are counted (at most MAX_CHANGED_SECONDS): a change can
+# take seconds at 64 connections.
 drive() {
-    local file=$1 label=$2 connections=$3 seconds=$4 mode=$5 pool=${6:-actions} output
+    local file=$1 label=$2 connections=$3 seconds=$4 mode=$5 pool=${6:-actions} output more=()
+    case $mode in
+        actions | after_change | floor_after_change)
+            more=(--min-requests "$MIN_CHANGED" --max-seconds "$MAX_CHANGED_SECONDS") ;;
+    esac
     output=$("$PYTHON" bench/drive.py run "$URL_A" "$OUT" "$mode" --connections "$connections" \
-        --seconds "$seconds" --warmup "$(pick 2 1)" --pool "$pool")
+        --seconds "$seconds" --warmup "$(pick 2 1)" --pool "$pool" "${more[@]}")
     "$PYTHON" bench/checks.py wait "$URL_A"
     record "$file" "$label" "$connections" python "$output"
 }
@@ -339,8 +349,7 @@ if ! skipped mix; then
         current_server=$SERVER
         say "Mixed workload: $(describe "$SERVER" "$processes"), $MIX_SECONDS s per step"
         output=$("$PYTHON" bench/drive.py capacity "$URL_A" "$OUT" --start "$start_at" \
-            --seconds "$MIX_SECONDS" --steps "$MIX_STEPS" --connections "$MIX_CONNECTIONS" \
-            | tee /dev/stderr)
+            --seconds "$MIX_SECONDS" --steps "$MIX_STEPS" --connections "$MIX_CONNECTIONS")
         json=$(sed -n 's/^BENCH_JSON //p' <<<"$output")
         echo "{\"processes\": $processes, \"server\": \"$(describe "$SERVER" "$processes")\", \"result\": $json}" >>"$OUT/capacity.jsonl"
         # The next search starts where this one ended: more processes serve at least as many.
