@@ -11,9 +11,10 @@ MODE is one of
                            withdraw (the first: resting again), every request a real change
                            answered with its htmx card; each one timed;
   after_change             the same changes, each followed by the *other* partner loading the
-                           agreement page: only the page load is timed;
-  floor_after_change       the same changes, each followed by the other partner requesting the
-                           signed-in floor: the floor of after_change, under the same writes.
+                           agreement page, in rounds: all changes, then all loads; only the loads
+                           are measured (see run_paired);
+  floor_after_change       the same rounds, the other partner requesting the signed-in floor:
+                           the floor of after_change, measured the same way.
 `capacity` runs the mixed workload (see MIX) for a growing number of active couples and reports
 the largest whose requests keep a p95 under 200 ms with no error.
 
@@ -356,9 +357,8 @@ async def run_row(
     warm-up and answered in the window too). The measured time is `seconds`, or longer until
     `min_requests` are counted, but never longer than `max_seconds`: a row whose requests take
     seconds each (a change at 64 connections) still gets enough of them."""
-    timed, changes = Tally(), Tally()
-    paired = mode in ("after_change", "floor_after_change")
-    acting = couples(fixtures, pool) if mode == "actions" or paired else []
+    timed = Tally()
+    acting = couples(fixtures, pool) if mode == "actions" else []
     if acting:
         connections = min(connections, len(acting))
     signed = sessions(fixtures) if mode == "floor_signed_in" else []
@@ -390,11 +390,8 @@ async def run_row(
                 else:
                     # A whole cycle of one couple, then the next.
                     couple = mine[(n // 3) % len(mine)]
-                    raw, _, other = couple.change(client)
-                    answer = await send(connection, raw, changes if paired else timed)
-                    if couple.answered(answer) and paired:
-                        path = PAGE if mode == "after_change" else SIGNED_IN
-                        await send(connection, client.get(path, other.session), timed)
+                    raw, _, _ = couple.change(client)
+                    couple.answered(await send(connection, raw, timed))
                 n += 1
         finally:
             await settle(client, connection, mine)
@@ -412,7 +409,7 @@ async def run_row(
     await asyncio.gather(*tasks)
     seconds = end[0] - begin
     result = timed.summary(seconds)
-    sent = len(timed.latencies) + len(changes.latencies)
+    sent = len(timed.latencies)
     result.update(
         mode=mode,
         driver="python",
@@ -420,11 +417,105 @@ async def run_row(
         pool=pool if acting else "",
         client_cpu_us=cpu / sent * 1e6 if sent else 0.0,
     )
-    if paired:
-        result["changes"] = changes.summary(seconds)
-        result["unexpected"] += changes.unexpected
-        for k, v in changes.errors.items():
-            result["errors"][k] += v
+    return result
+
+
+PER_PHASE = 128  # page loads per phase at most (each connection's share of them at most 4)
+
+
+async def run_paired(
+    client: Client,
+    fixtures: Path,
+    mode: str,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    pool: str,
+    min_requests: int = 0,
+    max_seconds: float = 0,
+) -> dict:
+    """The page (or the signed-in floor) right after the other partner's change, in rounds of two
+    phases. In the first, each connection makes one change for each of its couples (the next of
+    the cycle: reopen, accept, withdraw), all connections at once; in the second, once every
+    change is answered, each connection loads the page of the other partner of each of those
+    couples, all at once. Only the second phases are measured: their requests per second are
+    page loads while the server does nothing else, and every one of them follows a change to
+    what it shows. The measured time is the phases' `seconds` (or longer until `min_requests`
+    are counted, never longer than `max_seconds` in all)."""
+    acting = couples(fixtures, pool)
+    connections = min(connections, len(acting))
+    per = max(1, min(4, PER_PHASE // connections, len(acting) // connections))
+    path = PAGE if mode == "after_change" else SIGNED_IN
+    loads, changes = Tally(), Tally()
+    barrier = asyncio.Barrier(connections + 1)
+    state = {"stop": False, "measuring": False}
+
+    async def worker(k: int) -> None:
+        connection = client.connection()
+        mine = acting[k::connections][:per]
+        try:
+            while True:
+                await barrier.wait()  # a round begins
+                if state["stop"]:
+                    break
+                viewers = []
+                for couple in mine:
+                    raw, _, other = couple.change(client)
+                    sent = time.perf_counter()
+                    answer, error = await request(connection, raw)
+                    # Every change counts, the warm-up's too: a change refused is an error.
+                    changes.add(time.perf_counter() - sent, answer, (200,), error)
+                    if couple.answered(answer):
+                        viewers.append(other)
+                await barrier.wait()  # every change is answered
+                await barrier.wait()  # the loads begin
+                for other in viewers:
+                    sent = time.perf_counter()
+                    answer, error = await request(connection, client.get(path, other.session))
+                    if state["measuring"]:
+                        loads.add(time.perf_counter() - sent, answer, (200,), error)
+                await barrier.wait()  # every load is answered
+        finally:
+            await settle(client, connection, mine)
+            connection.close()
+
+    tasks = [asyncio.create_task(worker(k)) for k in range(connections)]
+    started = time.perf_counter()
+    cap = started + warmup + max(seconds, max_seconds)
+    measured = 0.0
+    cpu = 0.0
+    try:
+        while True:
+            now = time.perf_counter()
+            enough = measured >= seconds and len(loads.latencies) >= min_requests
+            if enough or now >= cap:
+                state["stop"] = True
+            await barrier.wait()
+            if state["stop"]:
+                break
+            await barrier.wait()
+            state["measuring"] = time.perf_counter() >= started + warmup
+            phase, phase_cpu = time.perf_counter(), time.process_time()
+            await barrier.wait()
+            await barrier.wait()
+            if state["measuring"]:
+                measured += time.perf_counter() - phase
+                cpu += time.process_time() - phase_cpu
+    finally:
+        await asyncio.gather(*tasks)
+    result = loads.summary(measured)
+    result.update(
+        mode=mode,
+        driver="python",
+        connections=connections,
+        pool=pool,
+        per_phase=per * connections,
+        client_cpu_us=cpu / len(loads.latencies) * 1e6 if loads.latencies else 0.0,
+        changes=changes.summary(measured),
+    )
+    result["unexpected"] += changes.unexpected
+    for k, v in changes.errors.items():
+        result["errors"][k] += v
     return result
 
 
@@ -472,9 +563,10 @@ class Pool:
 # Arrivals load the page this many at a time: a step's new couples arrive as fast as the server
 # answers, not all in one burst.
 ARRIVING_AT_ONCE = 8
-# Seconds a step's arrivals may take; a server that cannot take them in that time does not serve
-# that many couples.
+# Seconds a step's arrivals may take (and so much more per arriving couple); a server that cannot
+# take them in that time does not serve that many couples.
 ARRIVALS_S = 60.0
+ARRIVAL_S = 0.25
 # Seconds after a measured window that what was due in it may still take to be answered.
 LATE_S = 3.0
 KINDS = (
@@ -696,11 +788,11 @@ class Simulation:
     async def measure(self, count: int, seconds: float, settle: float) -> dict:
         """One step: `count` couples active, then `seconds` measured."""
         arrived = time.perf_counter()
-        fewer = count < self.active
+        fewer, new = count < self.active, max(0, count - self.active)
         self.activate(count)
         if fewer:
             await self.drain()
-        deadline = arrived + ARRIVALS_S
+        deadline = arrived + ARRIVALS_S + ARRIVAL_S * new
         while self.arriving and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
         arrived = time.perf_counter() - arrived
@@ -913,8 +1005,9 @@ def main(argv: list[str]) -> None:
     options = parser.parse_args(argv)
     client = Client(options.url)
     if options.command == "run":
+        measure = run_paired if options.mode.endswith("after_change") else run_row
         result = asyncio.run(
-            run_row(
+            measure(
                 client,
                 options.fixtures,
                 options.mode,

@@ -7,11 +7,9 @@ Only the part of DOC between <!-- bench:begin --> and <!-- bench:end --> is rewr
 around it (what each row means and what limits the numbers, written by people) stays.
 
 A row's ratio is its requests per second over the signed-in floor measured by the same sender
-(wrk or bench/drive.py) just before and just after it, at the same connection count. For the
-page after a change, whose connections also make the changes, the requests per second are the
-connections over the mean time of the page loads alone (Little's law: what the connections
-would answer if they did nothing else), and its floor is the signed-in floor requested the same
-way, each right after a change.
+(wrk or bench/drive.py) just before and just after it, at the same connection count. The page
+after a change is measured in rounds (every change, then every load; only the loads are timed),
+and its floor is the signed-in floor requested in the same rounds (bench/drive.py run_paired).
 """
 
 import argparse
@@ -66,7 +64,6 @@ FLOOR_OF = {
     "py_floor_signed_in": "py_floor",
 }
 FLOORS = ("floor", "floor_signed_in", "py_floor", "py_floor_signed_in", "floor_after_change")
-PAIRED = ("after_change", "floor_after_change")
 # The goals of issue 21, against the signed-in floor of the same run; a goal holds only when it
 # holds at every connection count.
 GOALS = {
@@ -111,15 +108,8 @@ def base(label: str) -> str:
 
 
 def rps(result: dict) -> float:
-    """Requests per second; for a row whose connections also make changes, the connections over
-    the mean time of the timed requests."""
+    """Requests per second (for the page after a change: during its load phases)."""
     wrk = result["wrk"]
-    if base(result["label"]) in PAIRED:
-        return (
-            result["wrk"].get("connections", result["connections"]) / (wrk["mean_us"] / 1e6)
-            if wrk["mean_us"]
-            else 0.0
-        )
     return wrk["requests"] / (wrk["duration_us"] / 1e6) if wrk["duration_us"] else 0.0
 
 
@@ -251,9 +241,8 @@ def table(rows: list[dict]) -> list[str]:
                 verdict = (
                     f"≥ {goal:.0%}: {'holds' if value is not None and value >= goal else 'misses'}"
                 )
-            mark = "≈" if label in PAIRED else ""
             lines.append(
-                f"| {name} | {sender(r)} | {c} | {mark}{speed:.0f} | {ms(wrk['p50_us'])} |"
+                f"| {name} | {sender(r)} | {c} | {speed:.0f} | {ms(wrk['p50_us'])} |"
                 f" {ms(wrk['p99_us'])} | {share} | {verdict} | {status} | {other} |"
             )
     return lines
@@ -375,7 +364,7 @@ def growth(rows: list[dict], pools: dict, sizes: dict) -> list[str]:
                     worst = verdict
             status, other = errors_of([r])
             lines.append(
-                f"| {axis} | {size} | {'≈' if base(label) in PAIRED else ''}{rps(r):.0f} |"
+                f"| {axis} | {size} | {rps(r):.0f} |"
                 f" {ms(r['wrk']['p50_us'])} | {ms(r['wrk']['p99_us'])} | {pct(share)} |"
                 f" {f'{cost_growth:.2f}×' if cost_growth else ''} |"
                 f" {f'{work_growth:.1f}×' if work_growth else ''} | {verdict} | {status + other} |"

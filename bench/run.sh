@@ -31,7 +31,8 @@
 #   BENCH_MIX_CONNECTIONS (keep-alive connections to the server, as a proxy keeps, 64),
 #   BENCH_COUPLES (2500), BENCH_SESSIONS (partners loading pages in the wrk rows, 200),
 #   BENCH_SCALE_COUPLES (couples of each size, 32), BENCH_RULES ("30,100"), BENCH_HISTORY_DAYS
-#   ("50,500"), BENCH_THERAPIST_SIZES ("10,200"), BENCH_SERVER (the app server: granian, as the
+#   ("50,500"; "50,200" in a quick run: the 500 days are lived through the services, a minute or
+#   more of seeding), BENCH_THERAPIST_SIZES ("10,200"), BENCH_SERVER (the app server: granian, as the
 #   Dockerfile ships, gthread or sync), BENCH_WORKERS (processes per server in parts 1 and 2, 4
 #   for sync, 2 for the threaded ones), BENCH_SERVER_THREADS (threads per process, 4),
 #   BENCH_WRK_THREADS (2), BENCH_COMPARE (app servers measured side by side on the floors, the
@@ -69,7 +70,7 @@ COUPLES=${BENCH_COUPLES:-$(pick 2500 1000)}
 SESSIONS=${BENCH_SESSIONS:-$(pick 200 100)}
 SCALE_COUPLES=${BENCH_SCALE_COUPLES:-$(pick 32 16)}
 RULES=${BENCH_RULES:-30,100}
-HISTORY_DAYS=${BENCH_HISTORY_DAYS:-50,500}
+HISTORY_DAYS=${BENCH_HISTORY_DAYS:-$(pick 50,500 50,200)}
 THERAPIST_SIZES=${BENCH_THERAPIST_SIZES:-10,200}
 SERVER=${BENCH_SERVER:-granian}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
@@ -352,9 +353,10 @@ if ! skipped mix; then
             --seconds "$MIX_SECONDS" --steps "$MIX_STEPS" --connections "$MIX_CONNECTIONS")
         json=$(sed -n 's/^BENCH_JSON //p' <<<"$output")
         echo "{\"processes\": $processes, \"server\": \"$(describe "$SERVER" "$processes")\", \"result\": $json}" >>"$OUT/capacity.jsonl"
-        # The next search starts where this one ended: more processes serve at least as many.
+        # The next search starts at half what this one served, so that its couples arrive in two
+        # steps or more, as on a server that runs on, and not all at once.
         served=$("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["couples"])' "$json")
-        [ "$served" -gt 0 ] && start_at=$served
+        [ "$served" -gt $((2 * MIX_START)) ] && start_at=$((served / 2))
     done
 fi
 
