@@ -440,8 +440,8 @@ async def run_paired(
     change is answered, each connection loads the page of the other partner of each of those
     couples, all at once. Only the second phases are measured: their requests per second are
     page loads while the server does nothing else, and every one of them follows a change to
-    what it shows. The measured time is the phases' `seconds` (or longer until `min_requests`
-    are counted, never longer than `max_seconds` in all)."""
+    what it shows. Rounds go on for `seconds` after the warm-up (or longer until `min_requests`
+    loads are counted, never longer than `max_seconds` in all)."""
     acting = couples(fixtures, pool)
     connections = min(connections, len(acting))
     per = max(1, min(4, PER_PHASE // connections, len(acting) // connections))
@@ -487,7 +487,7 @@ async def run_paired(
     try:
         while True:
             now = time.perf_counter()
-            enough = measured >= seconds and len(loads.latencies) >= min_requests
+            enough = now - started - warmup >= seconds and len(loads.latencies) >= min_requests
             if enough or now >= cap:
                 state["stop"] = True
             await barrier.wait()
@@ -567,6 +567,7 @@ ARRIVING_AT_ONCE = 8
 # take them in that time does not serve that many couples.
 ARRIVALS_S = 60.0
 ARRIVAL_S = 0.25
+OVERLOADED_S = 2.0
 # Seconds after a measured window that what was due in it may still take to be answered.
 LATE_S = 3.0
 KINDS = (
@@ -793,8 +794,16 @@ class Simulation:
         if fewer:
             await self.drain()
         deadline = arrived + ARRIVALS_S + ARRIVAL_S * new
-        while self.arriving and time.perf_counter() < deadline:
-            await asyncio.sleep(0.1)
+        # While they arrive, the couples already there keep polling: when their polls wait
+        # OVERLOADED_S and more, this many couples are not served, whatever the window would say.
+        self.tallies = {kind: Tally() for kind in KINDS}
+        self.window = (time.perf_counter(), math.inf)
+        overloaded = False
+        while self.arriving and time.perf_counter() < deadline and not overloaded:
+            await asyncio.sleep(0.5)
+            polls = self.tallies["poll_unchanged"]
+            overloaded = len(polls.latencies) >= 50 and polls.percentile(95) > OVERLOADED_S
+        self.window = (math.inf, math.inf)
         arrived = time.perf_counter() - arrived
         if self.arriving:  # the server cannot even take the arrivals: not served, no window
             result = Tally().summary(seconds)
@@ -816,6 +825,7 @@ class Simulation:
         await asyncio.sleep(settle)
         self.tallies = {kind: Tally() for kind in KINDS}
         self.lag = Tally()
+        self.on_their_way = {}  # what was sent before the window is not waited for after it
         begin = time.perf_counter()
         self.window = (begin, begin + seconds)
         cpu = time.process_time()

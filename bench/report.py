@@ -307,19 +307,20 @@ def growth(rows: list[dict], pools: dict, sizes: dict) -> list[str]:
             ],
         ),
     ]
-    standard = pools.get("standard", {})
+    # The smallest size: the couples of the story as it is with no therapist, as the others.
+    smallest = "base" if "base" in pools else "standard"
+    standard = pools.get(smallest, {})
     for what in ("after_change", "actions"):
         name = (
             "Agreement page after a change"
             if what == "after_change"
             else "Accept / withdraw round trip"
         )
-        by_rules = [
-            (f"{what}@actions", f"{standard.get('rules', 9)} rules", standard.get("rules", 9))
-        ]
+        first = f"{what}@actions" + ("-base" if smallest == "base" else "")
+        by_rules = [(first, f"{standard.get('rules', 9)} rules", standard.get("rules", 9))]
         by_days = [
             (
-                f"{what}@actions",
+                first,
                 f"{standard.get('days', 0):.0f} days ({standard.get('events', 0)} events)",
                 max(1.0, standard.get("days", 1)),
             )

@@ -526,6 +526,12 @@ class Seed:
         if not action_pool or (o.action_couples and len(action_pool) < o.action_couples):
             raise SeedRefused("Not enough couples for the action pool: raise --couples.")
         pools = {"standard": action_pool}
+        if o.scale_couples:
+            # The smallest size of "how cost grows": couples of the story as it is, with no
+            # therapist (as the couples of the other sizes), most of them acting couples too.
+            plain = [i for i in lived_in[o.page_sessions :] if kinds[i][1] is None]
+            plain = plain[: o.scale_couples]
+            pools["base"] = plain
         for i, (kind, _) in kinds.items():
             if kind.pool != "standard":
                 pools.setdefault(kind.pool, []).append(i)

@@ -164,10 +164,11 @@ def test_the_sizes_have_more_rules_more_days_and_more_clients(db, tmp_path):
     pools = json.loads((tmp_path / "fixtures.json").read_text())["pools"]
     assert pools["rules12"]["couples"] == 2 and pools["rules12"]["rules"] == 12
     assert pools["standard"]["rules"] == pools["days4"]["rules"] == len(EVERY_STATE) - 1
+    assert pools["base"]["couples"] == 2 and pools["base"]["rules"] == len(EVERY_STATE) - 1
     # Each day: a withdrawal, a reopening, an acceptance and the rule in force again.
     assert pools["days4"]["events"] == pools["standard"]["events"] + 4 * 4
     assert 4 <= pools["days4"]["days"] <= 5
-    for name in ("rules12", "days4"):
+    for name in ("base", "rules12", "days4"):
         a_session, a_csrf, b_session, b_csrf, rule, version, _ = lines(tmp_path, f"actions-{name}")[
             0
         ]
