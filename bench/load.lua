@@ -1,9 +1,15 @@
--- wrk script for every endpoint of the benchmark (bench/run.sh).
---   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS [PART PARTS]
--- MODE is floor, floor_signed_in, page, poll, print, therapist, checkin_list, checkin or actions; FIXTURES is the
--- folder bench/seed.py wrote; PART of PARTS picks the couples who act (a fresh share each run). Each thread takes its own share of the signed-in people and cycles
--- through them; every answer whose status is not the one expected is counted, and done() prints
--- one line of JSON for bench/report.py.
+-- wrk script for the benchmark's rows that are independent requests (bench/run.sh).
+--   wrk -tTHREADS ... -s bench/load.lua http://127.0.0.1:PORT -- MODE FIXTURES THREADS
+-- MODE is floor, floor_signed_in, page (reloaded unchanged), poll (unchanged, 304), print,
+-- therapist (50 client couples), therapist_10, therapist_200, checkin_list or checkin; FIXTURES is
+-- the folder bench/seed.py wrote. Each thread takes its own share of the signed-in people and
+-- cycles through them; every answer whose status is not the one expected is counted, and done()
+-- prints one line of JSON for bench/report.py.
+--
+-- What must happen in order (a change, then the other partner's page; the accept / withdraw
+-- cycle) is driven by bench/drive.py instead: wrk calls request() once before the run to check
+-- what it returns and never sends that request, so a script whose requests depend on each other
+-- loses its first step (the one 409 of each accept / withdraw run of earlier versions).
 
 local threads = {}
 local counter = 0
@@ -36,17 +42,6 @@ local function headers(session, csrf, extra)
   return h
 end
 
-local function post(path, session, csrf, body, rule)
-  return wrk.format("POST", path, headers(session, csrf, {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["X-CSRFToken"] = csrf,
-    ["Origin"] = "https://" .. wrk.host .. ":" .. wrk.port,
-    ["HX-Request"] = "true",
-    ["HX-Target"] = "rule-" .. rule,
-    ["HX-Current-URL"] = "https://" .. wrk.host .. ":" .. wrk.port .. "/agreement/",
-  }), body)
-end
-
 local requests, expected = {}, {}
 local next_request = 0
 mode = ""
@@ -57,40 +52,17 @@ function init(args)
   mode = args[1]
   local dir = args[2]
   local nthreads = tonumber(args[3])
-  local part, parts = tonumber(args[4] or "0"), tonumber(args[5] or "1")
   local mine = function(i) return (i - 1) % nthreads == id end
 
   if mode == "floor" then
     expected = { [200] = true }
     table.insert(requests, wrk.format("GET", "/bench/floor", headers()))
-  elseif mode == "actions" then
-    -- Both partners of each couple act on their resting rule, all couples step by step:
-    -- the first partner (who withdrew) reopens it, the second accepts (it comes into force), the
-    -- first withdraws (resting again). A rule's next step is a whole round of couples later, so no two
-    -- connections act on one rule at once, and every answer should be a 200.
+  elseif mode:match("^therapist") then
+    -- therapist: the therapists of 50 client couples; therapist_10, therapist_200: of that many.
     expected = { [200] = true }
-    local all = lines(dir .. "/actions.txt")
-    local size = math.floor(#all / parts)
-    local couples = {}
-    for i = part * size + 1, (part + 1) * size do
-      if mine(i) then table.insert(couples, all[i]) end
-    end
-    for step = 1, 3 do
-      for _, c in ipairs(couples) do
-        local a_session, a_csrf, b_session, b_csrf, rule, version = c[1], c[2], c[3], c[4], c[5], c[6]
-        local base = "/agreement/rules/" .. rule
-        if step == 1 then
-          table.insert(requests, post(base .. "/reopen/", a_session, a_csrf, "note=", rule))
-        elseif step == 2 then
-          table.insert(requests, post(base .. "/accept/", b_session, b_csrf, "version=" .. version, rule))
-        else
-          table.insert(requests, post(base .. "/withdraw/", a_session, a_csrf, "note=", rule))
-        end
-      end
-    end
-  elseif mode == "therapist" then
-    expected = { [200] = true }
-    for i, t in ipairs(lines(dir .. "/therapist.txt")) do
+    local size = mode:match("^therapist_(%d+)$")
+    local file = size and ("/therapist-" .. size .. ".txt") or "/therapist.txt"
+    for i, t in ipairs(lines(dir .. file)) do
       if mine(i) then
         table.insert(requests, wrk.format("GET", "/therapist/", headers(t[1])))
       end

@@ -71,7 +71,7 @@ def test_the_page_sessions_read_their_revealed_check_in_and_the_list(seeded):
 
 
 def test_the_acting_couples_can_reopen_accept_and_withdraw_their_resting_rule(seeded):
-    a_session, a_csrf, b_session, b_csrf, rule, version = lines(seeded, "actions")[0]
+    a_session, a_csrf, b_session, b_csrf, rule, version, checkin = lines(seeded, "actions")[0]
     first, second = signed_in(a_session, a_csrf), signed_in(b_session, b_csrf)
     htmx = {"hx-request": "true"}
     resting = Rule.objects.get(pk=rule)
@@ -86,6 +86,9 @@ def test_the_acting_couples_can_reopen_accept_and_withdraw_their_resting_rule(se
     withdraw = reverse("agreements:withdraw", args=[rule])
     assert first.post(withdraw, {"note": ""}, headers=htmx).status_code == 200
     assert Rule.objects.get(pk=rule).state == Rule.State.PAUSED
+    # Their newest revealed check-in, for the mixed workload.
+    revealed = second.get(reverse("checkins:checkin", args=[int(checkin)]))
+    assert revealed.status_code == 200
 
 
 def test_the_therapist_sessions_see_their_client_couples(seeded):
@@ -151,3 +154,33 @@ def test_every_lived_in_agreement_is_a_copy_of_the_story_told_through_the_servic
     assert len(lived_in) == sum(STORIES[i % len(STORIES)] == "every_state" for i in range(6, 24))
     for agreement in lived_in:
         assert shape(agreement) == expected
+
+
+def test_the_sizes_have_more_rules_more_days_and_more_clients(db, tmp_path):
+    sizes = ["--rules", "12", "--history-days", "4", "--scale-couples", "2"]
+    seed(
+        [*SIZES, "--action-couples", "4", *sizes, "--therapist-sizes", "1", "--out", str(tmp_path)]
+    )
+    pools = json.loads((tmp_path / "fixtures.json").read_text())["pools"]
+    assert pools["rules12"]["couples"] == 2 and pools["rules12"]["rules"] == 12
+    assert pools["standard"]["rules"] == pools["days4"]["rules"] == len(EVERY_STATE) - 1
+    assert pools["base"]["couples"] == 2 and pools["base"]["rules"] == len(EVERY_STATE) - 1
+    # Each day: a withdrawal, a reopening, an acceptance and the rule in force again.
+    assert pools["days4"]["events"] == pools["standard"]["events"] + 4 * 4
+    assert 4 <= pools["days4"]["days"] <= 5
+    for name in ("base", "rules12", "days4"):
+        a_session, a_csrf, b_session, b_csrf, rule, version, _ = lines(tmp_path, f"actions-{name}")[
+            0
+        ]
+        first, second = signed_in(a_session, a_csrf), signed_in(b_session, b_csrf)
+        htmx = {"hx-request": "true"}
+        assert (
+            first.post(reverse("agreements:reopen", args=[rule]), headers=htmx).status_code == 200
+        )
+        page = second.get(reverse("agreements:agreement"))
+        assert page.content.decode().count('class="rule-card ') == pools[name]["rules"] + 1
+    (session,) = lines(tmp_path, "therapist-1")[0]
+    home = signed_in(session).get(reverse("therapist:home"))
+    assert home.content.decode().count('class="card client"') == 1
+    rounds = lines(tmp_path, "rounds")
+    assert len(rounds) == 2 and len(rounds[0]) == 1 + 3  # a session, then its 3 clients' agreements
