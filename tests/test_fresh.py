@@ -127,6 +127,12 @@ SERVICES = {
     "the therapist renames": lambda w: people.save_settings(
         user=w.therapist, display_name="Dr Dana", partner_update_emails=False
     ),
+    "pause everything": lambda w: consent.pause_everything(partner=w.bob, note="Let's talk."),
+    "reopen all": lambda w: consent.reopen_all(partner=w.alice),
+}
+# What a service needs to have happened before the pages are first loaded.
+BEFORE = {
+    "reopen all": lambda w: consent.pause_everything(partner=w.alice, note="Stop, please."),
 }
 
 
@@ -153,6 +159,7 @@ def load(client: Client, path: str, etag: str = ""):
 @pytest.mark.parametrize("service", SERVICES)
 def test_after_each_change_every_warm_page_equals_a_fresh_one(service, couple, dana_2fa):
     world = World(couple, dana_2fa)
+    BEFORE.get(service, lambda w: None)(world)
     pages = world.pages()
     warm = {who: signed_in(who) for who in {who for who, _ in pages.values()}}
     before = {}

@@ -15,7 +15,6 @@ from agreements.invariants import check_agreement
 from agreements.models import Acceptance, Agreement, Event, Rule
 from agreements.stories import agreement_in_every_state
 from tests.conftest import agreement_of, both_accept, fresh
-from tests.test_fresh import World, load, normal, signed_in
 
 State = Rule.State
 Kind = Event.Kind
@@ -338,52 +337,6 @@ def test_the_pause_button_is_at_the_top_and_offers_no_confirmation(couple, alice
     assert ">Pause everything</button>" in form
     assert "hx-confirm" not in form and "confirm(" not in form
     assert 'name="note"' in form
-
-
-def _nothing(world: World) -> None:
-    pass
-
-
-def _alice_pauses(world: World) -> None:
-    consent.pause_everything(partner=world.alice, note=NOTE)
-
-
-@pytest.mark.parametrize(
-    ("before", "service"),
-    [
-        (_nothing, lambda w: consent.pause_everything(partner=w.bob, note=NOTE)),
-        (_alice_pauses, lambda w: consent.reopen_all(partner=w.alice)),
-    ],
-    ids=["pause everything", "reopen all"],
-)
-def test_after_a_pause_every_warm_page_equals_a_fresh_one(
-    before, service, couple, dana_2fa, settings
-):
-    """As tests/test_fresh.py checks for every other service."""
-    settings.ACCOUNT_RATE_LIMITS = False
-    world = World(couple, dana_2fa)
-    before(world)
-    pages = world.pages()
-    warm = {who: signed_in(who) for who in {who for who, _ in pages.values()}}
-    loaded = {}
-    for name, (who, path) in pages.items():
-        response = load(warm[who], path)
-        loaded[name] = (normal(response.content.decode()), response.get("ETag", ""))
-
-    service(world)
-
-    differences = []
-    for name, (who, path) in pages.items():
-        after = load(warm[who], path)
-        brand_new = load(signed_in(who), path)
-        assert after.status_code == brand_new.status_code, name
-        if normal(after.content.decode()) != normal(brand_new.content.decode()):
-            differences.append(f"{name}: the warm page differs from a fresh one")
-        old_html, old_etag = loaded[name]
-        changed = name.endswith(": poll") and old_html != normal(brand_new.content.decode())
-        if changed and load(warm[who], path, etag=old_etag).status_code == 304:
-            differences.append(f"{name}: the open page's ETag still answers 304")
-    assert differences == []
 
 
 def test_the_timeline_tells_the_pause_with_its_note_and_the_reopening(
