@@ -622,9 +622,8 @@ class Seed:
             "bob": {"session": self.session(b), "csrf": _get_new_csrf_string()},
             "rule": waiting,
             "version": pending[waiting],
-            "etag": agreements[spare].etag_for(
-                Partner.objects.get(pk=seats[spare][1].pk)  # bob's page
-            ),
+            # Alice's open page polls (bench/checks.py): her ETag, with her own revision.
+            "etag": agreements[spare].etag_for(Partner.objects.get(pk=seats[spare][0].pk)),
             "login_email": login_user.email,
             "login_password": password,
         }
