@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Invitation, Partner, User
 from agreements import partnership
@@ -68,6 +69,31 @@ def _consume_invitation_email(inviter: User, email: str) -> bool:
     )
 
 
+def email_invitation(*, inviter: User, email: str) -> Invitation:
+    """The open invitation's link, emailed (again, or to another address), within the same
+    limits as a new invitation's email."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=inviter.pk).first()
+        invitation = (
+            Invitation.objects.select_for_update()
+            .filter(inviter=inviter, status=Status.OPEN)
+            .first()
+        )
+        if invitation is None or not invitation.is_usable:
+            raise LinkingError(
+                _("This invitation is no longer open. Make a new one to send to your partner.")
+            )
+        if not _consume_invitation_email(inviter, email):
+            raise LinkingError(TOO_MANY_INVITATION_EMAILS)
+        invitation.email = email
+        invitation.save(update_fields=["email"])
+        inviter_name = " ".join(inviter.display_name.split())
+        emails.send(
+            "invitation", email, {"inviter": inviter_name, "link": invitation.get_absolute_url()}
+        )
+    return invitation
+
+
 def cancel_invitation(*, inviter: User) -> None:
     with transaction.atomic():
         _cancel_open(inviter)
@@ -110,10 +136,12 @@ def accept_invitation(*, token: str, user: User) -> Couple:
     return couple
 
 
-def decline_invitation(*, token: str, user: User) -> None:
+def decline_invitation(*, token: str, user: User | None = None) -> None:
+    """Whoever holds the link may say no, signed in or not (`user` None): an invitee needs no
+    account to decline. The inviter is then told, neutrally, that it was declined."""
     with transaction.atomic():
         invitation = _lock_usable(token)
-        if invitation.inviter_id == user.pk:
+        if user is not None and invitation.inviter_id == user.pk:
             raise LinkingError(
                 "This is your own invitation. You can cancel it from your home page."
             )

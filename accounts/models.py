@@ -39,6 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # "Your partner updated your shared agreement" emails; at most one an hour, and they can be
     # turned off on the settings page.
     partner_update_emails = models.BooleanField(default=True)
+    # The short explanation of answering shown on the agreement page until its reader hides it
+    # (accounts.profile.dismiss_introduction); it never comes back after that.
+    introduction_dismissed_at = models.DateTimeField(null=True, blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -116,6 +119,17 @@ def _token_digest(token: str) -> str:
 
 
 class InvitationQuerySet(models.QuerySet):
+    def standing_for(self, inviter: "User") -> "Invitation | None":
+        """The person's latest invitation, while it still says something: open (waiting or
+        expired) or declined. One they cancelled or that was accepted says nothing any more."""
+        latest = self.filter(inviter=inviter).order_by("-created_at", "-pk").first()
+        if latest is None or latest.status not in (
+            Invitation.Status.OPEN,
+            Invitation.Status.DECLINED,
+        ):
+            return None
+        return latest
+
     def find(self, token: str) -> "Invitation | None":
         if not token or len(token) > 100:
             return None
@@ -174,3 +188,11 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.status == self.Status.OPEN and timezone.now() < self.expires_at
+
+    @property
+    def has_expired(self) -> bool:
+        return self.status == self.Status.OPEN and timezone.now() >= self.expires_at
+
+    @property
+    def was_declined(self) -> bool:
+        return self.status == self.Status.DECLINED

@@ -1,6 +1,7 @@
 """What a person says about themselves when they sign up: the one way it is written."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -16,3 +17,11 @@ def complete_sign_up(
         user.practice_name = practice_name.strip() if is_therapist else ""
         user.save(update_fields=["display_name", "is_therapist", "practice_name"])
     return user
+
+
+def dismiss_introduction(*, user: User) -> None:
+    """The agreement page's explanation of answering is hidden for good, for this person."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk, introduction_dismissed_at__isnull=True).update(
+            introduction_dismissed_at=timezone.now()
+        )

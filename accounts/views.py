@@ -3,14 +3,17 @@ app: they are in intimacy/views.py.)"""
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import linking
+from accounts import linking, profile
 from accounts.forms import InvitationForm
 from accounts.models import Invitation, Partner
+from agreements import partnership
 from agreements.access import partner_required
 
 
@@ -18,7 +21,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """Always the next step: invite, wait, the agreement, or the archive."""
     user = request.user
     if not user.is_authenticated:
-        return render(request, "accounts/welcome.html")
+        return render(
+            request, "accounts/welcome.html", {"default_rules": partnership.default_rules()}
+        )
     if user.is_therapist:
         return redirect("therapist:home")
     seat = user.current_partner_seat()
@@ -27,17 +32,18 @@ def home(request: HttpRequest) -> HttpResponse:
         .select_related("couple__agreement")
         .order_by("-couple__ended_at")
     )
-    invitation = Invitation.objects.filter(inviter=user, status=Invitation.Status.OPEN).first()
-    if invitation is not None and not invitation.is_usable:
-        invitation = None
+    standing = Invitation.objects.standing_for(user)
+    invitation = standing if standing is not None and standing.is_usable else None
     context = {
         "seat": seat,
         "invitation": invitation,
+        # Declined, or expired unanswered: said once, plainly, with the next step.
+        "ended_invitation": standing if standing is not None and invitation is None else None,
         "invitation_url": request.build_absolute_uri(invitation.get_absolute_url())
         if invitation
         else "",
         "past_seats": list(past),
-        "form": InvitationForm(),
+        "form": InvitationForm(initial={"email": standing.email if standing is not None else ""}),
     }
     if seat is not None:
         context["partner"] = seat.couple.partners.exclude(pk=seat.pk).select_related("user").first()
@@ -65,6 +71,36 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 @partner_required
 @require_POST
+def email_invitation(request: HttpRequest) -> HttpResponse:
+    """The open invitation's link by email again (or to another address), within the limits."""
+    form = InvitationForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["email"]:
+        messages.error(request, _("Write the email address to send the invitation to."))
+        return redirect("home")
+    try:
+        linking.email_invitation(inviter=request.user, email=form.cleaned_data["email"])
+    except linking.LinkingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("We emailed your invitation link again. It is the same link."))
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def dismiss_introduction(request: HttpRequest) -> HttpResponse:
+    """Hides the agreement page's explanation of answering, for good. htmx: the explanation
+    leaves the page; without JavaScript, back to the agreement."""
+    if request.user.is_therapist:
+        raise Http404
+    profile.dismiss_introduction(user=request.user)
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("agreements:agreement")
+
+
+@partner_required
+@require_POST
 def cancel_invitation(request: HttpRequest) -> HttpResponse:
     linking.cancel_invitation(inviter=request.user)
     messages.success(request, "Your invitation was cancelled. The link no longer works.")
@@ -85,6 +121,18 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             status=404,
         )
     if not request.user.is_authenticated:
+        if request.method == "POST" and request.POST.get("choice") == "decline":
+            # No account needed to say no.
+            try:
+                linking.decline_invitation(token=token)
+            except linking.LinkingError as error:
+                return render(
+                    request,
+                    "accounts/invitation_invalid.html",
+                    {"message": error.message},
+                    status=409,
+                )
+            return render(request, "accounts/invitation_declined.html", {"invitation": found})
         return render(
             request, "accounts/invitation.html", {"invitation": found, "signed_out": True}
         )

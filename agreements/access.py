@@ -20,6 +20,7 @@ from agreements import therapy
 from agreements.models import (
     Agreement,
     ClientLink,
+    Draft,
     Rule,
     Suggestion,
     TherapistAccess,
@@ -117,7 +118,8 @@ def no_couple_response(request: HttpRequest) -> HttpResponse:
 def no_couple_context(user: User) -> dict:
     """Where a partner without a current couple stands: an invitation waiting, a partnership
     that ended (its archive), or nothing yet."""
-    invitation = Invitation.objects.filter(inviter=user, status=Invitation.Status.OPEN).first()
+    standing = Invitation.objects.standing_for(user)
+    invitation = standing if standing is not None and standing.is_usable else None
     past = (
         Partner.objects.filter(user=user, couple__ended_at__isnull=False)
         .select_related("couple__agreement")
@@ -125,7 +127,9 @@ def no_couple_context(user: User) -> dict:
         .first()
     )
     return {
-        "invitation": invitation if invitation is not None and invitation.is_usable else None,
+        "invitation": invitation,
+        # Declined, or expired unanswered: said plainly, with the next step.
+        "ended_invitation": standing if standing is not None and invitation is None else None,
         "archive": past.couple.agreement if past is not None else None,
         "ended_on": past.couple.ended_at if past is not None else None,
     }
@@ -364,3 +368,20 @@ def suggestion_of_partner_or_404(request: HttpRequest, suggestion_id: int) -> tu
     ).exists():
         raise Http404
     return suggestion_id, viewer
+
+
+# -- before a partner joins -----------------------------------------------------------------------
+
+
+def alone_or_none(request: HttpRequest) -> User | None:
+    """The signed-in person, if they have no current couple (their drafts are theirs alone);
+    None once they are linked (the drafts became proposals on their shared agreement)."""
+    return None if current_seat(request.user) is not None else request.user
+
+
+def draft_of_user_or_404(request: HttpRequest, draft_id: int) -> Draft:
+    """One of the signed-in person's own drafts; anyone else's is not found."""
+    draft = Draft.objects.filter(pk=id_or_404(draft_id), user=request.user).first()
+    if draft is None:
+        raise Http404
+    return draft

@@ -728,3 +728,36 @@ class CheckInInvitation(models.Model):
     @property
     def therapist_name(self) -> str:
         return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+
+
+class Draft(models.Model):
+    """A change to one of the nine default rules, or a new rule, written by a person before a
+    partner joined them. It is nobody's proposal yet: it is in force nowhere and shown to nobody
+    else. When a couple forms (`agreements.drafts.promote`, from `partnership.start_agreement`)
+    each draft becomes its author's proposal, which the other partner answers like any other,
+    and the draft is gone."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rule_drafts"
+    )
+    # 1 to 9: a new wording for that default rule; empty: a new rule.
+    default_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    title = EncryptedTextField(
+        blank=True, validators=[validate_one_line, MaxLengthValidator(MAX_TITLE)]
+    )
+    text = EncryptedTextField()
+    note = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "default_position"],
+                condition=Q(default_position__isnull=False),
+                name="one_draft_per_default_rule_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft {self.pk}"

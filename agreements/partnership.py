@@ -6,13 +6,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
+from agreements import drafts
 from agreements.consent import create_agreement, record_event
+from agreements.defaults import DEFAULT_RULES
 from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion, TherapistAccess
 
 
+def default_rules() -> list[tuple[str, str]]:
+    """The nine rules (title, wording) every agreement starts with: the landing page shows them."""
+    return DEFAULT_RULES
+
+
 def start_agreement(*, couple: Couple) -> Agreement:
-    """The new couple's agreement, with the nine default rules."""
-    return create_agreement(couple=couple)
+    """The new couple's agreement, with the nine default rules, and what each partner drafted
+    before the other joined as their own proposals (agreements.drafts)."""
+    with transaction.atomic():
+        agreement = create_agreement(couple=couple)
+        drafts.promote(couple=couple, agreement=agreement)
+    return agreement
 
 
 def archive_agreement(*, couple: Couple, ended_by: Partner) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agreements.views import partner, rules
+from agreements.views import drafts, partner, rules
 
 app_name = "agreements"
 
@@ -29,6 +29,10 @@ urlpatterns = [
         name="set_aside_suggestion",
     ),
     path("rules/new/", partner.new_rule, name="new_rule"),
+    path("drafts/new/", drafts.new_draft, name="new_draft"),
+    path("drafts/rule/<int:position>/", drafts.change_default, name="change_default"),
+    path("drafts/<int:draft_id>/", drafts.edit_draft, name="edit_draft"),
+    path("drafts/<int:draft_id>/remove/", drafts.remove_draft, name="remove_draft"),
     path("rules/<int:rule_id>/", partner.history, name="history"),
     path("rules/<int:rule_id>/card/", rules.card, name="card"),
     path("rules/<int:rule_id>/answer/", rules.answer, name="answer"),

@@ -20,6 +20,7 @@ SERVICES = (
     "agreements.partnership",
     "agreements.invariants",
     "agreements.visits",
+    "agreements.drafts",
     "accounts.linking",
     "accounts.erasure",
     "accounts.export",

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from agreements import consent, notify, therapy, visits
 from agreements.access import (
+    NotLinked,
     Viewer,
     access_of_couple_or_404,
     client_link_or_404,
@@ -26,7 +27,7 @@ from agreements.access import (
 )
 from agreements.forms import CommentForm, NoteForm, ScopeForm, WordingForm, first_error
 from agreements.pages import agreement as pages
-from agreements.pages import ledger
+from agreements.pages import ledger, solo
 from agreements.pages import therapy as therapy_pages
 
 PAGE = pages.PAGE[Viewer.PARTNER]
@@ -35,7 +36,11 @@ PAGE = pages.PAGE[Viewer.PARTNER]
 @partner_required
 @require_GET
 def agreement(request: HttpRequest) -> HttpResponse:
-    agreement, viewer = partner_agreement_or_404(request)
+    try:
+        agreement, viewer = partner_agreement_or_404(request)
+    except NotLinked:
+        # Alone (not linked yet, or again): the nine rules to read, and drafts to write.
+        return render(request, "agreements/solo.html", solo.solo_page(request.user))
     previous = visits.record_visit(viewer.seat)
     context = pages.agreement_page(agreement, viewer)
     context.update(news=ledger.since_last_visit(agreement, viewer, previous), previous=previous)

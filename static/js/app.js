@@ -26,6 +26,48 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
+  // Copy link, and Share where the browser offers it (the Web Share API: a phone's share
+  // sheet). The words come from the page, translated there.
+  function statusNear(button) {
+    var box = button.closest(".invitation-link");
+    return box ? box.querySelector("[data-copy-status]") : null;
+  }
+  function say(button, text) {
+    var status = statusNear(button);
+    if (status) status.textContent = text;
+  }
+  document.querySelectorAll("[data-copy-button]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.getAttribute("data-copy-button"));
+      if (!input) return;
+      var copied = button.getAttribute("data-copied");
+      var failed = button.getAttribute("data-copy-failed");
+      function fallback() {
+        input.focus();
+        input.select();
+        var done = false;
+        try { done = document.execCommand("copy"); } catch (e) { done = false; }
+        say(button, done ? copied : failed);
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(function () { say(button, copied); }, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+  document.querySelectorAll("[data-share-button]").forEach(function (button) {
+    var input = document.getElementById(button.getAttribute("data-share-button"));
+    if (!input || typeof navigator.share !== "function") return;
+    var data = { title: button.getAttribute("data-share-title"), text: button.getAttribute("data-share-text"), url: input.value };
+    if (typeof navigator.canShare === "function" && !navigator.canShare(data)) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      // A share the person closed without choosing anything is not an error worth a word.
+      navigator.share(data).catch(function () {});
+    });
+  });
+
   // The live poll: a conditional GET keyed on the ETag the page holds. It runs while the partner
   // is writing too: the cards they are writing in are kept exactly as they are (hx-preserve moves
   // the very elements, with their text, caret and focus, into the new live region) and every
