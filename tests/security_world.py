@@ -25,7 +25,7 @@ from django.urls import reverse
 
 from accounts import linking
 from accounts.models import Invitation, User
-from agreements import consent, therapy
+from agreements import consent, drafts, therapy
 from agreements.models import Agreement, Rule
 from agreements.stories import agreement_in_every_state
 from checkins import services as checkin_services
@@ -68,6 +68,7 @@ class World:
     exercise_id: int = 0  # dana's invitation to a check-in, ready to start
     checkin: object = None  # revealed, with the secret words, shared by both with dana
     open_checkin: object = None  # alice has sealed her answer, bob has not
+    draft_id: int = 0  # mallory's draft of a new rule, written before any partner joined her
 
 
 def give_totp(user: User) -> str:
@@ -160,6 +161,8 @@ def build_world() -> World:
     open_checkin, _ = checkin_services.start(partner=b)
     checkin_services.seal(partner=a, checkin=open_checkin, sensation=f"{SECRET} sealed")
 
+    mallorys_draft = drafts.save_draft(user=mallory, title="Mine", text="A draft of my own")
+
     users = {
         "anonymous": None,
         "partner": alice,
@@ -190,6 +193,7 @@ def build_world() -> World:
         exercise_id=exercise.pk,
         checkin=checkin,
         open_checkin=open_checkin,
+        draft_id=mallorys_draft.pk,
     )
 
 

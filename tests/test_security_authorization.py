@@ -133,6 +133,16 @@ MATRIX: dict[str, Case] = {
     # -- accounts: linking, settings, export, deletion -------------------------------------------
     "accounts:invite": Case(GET=PARTNER_WRONG_METHOD, POST=own(302) | {"loner": 302}),
     "accounts:cancel_invitation": Case(GET=PARTNER_WRONG_METHOD, POST=own(302) | {"loner": 302}),
+    "accounts:email_invitation": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=own(302) | {"loner": 302},
+        data=lambda w: {"email": "someone@example.org"},
+    ),
+    # One's own explanation of answering, hidden for good; a therapist has none.
+    "accounts:dismiss_introduction": Case(
+        GET=row(partner=405, other_couple=405, loner=405, therapist=405),
+        POST=row(partner=302, other_couple=302, loner=302),
+    ),
     "accounts:invitation": Case(
         # Whoever holds the link sees who sent it; nothing else.
         GET=anyone_signed_in(200) | {"anonymous": 200},
@@ -197,6 +207,30 @@ MATRIX: dict[str, Case] = {
         GET=own(200, loner=200),
         POST=own(302, loner=302),
         data=lambda w: {"title": "New", "text": "A new rule"},
+    ),
+    # Drafts are for a person with no partner (mallory); a linked partner is sent to the
+    # agreement (a change) or to proposing a new rule, and nobody reaches another's draft.
+    "agreements:new_draft": Case(
+        GET=own(302, loner=200),
+        POST=own(302, loner=302),
+        data=lambda w: {"title": "New", "text": "A new draft"},
+    ),
+    "agreements:change_default": Case(
+        GET=own(302, loner=200),
+        POST=own(302, loner=302),
+        kwargs=lambda w: {"position": 1},
+        data=lambda w: {"title": "Stop", "text": "We stop."},
+    ),
+    "agreements:edit_draft": Case(
+        GET=row(partner=404, other_couple=404, loner=200),
+        POST=row(partner=404, other_couple=404, loner=302),
+        kwargs=lambda w: {"draft_id": w.draft_id},
+        data=lambda w: {"title": "Mine", "text": "Still mine"},
+    ),
+    "agreements:remove_draft": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=row(partner=404, other_couple=404, loner=302),
+        kwargs=lambda w: {"draft_id": w.draft_id},
     ),
     "agreements:history": Case(
         GET=ours(200), POST=PARTNER_WRONG_METHOD, kwargs=_rule("active_rule")
