@@ -16,6 +16,7 @@ from agreements.models import (
     CheckInInvitation,
     ClientLink,
     Comment,
+    Draft,
     Event,
     Rule,
     RuleVersion,
@@ -65,6 +66,21 @@ def therapist_data(user: User) -> dict:
             for link in ClientLink.objects.filter(therapist=user).order_by("pk")
         ],
     }
+
+
+def drafts_data(user) -> list[dict]:
+    """What the person drafted before a partner joined (agreements.drafts): theirs alone."""
+    return [
+        {
+            "id": draft.pk,
+            "default_rule": draft.default_position,
+            "title": draft.title,
+            "text": draft.text,
+            "note": draft.note,
+            "created_at": iso(draft.created_at),
+        }
+        for draft in Draft.objects.filter(user=user)
+    ]
 
 
 def couple_data(seat: Partner) -> dict:
@@ -304,6 +320,18 @@ def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None)
                     "",
                 ]
         return "\n".join(lines).rstrip() + "\n"
+    if data.get("drafts"):
+        lines += ["## Your drafts, kept until a partner joins you", ""]
+        for draft in data["drafts"]:
+            about = (
+                f"a different wording for default rule {draft['default_rule']}"
+                if draft["default_rule"]
+                else "a new rule"
+            )
+            lines += [f"### {_md(draft['title']) or 'Draft'} ({about})", "", *_quote(draft["text"])]
+            if draft["note"]:
+                lines += ["", f"Your note: {_md(draft['note'])}"]
+            lines.append("")
     if not data["couples"]:
         lines += ["You have not been part of a couple, so there is no agreement.", ""]
     for couple in data["couples"]:

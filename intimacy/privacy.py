@@ -33,6 +33,7 @@ def export_data(user: User) -> dict:
     }
     if user.is_therapist:
         return data | agreements_export.therapist_data(user)
+    data["drafts"] = agreements_export.drafts_data(user)
     data["couples"] = [
         agreements_export.couple_data(seat) | {"checkins": checkins_export.checkins_for(seat)}
         for seat in accounts_export.seats_of(user)

@@ -145,9 +145,7 @@ def test_a_linked_person_drafts_no_more(couple, alice):
     client = client_for(alice)
     response = client.get(reverse("agreements:change_default", args=[1]))
     assert response.status_code == 302 and response["Location"] == "/agreement/"
-    assert client.get(reverse("agreements:new_draft"))["Location"] == reverse(
-        "agreements:new_rule"
-    )
+    assert client.get(reverse("agreements:new_draft"))["Location"] == reverse("agreements:new_rule")
     with pytest.raises(drafts.DraftError):
         drafts.save_draft(user=alice, text="Too late")
 
@@ -204,7 +202,9 @@ def test_the_invitation_can_be_emailed_again_within_the_limits(
     assert all(invitation.get_absolute_url() in message.body for message in mailoutbox)
     html = text_of(client.get("/"))
     assert "several invitation emails in a short time" in html
-    bad = client.post(reverse("accounts:email_invitation"), {"email": "not an address"}, follow=True)
+    bad = client.post(
+        reverse("accounts:email_invitation"), {"email": "not an address"}, follow=True
+    )
     assert "Write the email address" in text_of(bad)
 
 
@@ -274,3 +274,14 @@ def test_the_inviter_cannot_decline_their_own_link(alice):
     invitation = linking.create_invitation(inviter=alice)
     with pytest.raises(linking.LinkingError):
         linking.decline_invitation(token=invitation.token, user=alice)
+
+
+def test_drafts_are_in_their_authors_export_and_leave_with_the_account(mallory):
+    from intimacy import privacy
+
+    drafts.save_draft(user=mallory, default_position=2, text="We pause and hold each other.")
+    data = privacy.export_data(mallory)
+    assert data["drafts"][0]["default_rule"] == 2
+    assert "We pause and hold each other." in privacy.export_markdown(mallory)
+    privacy.delete_account(user=mallory)
+    assert not Draft.objects.exists()
