@@ -109,7 +109,7 @@
   // when it is shown again (a poll's hx-trigger also listens for "rr:visible" on the document).
   document.addEventListener("htmx:confirm", function (event) {
     var elt = event.detail.elt;
-    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("data-hx-trigger") || elt.getAttribute("hx-trigger") || "" : "";
     if (document.hidden && /\bevery\b/.test(trigger)) event.preventDefault();
   });
   document.addEventListener("visibilitychange", function () {
