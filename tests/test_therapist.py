@@ -420,7 +420,7 @@ def partner_urls(rule: Rule) -> list[str]:
             kwargs["rule_id"] = rule.pk
         if "agreement_id" in pattern.pattern.converters:
             kwargs["agreement_id"] = rule.agreement_id
-        for name in ("access_id", "suggestion_id"):
+        for name in ("access_id", "suggestion_id", "draft_id", "position"):
             if name in pattern.pattern.converters:
                 kwargs[name] = 1
         if "token" in pattern.pattern.converters:
@@ -429,6 +429,7 @@ def partner_urls(rule: Rule) -> list[str]:
     urls += [
         reverse("accounts:invite"),
         reverse("accounts:cancel_invitation"),
+        reverse("accounts:email_invitation"),
         reverse("accounts:end_partnership"),
     ]
     return urls
