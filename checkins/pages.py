@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Partner
 from agreements import therapy
@@ -255,9 +256,13 @@ class Chart:
     rows: list[dict]  # the same data as a table: when, and each partner's step
     names: list[str]
     levels: list[dict]
+    labels: list[dict]  # "Wonderful" above the plot, "It hurt" below it: never on a point
 
 
-CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 320, 160, 16, 12, 12, 24
+# The plot sits between PAD_T and CHART_H - PAD_B; its labels have bands of their own above and
+# below it, so that no point (drawn up to MARK px around its centre) ever covers one.
+CHART_W, CHART_H, PAD_L, PAD_R, PAD_T, PAD_B = 320, 176, 16, 12, 24, 28
+LABEL_SIZE, MARK = 10, 4
 
 
 def chart(checkins: list[CheckIn], partners: list[Partner]) -> Chart | None:
@@ -291,6 +296,12 @@ def chart(checkins: list[CheckIn], partners: list[Partner]) -> Chart | None:
                 points.append(Point(x(i), y(value), value, Answer.Overall(value).label))
         series.append(Series(name=partner.name, css=f"series-{n + 1}", points=points))
     levels = [{"y": y(v), "label": Answer.Overall(v).label, "value": v} for v in range(1, 6)]
+    labels = [
+        # Baselines: the top label ends above the highest mark, the bottom one starts below the
+        # lowest.
+        {"text": Answer.Overall(5).label, "x": 2, "y": PAD_T - MARK - 4},
+        {"text": _("It hurt"), "x": 2, "y": CHART_H - PAD_B + MARK + 4 + LABEL_SIZE},
+    ]
     return Chart(
         width=CHART_W,
         height=CHART_H,
@@ -298,6 +309,7 @@ def chart(checkins: list[CheckIn], partners: list[Partner]) -> Chart | None:
         rows=rows,
         names=[p.name for p in partners[:2]],
         levels=levels,
+        labels=labels,
     )
 
 

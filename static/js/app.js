@@ -82,6 +82,9 @@
   // A card someone is writing in: an open form, a focused field, or typed text not yet sent.
   function isBusy(card) {
     if (card.querySelector(".respond-form, details[open] form")) return true;
+    // A card saying why an action was refused ("the wording changed since you loaded the page")
+    // keeps saying it until the partner acts in it: the poll does not wipe it.
+    if (card.querySelector("[data-card-error]")) return true;
     if (card.contains(document.activeElement) && isField(document.activeElement)) return true;
     return Array.prototype.some.call(card.querySelectorAll("textarea, input"), function (field) {
       return isField(field) && field.value !== field.defaultValue;
@@ -229,10 +232,13 @@
   // An action that failed on the server (5xx) or never reached it swaps nothing: say so in
   // place, in the card (or form) that was acted on, so that nobody believes a withdrawal or an
   // answer went through when it did not. The poll is left alone: it simply tries again.
-  function sayFailed(event, text) {
+  function placeOf(elt) {
+    return (elt.closest && (elt.closest("[data-rule]") || elt.closest("[data-checkin]") || elt.closest("form"))) || document.getElementById("main");
+  }
+  function sayFailed(event, text, kind) {
     var elt = event.detail.elt;
     if (!elt || (elt.hasAttribute && elt.hasAttribute("data-poll"))) return;
-    var place = (elt.closest && (elt.closest("[data-rule]") || elt.closest("[data-checkin]") || elt.closest("form"))) || document.getElementById("main");
+    var place = placeOf(elt);
     if (!place) return;
     var note = place.querySelector(".action-failed");
     if (!note) {
@@ -241,15 +247,29 @@
       note.setAttribute("role", "alert");
       place.insertBefore(note, place.firstChild);
     }
+    note.setAttribute("data-failure", kind);
     note.textContent = text;
   }
+  // A message stays only while it is true: once any request reaches the server again (the poll
+  // included), "the connection failed" is not true any more; a failure in one place is over
+  // once an action from that same place went through.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || !xhr.status) return; // never reached the server
+    document.querySelectorAll('.action-failed[data-failure="connection"]').forEach(function (note) { note.remove(); });
+    var elt = event.detail.elt;
+    if (xhr.status >= 500 || !elt || (elt.hasAttribute && elt.hasAttribute("data-poll"))) return;
+    var place = placeOf(elt);
+    var note = place && place.isConnected ? place.querySelector(".action-failed") : null;
+    if (note) note.remove();
+  });
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status >= 500) {
-      sayFailed(event, "That did not go through: nothing was changed. Please try again in a moment.");
+      sayFailed(event, "That did not go through: nothing was changed. Please try again in a moment.", "server");
     }
   });
   document.addEventListener("htmx:sendError", function (event) {
-    sayFailed(event, "The connection failed, so nothing was sent or changed. Please try again.");
+    sayFailed(event, "The connection failed, so nothing was sent or changed. Please try again.", "connection");
   });
 })();

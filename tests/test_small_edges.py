@@ -1,0 +1,45 @@
+"""The small edges of issue 23: messages that stay while true, the chart's labels, the withdrawal
+note above its button, export numbers, sessions, the timeline's suggestions."""
+
+import pytest
+from django.urls import reverse
+
+from checkins import pages as checkin_pages
+from checkins.models import CheckIn
+from tests.checkin_helpers import revealed
+from tests.conftest import client_for, rules_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_charts_labels_never_overlap_a_point(couple):
+    a, b = couple
+    for n, (mine, theirs) in enumerate([(5, 1), (1, 5), (5, 5), (1, 1), (3, 5)]):
+        revealed(a, b, a_words={"overall": mine}, b_words={"overall": theirs}, topic=f"T{n}")
+    checkins = checkin_pages.checkins_of(a.couple)
+    chart = checkin_pages.chart(
+        list(CheckIn.objects.filter(pk__in=[c.pk for c in checkins])), [a, b]
+    )
+    assert chart is not None
+    size, mark = checkin_pages.LABEL_SIZE, checkin_pages.MARK
+    for label in chart.labels:
+        # A label's box spans LABEL_SIZE above its baseline; a point's mark MARK around it.
+        top, bottom = label["y"] - size, label["y"] + 2
+        for series in chart.series:
+            for point in series.points:
+                assert point.y + mark < top or point.y - mark > bottom, (label, point)
+        assert top >= 0 and bottom <= chart.height
+    page = client_for(a.user).get(reverse("checkins:list")).content.decode()
+    assert "Wonderful</text>" in page and "It hurt</text>" in page
+
+
+def test_the_withdrawal_note_opens_above_its_button(couple):
+    from agreements.stories import both_accept
+
+    a, b = couple
+    rule = rules_of(a)[0]
+    both_accept(rule, a, b)
+    html = client_for(a.user).get("/agreement/").content.decode()
+    start = html.index('class="withdraw-form"')
+    form = html[start : html.index("</form>", start)]
+    assert form.index('name="note"') < form.index("Withdraw consent")
