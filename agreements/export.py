@@ -350,10 +350,12 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     lines += ["### Rules in force", ""]
     if not in_force:
         lines += ["No rule is in force.", ""]
-    for number, rule in enumerate(in_force, start=1):
+    # Each rule keeps the number the app shows it with, for life (numbers of rules not in force
+    # are missing here, as on the printable page); a bullet, so no reader renumbers the list.
+    for rule in in_force:
         version = _find_version(rule, rule["current_version_id"])
         lines += [
-            f"{number}. **{_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
+            f"- **{rule['position']}. {_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
             "",
             *_quote(version["text"], indent="   "),
             "",
@@ -361,7 +363,10 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     lines += ["### Every rule and its versions", ""]
     for rule in agreement["rules"]:
         latest = _find_version(rule, rule["latest_version_id"]) or rule["versions"][-1]
-        lines += [f"#### {_md(latest['title']) or 'Rule'} ({rule['state_label'].lower()})", ""]
+        lines += [
+            f"#### {rule['position']}. {_md(latest['title']) or 'Rule'} ({rule['state_label'].lower()})",
+            "",
+        ]
         for version in rule["versions"]:
             author = _md(version["author"]) if version["author"] else "Rules of the Road"
             title = [f"> **{_md(version['title'])}**", ">"] if version["title"] else []

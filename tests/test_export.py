@@ -270,8 +270,9 @@ def test_the_markdown_reads_as_the_agreement(history, alice, alice_client):
     section = current[current.index("### Rules in force") : current.index("### Every rule")]
     positions = [section.index(r.current_version.title) for r in in_force]
     assert positions == sorted(positions)
-    for number, rule in enumerate(in_force, start=1):
-        assert f"{number}. **{rule.current_version.title}**" in section
+    for rule in in_force:
+        # The number the app shows the rule with, not its place in this list.
+        assert f"- **{rule.position}. {rule.current_version.title}**" in section
         assert rule.current_version.text[:40] in section
     for version in RuleVersion.objects.filter(rule__agreement=history["agreement"]):
         assert version.text.splitlines()[0][:60] in text

@@ -4,6 +4,7 @@ note above its button, export numbers, sessions, the timeline's suggestions."""
 import pytest
 from django.urls import reverse
 
+from agreements.defaults import DEFAULT_RULES
 from checkins import pages as checkin_pages
 from checkins.models import CheckIn
 from tests.checkin_helpers import revealed
@@ -43,3 +44,18 @@ def test_the_withdrawal_note_opens_above_its_button(couple):
     start = html.index('class="withdraw-form"')
     form = html[start : html.index("</form>", start)]
     assert form.index('name="note"') < form.index("Withdraw consent")
+
+
+def test_export_numbers_match_the_apps(couple, alice):
+    from agreements.stories import both_accept
+    from intimacy import privacy
+
+    a, b = couple
+    rules = rules_of(a)
+    both_accept(rules[4], a, b)  # rule 5 alone is in force
+    title = DEFAULT_RULES[4][0]
+    text = privacy.export_markdown(alice)
+    section = text[text.index("### Rules in force") : text.index("### Every rule")]
+    assert f"- **5. {title}**" in section
+    assert "1." not in section
+    assert f"#### 5. {title} (in force)" in text
