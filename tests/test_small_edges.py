@@ -59,3 +59,55 @@ def test_export_numbers_match_the_apps(couple, alice):
     assert f"- **5. {title}**" in section
     assert "1." not in section
     assert f"#### 5. {title} (in force)" in text
+
+
+@pytest.mark.parametrize(
+    "agent, words",
+    [
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+            "Safari on iPhone",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.1; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox on macOS",
+        ),
+        ("", "An unknown browser"),
+        ("curl/8.5", "An unknown browser"),
+    ],
+)
+def test_a_browser_is_named_in_words(agent, words):
+    from intimacy.useragent import describe
+
+    assert describe(agent) == words
+
+
+def test_the_sessions_page_reads_as_browser_and_time(alice):
+    from datetime import timedelta
+
+    from allauth.usersessions.models import UserSession
+    from django.test import Client
+    from django.utils import timezone
+
+    from tests.conftest import PASSWORD
+
+    phone = Client(
+        HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+    )
+    phone.post(reverse("account_login"), {"login": alice.email, "password": PASSWORD})
+    UserSession.objects.filter(user=alice).update(created_at=timezone.now() - timedelta(hours=3))
+    html = " ".join(phone.get(reverse("usersessions_list")).content.decode().split())
+    assert "Chrome on Android, logged in 3 hours ago" in html
+    assert "Mozilla/5.0" not in html
