@@ -432,6 +432,10 @@ class Event(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     note = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The therapist's suggestion a partner set aside: the timeline names it.
+    suggestion = models.ForeignKey(
+        "Suggestion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # A sealed answer: seen only by the partner who gave it until both partners have answered
     # the wording (agreements/rounds.py); then the answers that stand are unsealed together.
     # An answer changed before that stays sealed for good: nobody else ever learns of it.

@@ -568,6 +568,7 @@ def set_aside_suggestion(*, partner: Partner, suggestion_id: int) -> Suggestion:
             partner=seat,
             therapist=suggestion.therapist,
             rule=suggestion.rule,
+            suggestion=suggestion,
         )
     return suggestion
 

@@ -19,7 +19,7 @@ from agreements.models import (
     TherapistAccess,
 )
 from intimacy import privacy
-from tests.conftest import both_accept, fresh, make_user, rules_of
+from tests.conftest import both_accept, client_for, fresh, make_user, rules_of
 
 Kind = Event.Kind
 Scope = TherapistAccess.Scope
@@ -350,3 +350,18 @@ def test_only_the_couple_can_start_their_exercise(live, agreement, dana, other_c
         url = reverse("checkins:start_exercise", args=[invitation.pk])
         assert client_for(outsider).post(url).status_code == 404
     assert list(therapy.pending_exercises(agreement)) == [invitation]
+
+
+def test_the_timeline_names_the_suggestion_set_aside(live, agreement, couple, dana):
+    alice, _ = couple
+    titled = therapy.suggest_rule(
+        therapist=dana, agreement=agreement, title="Slow Sundays", text="We keep Sunday slow."
+    )
+    untitled = therapy.suggest_rule(
+        therapist=dana, agreement=agreement, title="", text="We hold hands before we talk."
+    )
+    therapy.set_aside_suggestion(partner=alice, suggestion_id=titled.pk)
+    therapy.set_aside_suggestion(partner=alice, suggestion_id=untitled.pk)
+    html = " ".join(client_for(alice.user).get("/agreement/timeline/").content.decode().split())
+    assert "suggestion “Slow Sundays”" in html
+    assert "suggestion “We hold hands before we talk.”" in html

@@ -139,7 +139,8 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return f"{actor} adopted {therapist_words(event)}'s suggestion as a proposal: {rule}"
         case Kind.SUGGESTION_SET_ASIDE:
             about = f" for {rule}" if event.rule_id else ""
-            return f"{actor} set aside {therapist_words(event)}'s suggestion{about}"
+            named = suggestion_words(event.suggestion) if event.suggestion_id else ""
+            return f"{actor} set aside {therapist_words(event)}'s suggestion{named}{about}"
         case Kind.CHECKIN_INVITED:
             whom = "the couple" if viewer.is_therapist else "you both"
             about = f" about {rule}" if event.rule_id else ""
@@ -158,6 +159,14 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
     return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+
+
+def suggestion_words(suggestion) -> str:
+    """“Slow Sundays”, or the first words of an untitled one: which suggestion it was."""
+    if suggestion.title:
+        return f" “{suggestion.title}”"
+    words = suggestion.text.split()
+    return f" “{' '.join(words[:8])}{'…' if len(words) > 8 else ''}”"
 
 
 def therapist_words(event: Event) -> str:
@@ -256,7 +265,7 @@ def _events(queryset: QuerySet, viewer: Viewer) -> QuerySet:
             Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
         )
     return queryset.exclude(kind=Kind.COMMENTED).select_related(
-        "partner__user", "therapist", "rule__latest_version", "version"
+        "partner__user", "therapist", "rule__latest_version", "version", "suggestion"
     )
 
 
@@ -358,7 +367,9 @@ def since_last_visit(agreement: Agreement, viewer: Viewer, previous_visit) -> li
         .filter(created_at__gt=previous_visit)
         .exclude(kind__in=[Kind.ACCEPTED, Kind.COMMENTED])
         .exclude(partner_id=viewer.seat_id, kind__in=[k for k in Kind if k != Kind.IN_FORCE])
-        .select_related("partner__user", "therapist", "rule__latest_version", "version")
+        .select_related(
+            "partner__user", "therapist", "rule__latest_version", "version", "suggestion"
+        )
         .order_by("created_at", "pk")
     )
     return tell(list(events[: NEWS_LINES + 1]), viewer)[:NEWS_LINES]
