@@ -322,3 +322,33 @@ def test_a_live_update_keeps_the_keyboard_focus_where_it_was(contexts, alice, bo
     assert focused_card == f"rule-{story['also_in_force'].pk}", "the focus left the card it was in"
     announcer = page.locator("#announcer")
     expect(announcer).to_contain_text("5 of 9 rules in force")
+
+
+def test_the_first_minute_pages_are_accessible(contexts, mallory, carol):
+    from agreements import drafts
+
+    drafts.save_draft(user=mallory, default_position=2, text="We stop and hold each other.")
+    drafts.save_draft(user=mallory, title="Sundays", text="Slow Sunday mornings.")
+    page = contexts.page(mallory, bypass_csp=True)
+    audit = Audit(page)
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        audit.visit("/agreement/", f"the nine rules alone, with drafts and the explanation, {size}")
+        audit.visit("/agreement/drafts/rule/3/", f"a different wording for a default rule, {size}")
+        audit.visit("/agreement/drafts/new/", f"a new rule drafted alone, {size}")
+    page.get_by_role("button", name="Keep as a draft").click()
+    audit.check("a draft with an error")
+    invitation = linking.create_invitation(inviter=carol)
+    stranger = contexts.page(bypass_csp=True)
+    audit.page = stranger
+    audit.visit(invitation.get_absolute_url(), "invitation, signed out")
+    stranger.get_by_role("button", name="Decline this invitation").click()
+    expect(stranger.get_by_role("heading", name="You declined the invitation")).to_be_visible()
+    audit.check("invitation declined, signed out")
+    inviter = contexts.page(carol, bypass_csp=True)
+    audit.page = inviter
+    audit.visit("/", "home after a declined invitation")
+    inviter.get_by_role("button", name="Invite again").click()
+    expect(inviter.get_by_role("button", name="Copy link")).to_be_visible()
+    audit.check("home, invitation waiting, with Copy link")
+    audit.assert_clean()
