@@ -132,6 +132,7 @@ def main() -> None:
                 sessions = {
                     "alice": signed_in(browser, url, "alice@example.com", password),
                     "dana": signed_in(browser, url, "dana@example.com", password, totp_secret),
+                    "erin": signed_in(browser, url, "erin@example.com", password),
                 }
                 for size, viewport in SIZES.items():
                     photograph(browser, url, size, viewport, sessions)
@@ -168,6 +169,7 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     page = visitor.new_page()
     page.goto("/")
     shoot(page, "home", size)
+    shoot(page, "landing-full", size, full_page=True)
     page.goto("/accounts/signup/")
     shoot(page, "signup", size)
     page.goto("/accounts/login/")
@@ -214,6 +216,29 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     page.goto("/settings/")
     shoot(page, "settings", size)
     alice.close()
+
+    # The first minute: erin is new and alone (demo), with a draft and an invitation waiting;
+    # her agreement page still shows the first visit's explanation.
+    erin = context("erin")
+    page = erin.new_page()
+    page.goto("/agreement/")
+    expect(page.locator("#introduction")).to_be_visible()
+    shoot(page, "agreement-first-visit", size)
+    scroll_to(page, page.locator("#introduction"))
+    shoot(page, "first-visit-explanation", size)
+    scroll_to(page, page.locator("#defaults-heading"))
+    shoot(page, "agreement-alone", size)
+    shoot(page, "agreement-alone-full", size, full_page=True)
+    page.goto("/")
+    scroll_to(page, page.locator("#invitation-heading"))
+    shoot(page, "invitation", size)
+    link = page.get_by_label("Invitation link").input_value()
+    erin.close()
+    visitor = context()
+    page = visitor.new_page()
+    page.goto(link)
+    shoot(page, "invitation-received", size)
+    visitor.close()
 
     dana = context("dana")
     page = dana.new_page()

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import User
-from agreements import stories
+from accounts import linking, profile
+from accounts.models import Invitation, User
+from agreements import drafts, stories
 from checkins.stories import seed_demo_checkins
 from intimacy import emails
 
@@ -21,6 +22,8 @@ PEOPLE = {
     "carol@example.com": ("Carol", False),
     "dave@example.com": ("Dave", False),
     "dana@example.com": ("Dr Dana Reyes", True),
+    # Someone new, alone: her first minute (the nine rules, a draft, an invitation waiting).
+    "erin@example.com": ("Erin", False),
 }
 
 
@@ -65,7 +68,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "(a couple who share the rules and their history with the therapist); "
-            "dana@example.com (therapist, two-factor on, with an open client link for alice and bob)."
+            "dana@example.com (therapist, two-factor on, with an open client link for alice and bob); "
+            "erin@example.com (new, alone: a draft and an invitation waiting)."
         )
         self.stdout.write(f"password: {password}")
         self.stdout.write(f"totp secret (dana): {totp_secret}")
@@ -90,6 +94,19 @@ class Command(BaseCommand):
         dana = users["dana@example.com"]
         if not alice.current_partner_seat():
             stories.agreement_in_every_state(*stories.link(alice, bob))
+        for established in (alice, bob, carol, dave):
+            # They have used their agreement for a while: the first visit's explanation is over.
+            profile.dismiss_introduction(user=established)
+        erin = users["erin@example.com"]
+        if not erin.rule_drafts.exists():
+            drafts.save_draft(
+                user=erin,
+                title="Slow mornings",
+                text="On Sundays we take our time in the morning, phones away.",
+                note="Something I would love us to keep.",
+            )
+        if not Invitation.objects.filter(inviter=erin, status=Invitation.Status.OPEN).exists():
+            linking.create_invitation(inviter=erin)
         if not carol.current_partner_seat():
             seats = stories.link(carol, dave)
             rules = stories.agreement_in_every_state(*seats)
