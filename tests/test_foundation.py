@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.urls import reverse
 
-from accounts.models import Couple, User
+from accounts.models import Couple, Invitation, User
 from agreements.models import Rule, TherapistAccess
 
 
@@ -48,8 +48,12 @@ def test_seed_demo_is_idempotent_and_shows_every_state(db, settings):
     settings.DEBUG = True
     seed()
     seed()
-    assert User.objects.count() == 5
+    assert User.objects.count() == 6  # the two couples, the therapist, and erin, alone
     assert Couple.objects.count() == 2
+    erin = User.objects.get(email="erin@example.com")
+    assert erin.rule_drafts.count() == 1 and erin.introduction_dismissed_at is None
+    assert Invitation.objects.filter(inviter=erin, status="open").count() == 1
+    assert User.objects.get(email="alice@example.com").introduction_dismissed_at is not None
     alice = User.objects.get(email="alice@example.com")
     rules = Rule.objects.filter(agreement__couple=alice.current_partner_seat().couple)
     states = {r.state for r in rules}
