@@ -30,3 +30,42 @@ def test_an_answer_that_never_reaches_the_server_says_so_in_the_card(contexts, a
     rule_card = card(page, 1)
     rule_card.get_by_role("button", name="Accept", exact=True).click()
     expect(rule_card.get_by_role("alert")).to_contain_text("nothing was sent or changed")
+
+
+def test_the_connection_failed_note_clears_once_a_request_goes_through(contexts, alice, couple):
+    from tests.browser.conftest import POLL_WAIT_MS
+
+    page = contexts.page(alice)
+    page.goto("/agreement/")
+    page.route("**/accept/", lambda route: route.abort())
+    rule_card = card(page, 1)
+    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    expect(rule_card.get_by_role("alert")).to_contain_text("The connection failed")
+    page.unroute("**/accept/")
+    # The next poll reaches the server: "the connection failed" is not true any more.
+    page.wait_for_event("response", lambda r: "/poll/" in r.url, timeout=POLL_WAIT_MS)
+    expect(page.locator(".action-failed")).to_have_count(0)
+
+
+def test_the_stale_wording_message_stays_until_the_partner_acts(contexts, alice, bob, couple):
+    from agreements import consent
+    from tests.browser.conftest import POLL_WAIT_MS
+
+    a, b = couple
+    page = contexts.page(alice)
+    page.goto("/agreement/")
+    rule = rules_of(a)[0]
+    consent.propose_change(partner=b, rule=rule, title="Stop", text="We stop when either asks.")
+    rule_card = card(page, 1)
+    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    message = rule_card.locator("[data-card-error]")
+    expect(message).to_contain_text("The wording changed since you loaded the page")
+    # Two polls later (each brings the whole live region) it is still there.
+    for _ in range(2):
+        page.wait_for_event(
+            "response", lambda r: "/poll/" in r.url and r.status == 200, timeout=POLL_WAIT_MS
+        )
+    expect(message).to_be_visible()
+    # Once Alice acts in the card, it has said what it had to say.
+    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    expect(rule_card.locator("[data-card-error]")).to_have_count(0)
