@@ -109,6 +109,17 @@ def accept_invitation(*, token: str, user: User) -> Couple:
     """Forms the couple and its agreement in one transaction, and consumes the invitation."""
     try:
         with transaction.atomic():
+            # Both people's rows first, in id order, as create_invitation and drafts.save_draft
+            # lock a person's row before anything else: a draft written at this instant is
+            # either in before the couple forms (and promoted) or refused after it.
+            found = Invitation.objects.find(token)
+            if found is not None:
+                list(
+                    User.objects.select_for_update()
+                    .filter(pk__in=[found.inviter_id, user.pk])
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
             invitation = _lock_usable(token)
             if invitation.inviter_id == user.pk:
                 raise LinkingError("This is your own invitation: send the link to your partner.")

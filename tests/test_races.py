@@ -336,3 +336,33 @@ def test_both_partners_answering_a_default_at_once_keep_the_invariants_every_rou
             assert rule.state == "proposed"
         assert not Event.objects.filter(rule=rule, private_to__isnull=False).exists()
         assert_consistent(rule)
+
+
+def test_a_draft_written_while_the_couple_forms_is_promoted_or_refused():
+    """A person writes a draft at the very moment they accept an invitation: the draft is
+    either in before the couple forms (and becomes their proposal) or refused after it, never
+    left behind unseen."""
+    from agreements import drafts
+    from agreements.models import Draft
+
+    for n in range(ROUNDS):
+        inviter = make_user(f"di{n}@example.com", "I")
+        joiner = make_user(f"dj{n}@example.com", "J")
+        invitation = linking.create_invitation(inviter=inviter)
+        accepted, drafted = run_together(
+            lambda: linking.accept_invitation(token=invitation.token, user=joiner),
+            lambda: drafts.save_draft(user=joiner, text=f"Draft {n}"),
+        )
+        assert isinstance(accepted, Couple), accepted
+        assert not Draft.objects.filter(user=joiner).exists()
+        agreement = Agreement.objects.get(couple=accepted)
+        promoted = (
+            [v.text for v in agreement.rules.get(position=10).versions.all()]
+            if (agreement.rules.filter(position=10).exists())
+            else []
+        )
+        if isinstance(drafted, drafts.DraftError):
+            assert promoted == []
+        else:
+            assert promoted == [f"Draft {n}"], drafted
+        assert check_agreement(agreement) == []
