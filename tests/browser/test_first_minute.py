@@ -89,3 +89,20 @@ def test_the_first_minute_of_two_new_people(contexts):
     pat.reload()
     expect(pat.locator("article.rule-card")).to_have_count(10)
     expect(pat.get_by_role("heading", name="How answering works")).to_have_count(0)
+
+
+def test_share_hands_the_link_to_the_browsers_share_sheet(contexts, alice):
+    """Where the browser has the Web Share API (a phone), Share is offered and gives the
+    invitation link to the share sheet; here the API is stood in for before the page loads."""
+    from accounts import linking
+
+    invitation = linking.create_invitation(inviter=alice)
+    page = contexts.page(alice, viewport=PHONE)
+    page.add_init_script(
+        "navigator.share = (data) => { window.shared = data; return Promise.resolve(); };"
+    )
+    page.goto("/")
+    page.get_by_role("button", name="Share", exact=True).click()
+    shared = page.evaluate("window.shared")
+    assert shared["url"].endswith(invitation.get_absolute_url())
+    assert shared["title"] == "Rules of the Road"
