@@ -27,6 +27,8 @@ ANSWER_KINDS = frozenset(
     {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED}
 )
 ANSWERS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED})
+# A partner's yes to the wording ends without a new round: their answer no longer stands.
+YES_ENDED = frozenset({Kind.TOOK_BACK, Kind.WITHDREW})
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,16 @@ class Round:
 EMPTY = Round(version_id=0)
 
 
+def on_the_table(rule: Rule) -> int | None:
+    """The wording whose answers a card shows: the one waiting, or one a partner declined while
+    the other's yes to it may still stand (Rule.declined_version_id)."""
+    return rule.pending_version_id or rule.declined_version_id
+
+
 def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
-    """The current round of every rule with a wording waiting, by pending version id: two queries
-    for any number of rules, none when nothing waits."""
-    pending = {r.pending_version_id for r in rules if r.pending_version_id}
+    """The current round of every rule with a wording on the table, by version id: two queries
+    for any number of rules, none when nothing is."""
+    pending = {on_the_table(r) for r in rules} - {None}
     rounds = {version_id: Round(version_id) for version_id in pending}
     if not rounds:
         return rounds
@@ -100,7 +108,9 @@ def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
     )
     for event in events:
         current = rounds[event.version_id]
-        if event.kind not in ANSWER_KINDS:
+        if event.kind in YES_ENDED:
+            current.answers.pop(event.partner_id, None)
+        elif event.kind not in ANSWER_KINDS:
             current.started_at = event.created_at
             current.proposal_note = event.note
             current.answers = {}
@@ -139,8 +149,9 @@ def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
 
 def round_of(rule: Rule, rounds: dict[int, Round] | None = None) -> Round:
     """This rule's current round, from `rounds` (read for the page) or read for it alone."""
-    if rule.pending_version_id is None:
+    version_id = on_the_table(rule)
+    if version_id is None:
         return EMPTY
     if rounds is None:
         rounds = rounds_for([rule])
-    return rounds.get(rule.pending_version_id) or Round(rule.pending_version_id)
+    return rounds.get(version_id) or Round(version_id)

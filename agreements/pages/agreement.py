@@ -92,18 +92,21 @@ class Pause:
     """Pause everything, as one viewer sees it: who paused, when, their note, and whether this
     viewer is the one who may reopen all."""
 
-    name: str
-    at: datetime
+    name: str  # "" for a therapist at "the rules" level
+    at: datetime | None
     note: str
     by_viewer: bool  # the pauser: only they may reopen all
 
 
 def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | None:
-    """The agreement's pause for a partner's page (None when nothing is paused, and for anyone
-    but a current partner). No query: the pause is on the agreement row, the name among the
-    couple's partners the gate read."""
-    if agreement.paused_by_id is None or not viewer.is_partner:
+    """The agreement's pause for a partner's or the therapist's page (None when nothing is
+    paused, and for a former partner). A therapist at "the rules" level learns that everything
+    rests, not who paused, when, or why. No query: the pause is on the agreement row, the name
+    among the couple's partners the gate read."""
+    if agreement.paused_by_id is None or not (viewer.is_partner or viewer.is_therapist):
         return None
+    if viewer.is_therapist and not viewer.sees_history:
+        return Pause("", None, "", by_viewer=False)
     by_viewer = agreement.paused_by_id == viewer.seat_id
     name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")
     return Pause(name, agreement.paused_at, agreement.pause_note, by_viewer)

@@ -192,7 +192,7 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
             and nxt.kind == Kind.IN_FORCE
             and nxt.rule_id == item.rule_id
         ):
-            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at))
+            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at, item.note))
             i += 2
             continue
         if item.kind in GROUPED and not item.note:
