@@ -356,6 +356,10 @@ def test_the_timeline_tells_the_pause_with_its_note_and_the_reopening(
     timeline = bob_client.get(reverse("agreements:timeline")).content.decode()
     assert "Alice paused everything:" in timeline and NOTE in timeline
     assert "Alice reopened all the paused rules:" in timeline
+    # The withdrawals of the pause are one sentence, not one per rule.
+    # (The other line is the story's own withdrawal, with its note, days before.)
+    assert timeline.count("Alice withdrew consent from rule") == 2
+    assert timeline.count(": they rest, not in force") == 1
     assert "Thank you for waiting." in timeline
     assert (
         "You paused everything:"

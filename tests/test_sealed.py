@@ -271,14 +271,19 @@ def test_once_the_proposer_takes_the_proposal_back_the_decliner_can_only_reopen(
     assert check_agreement(agreement_of(alice)) == []
 
 
-def test_a_declined_change_to_a_rule_in_force_can_still_be_accepted(couple, bob_client):
-    alice, bob = couple
+def declined_change(alice, bob) -> Rule:
+    """Rule 1 in force, and Alice's change to it declined by Bob (her yes to it stands)."""
     rule = rules_of(alice)[0]
     consent.accept(partner=alice, rule=rule, version_id=version(rule))
     consent.accept(partner=bob, rule=fresh(rule), version_id=version(rule))
     consent.propose_change(partner=alice, rule=fresh(rule), title="T", text="A new wording.")
     consent.decline(partner=bob, rule=fresh(rule), version_id=fresh(rule).pending_version_id)
-    rule = fresh(rule)
+    return fresh(rule)
+
+
+def test_a_declined_change_to_a_rule_in_force_can_still_be_accepted(couple, bob_client):
+    alice, bob = couple
+    rule = declined_change(alice, bob)
     assert rule.state == Rule.State.ACTIVE and rule.pending_version_id is None
     assert "The change that was declined" in bob_client.get("/agreement/").content.decode()
     consent.accept(partner=bob, rule=rule, version_id=rule.latest_version_id)
@@ -290,12 +295,7 @@ def test_a_declined_change_to_a_rule_in_force_can_still_be_accepted(couple, bob_
 @pytest.mark.parametrize("then", ["withdraw", "archive", "propose"])
 def test_what_puts_a_declined_wording_aside_ends_the_yes_that_stood(couple, then):
     alice, bob = couple
-    rule = rules_of(alice)[0]
-    consent.accept(partner=alice, rule=rule, version_id=version(rule))
-    consent.accept(partner=bob, rule=fresh(rule), version_id=version(rule))
-    consent.propose_change(partner=alice, rule=fresh(rule), title="T", text="A new wording.")
-    consent.decline(partner=bob, rule=fresh(rule), version_id=fresh(rule).pending_version_id)
-    rule = fresh(rule)
+    rule = declined_change(alice, bob)
     declined = rule.latest_version_id
     if then == "withdraw":
         consent.withdraw(partner=alice, rule=rule)
