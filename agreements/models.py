@@ -83,7 +83,7 @@ class Rule(models.Model):
     by the card (which offers exactly what they allow). They take the viewer's seat id and read
     only this row's own columns and, for may_accept and may_withdraw, the live acceptances of
     the pending version: pass ``accepted_by`` (seat ids), or prefetch them as
-    ``pending_version.live_acceptances`` (agreements.access.rules_for_page does), or the
+    ``pending_version.live_acceptances`` (agreements.pages.agreement.rules_for_page does), or the
     question makes one query.
     """
 
@@ -242,7 +242,7 @@ class Rule(models.Model):
 
     def declined_accepted_by(self) -> set[int]:
         """Seat ids whose yes to the declined wording still stands (``latest_version``'s live
-        acceptances, prefetched by agreements.access.rules_for_page)."""
+        acceptances; a card passes its round's instead)."""
         if self.declined_version_id is None:
             return set()
         live = getattr(self.latest_version, "live_acceptances", None)
