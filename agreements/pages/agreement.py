@@ -177,9 +177,11 @@ def card_after_action(
     if not found:
         raise Rule.DoesNotExist(rule_id)
     rule = found[0]
+    # The summary: counts, and the titles of what waits for this viewer (a waiting rule's
+    # wording is the one in force, the one agreed, or the proposal: never only the latest).
     shown = list(
         agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related("current_version", "agreed_version", "pending_version", "latest_version")
+        .select_related("current_version", "agreed_version", "pending_version")
         .order_by("position", "pk")
     )
     rounds = rounds_for([*shown, rule], {p.pk: p for p in partners})
