@@ -176,12 +176,15 @@ def with_partners(path: str) -> Prefetch:
 def current_seat(user: User) -> Partner | None:
     """The person's seat in their current couple, with the couple, its agreement and the
     couple's seats with their people: two queries."""
-    return (
+    seat = (
         Partner.objects.filter(user=user, left_at__isnull=True)
-        .select_related("user", "couple__agreement")
+        .select_related("couple__agreement")
         .prefetch_related(with_partners("couple__partners"))
         .first()
     )
+    if seat is not None:
+        seat.user = user  # the person authentication read, not joined again
+    return seat
 
 
 def seat_or_404(request: HttpRequest) -> Partner:

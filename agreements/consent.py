@@ -116,6 +116,8 @@ def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> 
             rule.current_version_id,
         ):
             return rule  # a double submit: already recorded
+        if rule.pending_version_id is None and version_id == rule.declined_version_id:
+            return _accept_declined(rule, partner, version_id, accepted_by, note)
         _check_waiting(rule, version_id, partner)
         if not rule.may_accept(partner.pk, accepted_by):
             raise ConsentError("Your answer to this wording is already recorded.")
@@ -125,21 +127,52 @@ def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> 
         accepted_by.add(partner.pk)
         current = rule.agreement.current_partner_ids
         if revealed and len(current) == 2 and current <= accepted_by:
-            _withdraw_acceptances(rule.current_version_id)
-            rule.state = State.ACTIVE
-            rule.current_version_id = version_id
-            rule.pending_version = None
-            rule.proposed_by = None
-            rule.in_force_since = timezone.now()
-            _clear_resting(rule)
-            _clear_declined(rule)
-            rule.save(update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at"])
-            record_event(
-                rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id
-            )
+            _into_force(rule, partner, version_id)
         elif revealed:
             _end_if_declined(rule, partner)
     return rule
+
+
+def _accept_declined(
+    rule: Rule, partner: Partner, version_id: int, accepted_by: set[int], note: str
+) -> Rule:
+    """The one who declined changes their answer to yes while the other's yes still stands:
+    both have answered already, so nothing is sealed, and the wording comes into force."""
+    if not rule.may_accept_declined(partner.pk, accepted_by):
+        if partner.pk == rule.declined_by_id:
+            raise ConsentError(
+                "Your partner no longer stands by this wording. You can reopen it to propose "
+                "it again."
+            )
+        raise ConsentError("This proposal was declined. Propose a change to open it again.")
+    if rule.agreement.current_partner_ids != accepted_by | {partner.pk}:
+        raise ConsentError("Your partner no longer stands by this wording.")
+    Acceptance.objects.create(version_id=version_id, partner=partner)
+    record_event(
+        rule.agreement,
+        Kind.ACCEPTED,
+        partner=partner,
+        rule=rule,
+        version_id=version_id,
+        note=note.strip(),
+    )
+    _into_force(rule, partner, version_id)
+    notify.partner_of(partner)
+    return rule
+
+
+def _into_force(rule: Rule, partner: Partner, version_id: int) -> None:
+    """Both current partners hold a live acceptance of this version: it is the rule's now."""
+    _withdraw_acceptances(rule.current_version_id)
+    rule.state = State.ACTIVE
+    rule.current_version_id = version_id
+    rule.pending_version = None
+    rule.proposed_by = None
+    rule.in_force_since = timezone.now()
+    _clear_resting(rule)
+    _clear_declined(rule)
+    rule.save(update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at"])
+    record_event(rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id)
 
 
 @retry_on_conflict
@@ -226,11 +259,34 @@ def take_back(*, partner: Partner, rule: Rule, version_id: int, note: str = "") 
     """The proposer ends their own waiting proposal, as a decline would."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
+        if rule.pending_version_id is None and version_id == rule.declined_version_id:
+            return _take_back_yes(rule, partner, version_id, note)
         _check_waiting(rule, version_id, partner)
         if not rule.may_take_back(partner.pk):
             raise ConsentError("Only the partner who proposed this wording can take it back.")
         _end_pending(rule, Kind.TOOK_BACK, partner, note)
     return rule
+
+
+def _take_back_yes(rule: Rule, partner: Partner, version_id: int, note: str) -> Rule:
+    """The other partner's yes to a declined wording stood; now it does not, and the one who
+    declined can no longer accept it (only reopen it)."""
+    if not rule.may_take_back_yes(partner.pk):
+        if _last_event_is(rule, Kind.TOOK_BACK, partner):
+            return rule  # a double submit
+        raise ConsentError("This proposal was declined. Propose a change to open it again.")
+    _withdraw_own_acceptance(version_id, partner)
+    record_event(
+        rule.agreement, Kind.TOOK_BACK, partner=partner, rule=rule, version_id=version_id, note=note
+    )
+    notify.partner_of(partner)
+    return rule
+
+
+def _set_aside_declined(rule: Rule) -> None:
+    """New wording, a reopening, an archive or a withdrawal puts the declined wording off the
+    table: a yes that still stood by it ends."""
+    _withdraw_acceptances(rule.declined_version_id)
 
 
 OWN_PROPOSAL = "This is your own proposal: you can take it back instead."
@@ -249,7 +305,11 @@ def _end_pending(
         }
         rule.declined_by_id = decliners.pop() if len(decliners) == 1 else None
         rule.declined_at = timezone.now()
-    _withdraw_acceptances(version.pk)
+        if rule.declined_by_id is None:
+            _withdraw_acceptances(version.pk)  # both said no: no yes stands
+        # One said no: the other's yes stands, and the one who declined may still accept.
+    else:
+        _withdraw_acceptances(version.pk)
     rule.pending_version = None
     rule.proposed_by = None
     if rule.state == State.PROPOSED:
@@ -298,6 +358,7 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
             )
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
+        _set_aside_declined(rule)
         version = _new_version(rule, partner, title=title, text=text)
         Acceptance.objects.create(version=version, partner=partner)
         if rule.state not in (State.ACTIVE, State.PAUSED):
@@ -357,6 +418,7 @@ def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             return rule
         in_force = rule.current_version
         now = timezone.now()
+        _set_aside_declined(rule)
         _withdraw_acceptances(in_force.pk, now=now)
         if rule.pending_version_id:
             Acceptance.objects.filter(
@@ -401,6 +463,7 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         agreed = rule.agreed_version if rule.is_resting else rule.latest_version
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
+        _set_aside_declined(rule)
         Acceptance.objects.create(version=agreed, partner=partner)
         rule.state = State.PROPOSED
         rule.pending_version = rule.latest_version = agreed
@@ -428,6 +491,7 @@ def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             )
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
+        _set_aside_declined(rule)
         rule.state = State.ARCHIVED
         rule.pending_version = None
         rule.proposed_by = None

@@ -3,7 +3,8 @@
 For one agreement it verifies, from the rows and independently from the event ledger:
 - every rule in force has live acceptances from exactly its couple's two partners, for exactly
   the version in force (and from no one else);
-- no live acceptance is left on a version that is neither in force nor waiting;
+- no live acceptance is left on a version that is neither in force nor waiting (nor declined by
+  one partner while the other's yes to it stands);
 - nothing came into force (and nothing at all happened) after the partnership ended;
 - each rule's state and version pointers are what replaying its events gives, and every
   "came into force" event follows both partners' acceptance of that version.
@@ -96,7 +97,11 @@ def _check_rows(rule: Rule, live: dict, seats: set[int]) -> list[str]:
         problems.append("proposed with nothing waiting")
     if rule.pending_version_id and live.get(rule.pending_version_id, set()) >= seats:
         problems.append("a waiting version accepted by both that is not in force")
-    on_the_table = {rule.current_version_id, rule.pending_version_id}
+    # A declined wording stays on the table for the one who declined while the other's yes
+    # stands (never the decliner's own).
+    on_the_table = {rule.current_version_id, rule.pending_version_id, rule.declined_version_id}
+    if rule.declined_by_id in live.get(rule.declined_version_id, set()):
+        problems.append("a live acceptance of a wording by the partner who declined it")
     for version in rule.versions.all():
         partners = live.get(version.pk, set())
         if version.pk not in on_the_table and partners:

@@ -83,7 +83,7 @@ class Rule(models.Model):
     by the card (which offers exactly what they allow). They take the viewer's seat id and read
     only this row's own columns and, for may_accept and may_withdraw, the live acceptances of
     the pending version: pass ``accepted_by`` (seat ids), or prefetch them as
-    ``pending_version.live_acceptances`` (agreements.access.rules_for_page does), or the
+    ``pending_version.live_acceptances`` (agreements.pages.agreement.rules_for_page does), or the
     question makes one query.
     """
 
@@ -226,6 +226,49 @@ class Rule(models.Model):
                 "partner_id", flat=True
             )
         )
+
+    @property
+    def declined_version_id(self) -> int | None:
+        """The wording a standing decline ended, while nothing else was put on the table since:
+        the one who declined may still accept it as long as the other partner's yes stands."""
+        if (
+            self.declined_by_id is None
+            or self.pending_version_id is not None
+            or self.state == self.State.ARCHIVED
+            or self.latest_version_id in (self.current_version_id, self.agreed_version_id)
+        ):
+            return None
+        return self.latest_version_id
+
+    def declined_accepted_by(self) -> set[int]:
+        """Seat ids whose yes to the declined wording still stands (``latest_version``'s live
+        acceptances; a card passes its round's instead)."""
+        if self.declined_version_id is None:
+            return set()
+        live = getattr(self.latest_version, "live_acceptances", None)
+        if live is not None:
+            return {a.partner_id for a in live}
+        return set(
+            Acceptance.objects.filter(
+                version_id=self.latest_version_id, withdrawn_at__isnull=True
+            ).values_list("partner_id", flat=True)
+        )
+
+    def may_accept_declined(self, seat_id: int | None, accepted_by: set[int] | None = None) -> bool:
+        """The one who declined, while the other partner's yes to that wording stands."""
+        if seat_id is None or seat_id != self.declined_by_id or self.declined_version_id is None:
+            return False
+        if accepted_by is None:
+            accepted_by = self.declined_accepted_by()
+        return bool(accepted_by - {seat_id})
+
+    def may_take_back_yes(self, seat_id: int | None, accepted_by: set[int] | None = None) -> bool:
+        """The other partner, while their yes to the declined wording stands."""
+        if seat_id is None or self.declined_version_id is None or seat_id == self.declined_by_id:
+            return False
+        if accepted_by is None:
+            accepted_by = self.declined_accepted_by()
+        return seat_id in accepted_by
 
     def _proposed_by(self, seat_id: int | None) -> bool:
         return seat_id is not None and self.proposed_by_id == seat_id

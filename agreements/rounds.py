@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from accounts.models import FORMER_PARTNER
+from accounts.models import FORMER_PARTNER, Partner
 from agreements.models import Acceptance, Event, Rule
 
 Kind = Event.Kind
@@ -27,6 +27,23 @@ ANSWER_KINDS = frozenset(
     {Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED, Kind.IN_FORCE, Kind.COMMENTED}
 )
 ANSWERS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED})
+# A partner's yes to the wording ends without a new round: their answer no longer stands.
+YES_ENDED = frozenset({Kind.TOOK_BACK, Kind.WITHDREW})
+
+
+class Names:
+    """Partners' names by seat id: the seats the gate read, or read here on first use (the
+    services ask who answered, never their names)."""
+
+    def __init__(self, seats: dict[int, Partner] | None, ids: set[int]):
+        self._seats, self._ids = seats, ids
+
+    def __getitem__(self, seat_id: int) -> str:
+        if self._seats is None:
+            query = Partner.objects.filter(pk__in=self._ids).select_related("user")
+            self._seats = {p.pk: p for p in query}
+        seat = self._seats.get(seat_id)
+        return seat.name if seat is not None else FORMER_PARTNER
 
 
 @dataclass(frozen=True)
@@ -34,12 +51,16 @@ class Answer:
     """One partner's answer in this round, as the ledger has it."""
 
     partner_id: int
-    name: str
     kind: str  # accepted, not_yet or declined
     note: str
     at: datetime
     sealed: bool  # seen only by its author, until both have answered
     event_id: int | None = None  # None: the yes of the partner who put the wording on the table
+    names: Names | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.names[self.partner_id] if self.names is not None else FORMER_PARTNER
 
 
 @dataclass
@@ -76,71 +97,68 @@ class Round:
 EMPTY = Round(version_id=0)
 
 
-def rounds_for(rules: Iterable[Rule]) -> dict[int, Round]:
-    """The current round of every rule with a wording waiting, by pending version id: two queries
-    for any number of rules, none when nothing waits."""
-    pending = {r.pending_version_id for r in rules if r.pending_version_id}
+def on_the_table(rule: Rule) -> int | None:
+    """The wording whose answers a card shows: the one waiting, or one a partner declined while
+    the other's yes to it may still stand (Rule.declined_version_id)."""
+    return rule.pending_version_id or rule.declined_version_id
+
+
+def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -> dict[int, Round]:
+    """The current round of every rule with a wording on the table, by version id: two queries
+    for any number of rules, none when nothing is. `seats`: the couple's seats by id, as the
+    gate read them, for the answers' names (read here, in one more query, when not given)."""
+    pending = {on_the_table(r) for r in rules} - {None}
     rounds = {version_id: Round(version_id) for version_id in pending}
     if not rounds:
         return rounds
-    events = (
+    events = list(
         Event.objects.filter(version_id__in=pending)
-        .select_related("partner__user")
-        .only(
-            "version_id",
-            "kind",
-            "partner_id",
-            "note",
-            "created_at",
-            "private_to_id",
-            "partner__user_id",
-            "partner__user__display_name",
-        )
+        .only("version_id", "kind", "partner_id", "note", "created_at", "private_to_id")
         .order_by("created_at", "pk")
     )
+    live = list(
+        Acceptance.objects.filter(version_id__in=pending, withdrawn_at__isnull=True).values_list(
+            "version_id", "partner_id", "created_at"
+        )
+    )
+    names = Names(seats, {e.partner_id for e in events} | {p for _, p, _ in live})
     for event in events:
         current = rounds[event.version_id]
-        if event.kind not in ANSWER_KINDS:
+        if event.kind in YES_ENDED:
+            current.answers.pop(event.partner_id, None)
+        elif event.kind not in ANSWER_KINDS:
             current.started_at = event.created_at
             current.proposal_note = event.note
             current.answers = {}
             if event.partner_id:  # putting a wording on the table is its author's yes
                 current.answers[event.partner_id] = Answer(
-                    event.partner_id,
-                    event.partner.name,
-                    Kind.ACCEPTED,
-                    "",
-                    event.created_at,
-                    sealed=False,
+                    event.partner_id, Kind.ACCEPTED, "", event.created_at, False, names=names
                 )
         elif event.kind in ANSWERS and event.partner_id:
             current.answers[event.partner_id] = Answer(
                 event.partner_id,
-                event.partner.name,
                 event.kind,
                 event.note,
                 event.created_at,
                 sealed=event.private_to_id is not None,
                 event_id=event.pk,
+                names=names,
             )
-    live = Acceptance.objects.filter(version_id__in=pending, withdrawn_at__isnull=True).values_list(
-        "version_id", "partner_id", "created_at", "partner__user_id", "partner__user__display_name"
-    )
-    for version_id, partner_id, at, user_id, display_name in live:
+    for version_id, partner_id, at in live:
         current = rounds[version_id]
         current.accepted_at[partner_id] = at
         if partner_id not in current.answers:  # accepted before the ledger said so (older data)
-            name = display_name if user_id else FORMER_PARTNER
             current.answers[partner_id] = Answer(
-                partner_id, name, Kind.ACCEPTED, "", at, sealed=False
+                partner_id, Kind.ACCEPTED, "", at, sealed=False, names=names
             )
     return rounds
 
 
 def round_of(rule: Rule, rounds: dict[int, Round] | None = None) -> Round:
     """This rule's current round, from `rounds` (read for the page) or read for it alone."""
-    if rule.pending_version_id is None:
+    version_id = on_the_table(rule)
+    if version_id is None:
         return EMPTY
     if rounds is None:
         rounds = rounds_for([rule])
-    return rounds.get(rule.pending_version_id) or Round(rule.pending_version_id)
+    return rounds.get(version_id) or Round(version_id)

@@ -113,7 +113,9 @@ def agreement_in_every_state(a: Partner, b: Partner) -> dict[str, Rule]:
     consent.withdraw(partner=a, rule=story["paused"], note="I want to talk about this one again.")
     waiting = fresh(story["declined"]).pending_version_id
     # The first partner's yes stays sealed until the second answers: a no, which holds the key.
-    accept(a, story["declined"])
+    consent.accept(
+        partner=a, rule=story["declined"], version_id=waiting, note="Yes, this is how I feel too."
+    )
     consent.decline(partner=b, rule=story["declined"], version_id=waiting, note="Not in this form.")
     own = consent.propose_rule(
         partner=a,

@@ -131,11 +131,14 @@ def main() -> None:
                 # Each person logs in once: a TOTP code cannot be used twice.
                 sessions = {
                     "alice": signed_in(browser, url, "alice@example.com", password),
+                    "bob": signed_in(browser, url, "bob@example.com", password),
                     "dana": signed_in(browser, url, "dana@example.com", password, totp_secret),
                     "erin": signed_in(browser, url, "erin@example.com", password),
                 }
                 for size, viewport in SIZES.items():
                     photograph(browser, url, size, viewport, sessions)
+                # Last: Pause everything changes the demo for good (reopened rules wait for Bob).
+                pause_everything(browser, url, sessions)
                 browser.close()
         finally:
             server.terminate()
@@ -189,6 +192,14 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     for name, selector in (
         ("agreement-waiting-for-you", "article.rule-card[data-needs-you=true]"),
         ("agreement-resting", "article.rule-card[data-state=paused]"),
+    ):
+        scroll_to(page, page.locator(selector).first)
+        shoot(page, name, size)
+    # Alice's answer still sealed (Bob has not answered), and a rule Bob declined: both answers
+    # with their notes, and Alice's cooling-off.
+    for name, selector in (
+        ("agreement-sealed", "article.rule-card[data-sealed=true]"),
+        ("agreement-declined", "article.rule-card[data-cooling-until]"),
     ):
         scroll_to(page, page.locator(selector).first)
         shoot(page, name, size)
@@ -248,6 +259,34 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     expect(page.locator("article.rule-card").first).to_be_visible()
     shoot(page, "therapist-agreement", size)
     dana.close()
+
+
+def pause_everything(browser, url: str, sessions: dict) -> None:
+    """Alice pauses everything with a note; Bob's page, at each size, shows it."""
+    alice = browser.new_context(base_url=url, storage_state=sessions["alice"])
+    page = alice.new_page()
+    page.goto("/agreement/")
+    control = page.locator("#pause-control")
+    control.locator("summary").click()
+    control.locator("textarea").fill("I need us to stop and talk, tonight if we can.")
+    control.get_by_role("button", name="Pause everything").click()
+    expect(page.locator("#pause[data-paused=by-you]")).to_be_visible()
+    alice.close()
+    for size, viewport in SIZES.items():
+        bob = browser.new_context(
+            base_url=url,
+            viewport=viewport,
+            device_scale_factor=1,
+            is_mobile=size == "phone",
+            has_touch=size == "phone",
+            storage_state=sessions["bob"],
+        )
+        page = bob.new_page()
+        page.goto("/agreement/")
+        expect(page.locator("#pause[data-paused=by-partner]")).to_be_visible()
+        scroll_to(page, page.locator("#pause"))
+        shoot(page, "agreement-paused", size)
+        bob.close()
 
 
 if __name__ == "__main__":

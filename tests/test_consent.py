@@ -186,8 +186,11 @@ def test_declining_ends_the_proposal(couple):
     rule = fresh(rule)
     assert rule.state == State.DECLINED
     assert rule.pending_version is None
+    # Alice's yes stands, so Bob may still accept; once she takes it back, he may not.
+    assert rule.may_accept_declined(bob.pk)
+    consent.take_back(partner=alice, rule=rule, version_id=rule.latest_version_id)
     with pytest.raises(consent.ConsentError):
-        consent.accept(partner=bob, rule=rule, version_id=rule.latest_version_id)
+        consent.accept(partner=bob, rule=fresh(rule), version_id=rule.latest_version_id)
 
 
 def test_declining_a_change_leaves_the_wording_in_force(couple):

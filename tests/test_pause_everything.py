@@ -356,8 +356,36 @@ def test_the_timeline_tells_the_pause_with_its_note_and_the_reopening(
     timeline = bob_client.get(reverse("agreements:timeline")).content.decode()
     assert "Alice paused everything:" in timeline and NOTE in timeline
     assert "Alice reopened all the paused rules:" in timeline
+    # The withdrawals of the pause are one sentence, not one per rule.
+    # (The other line is the story's own withdrawal, with its note, days before.)
+    assert timeline.count("Alice withdrew consent from rule") == 2
+    assert timeline.count(": they rest, not in force") == 1
     assert "Thank you for waiting." in timeline
     assert (
         "You paused everything:"
         in alice_client.get(reverse("agreements:timeline")).content.decode()
     )
+
+
+@pytest.mark.parametrize("scope", ["history", "rules"])
+def test_the_therapist_sees_that_everything_is_paused_and_who_only_with_the_history(
+    couple, story, dana_2fa, scope
+):
+    from agreements.stories import grant_therapist
+    from tests.conftest import client_for
+
+    alice, _ = couple
+    grant_therapist(couple, dana_2fa, scope=scope)
+    consent.pause_everything(partner=alice, note=NOTE)
+    page = (
+        client_for(dana_2fa)
+        .get(reverse("therapist:couple", args=[agreement_of(alice).pk]))
+        .content.decode()
+    )
+    assert "Reopen all" not in page and 'data-paused="by-partner"' in page
+    if scope == "history":
+        assert f"Alice paused everything on {day(agreement_of(alice).paused_at)}" in page
+        assert NOTE in page
+    else:
+        assert "One of the partners paused everything" in page
+        assert NOTE not in page and "Alice paused" not in page

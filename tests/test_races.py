@@ -366,3 +366,30 @@ def test_a_draft_written_while_the_couple_forms_is_promoted_or_refused():
         else:
             assert promoted == [f"Draft {n}"], drafted
         assert check_agreement(agreement) == []
+
+
+def test_the_decliner_accepting_while_the_proposer_takes_it_back_keep_the_invariants():
+    """After a decline the proposer's yes stands: the decliner's late yes and the proposer's take
+    back race; the rule comes into force only if the yes still stood when the accept ran."""
+    couples = Couples()
+    for _ in range(ROUNDS):
+        alice, bob = couples.new()
+        rule = consent.propose_rule(
+            partner=alice,
+            agreement=Agreement.objects.get(couple=alice.couple),
+            title="T",
+            text="Tea in bed.",
+        )
+        consent.decline(partner=bob, rule=rule, version_id=rule.pending_version_id)
+        rule.refresh_from_db()
+        declined = rule.latest_version_id
+        results = run_together(
+            lambda: consent.accept(partner=bob, rule=rule, version_id=declined),
+            lambda: consent.take_back(partner=alice, rule=rule, version_id=declined),
+        )
+        assert unexpected(results) == [], results
+        rule.refresh_from_db()
+        accepted, took_back = (not isinstance(r, Exception) for r in results)
+        assert accepted or took_back
+        assert rule.state == ("active" if accepted else "declined")
+        assert_consistent(rule)

@@ -196,6 +196,8 @@ def test_the_partner_told_no_cannot_ask_again_for_seven_days_and_is_told_until_w
 def test_the_one_who_declined_can_reopen_at_any_time(couple, bob_client):
     alice, bob = couple
     rule = declined_proposal(alice, bob)
+    consent.take_back(partner=alice, rule=rule, version_id=rule.latest_version_id)
+    rule = fresh(rule)
     assert not rule.may_reopen(alice.pk) and rule.may_reopen(bob.pk)
     html = bob_client.get("/agreement/").content.decode()
     assert "You declined it on" in html and ">Reopen</button>" in html
@@ -234,3 +236,76 @@ def test_not_yet_asks_for_time_and_starts_no_cooling_off(couple):
     consent.not_yet(partner=bob, rule=rule, version_id=version(rule))
     consent.propose_change(partner=alice, rule=fresh(rule), title="Tea", text="Tea in bed, later.")
     assert fresh(rule).declined_at is None
+
+
+def test_the_one_who_declined_can_still_accept_while_the_proposers_yes_stands(
+    couple, alice_client, bob_client
+):
+    alice, bob = couple
+    rule = declined_proposal(alice, bob)
+    assert rule.state == Rule.State.DECLINED and rule.declined_by_id == bob.pk
+    bobs = bob_client.get("/agreement/").content.decode()
+    assert "yes to this wording still stands: you can still accept it." in bobs
+    assert ">Reopen</button>" not in bobs  # Accept is the way back while her yes stands
+    assert "Take back my proposal" in alice_client.get("/agreement/").content.decode()
+    assert check_agreement(agreement_of(alice)) == []
+    consent.accept(partner=bob, rule=rule, version_id=rule.latest_version_id, note="Yes, after all")
+    rule = fresh(rule)
+    assert rule.state == Rule.State.ACTIVE and rule.current_version_id == rule.latest_version_id
+    assert rule.declined_by_id is None and rule.declined_at is None
+    assert check_agreement(agreement_of(alice)) == []
+    timeline = alice_client.get(reverse("agreements:timeline")).content.decode()
+    assert "Yes, after all" in timeline
+
+
+def test_once_the_proposer_takes_the_proposal_back_the_decliner_can_only_reopen(couple):
+    alice, bob = couple
+    rule = declined_proposal(alice, bob)
+    consent.take_back(partner=alice, rule=rule, version_id=rule.latest_version_id)
+    consent.take_back(partner=alice, rule=fresh(rule), version_id=rule.latest_version_id)  # twice
+    rule = fresh(rule)
+    assert not rule.may_accept_declined(bob.pk) and rule.may_reopen(bob.pk)
+    with pytest.raises(consent.ConsentError, match="no longer stands by this wording"):
+        consent.accept(partner=bob, rule=rule, version_id=rule.latest_version_id)
+    assert rule.cooling_until(alice.pk) is not None  # taking it back does not end the wait
+    assert check_agreement(agreement_of(alice)) == []
+
+
+def declined_change(alice, bob) -> Rule:
+    """Rule 1 in force, and Alice's change to it declined by Bob (her yes to it stands)."""
+    rule = rules_of(alice)[0]
+    consent.accept(partner=alice, rule=rule, version_id=version(rule))
+    consent.accept(partner=bob, rule=fresh(rule), version_id=version(rule))
+    consent.propose_change(partner=alice, rule=fresh(rule), title="T", text="A new wording.")
+    consent.decline(partner=bob, rule=fresh(rule), version_id=fresh(rule).pending_version_id)
+    return fresh(rule)
+
+
+def test_a_declined_change_to_a_rule_in_force_can_still_be_accepted(couple, bob_client):
+    alice, bob = couple
+    rule = declined_change(alice, bob)
+    assert rule.state == Rule.State.ACTIVE and rule.pending_version_id is None
+    assert "The change that was declined" in bob_client.get("/agreement/").content.decode()
+    consent.accept(partner=bob, rule=rule, version_id=rule.latest_version_id)
+    rule = fresh(rule)
+    assert rule.state == Rule.State.ACTIVE and rule.current_version.text == "A new wording."
+    assert check_agreement(agreement_of(alice)) == []
+
+
+@pytest.mark.parametrize("then", ["withdraw", "archive", "propose"])
+def test_what_puts_a_declined_wording_aside_ends_the_yes_that_stood(couple, then):
+    alice, bob = couple
+    rule = declined_change(alice, bob)
+    declined = rule.latest_version_id
+    if then == "withdraw":
+        consent.withdraw(partner=alice, rule=rule)
+    elif then == "archive":
+        consent.withdraw(partner=alice, rule=rule)
+        consent.archive(partner=alice, rule=fresh(rule))
+    else:
+        consent.propose_change(partner=bob, rule=rule, title="T", text="Bob's own wording.")
+    rule = fresh(rule)
+    assert not rule.may_accept_declined(bob.pk)
+    with pytest.raises(consent.ConsentError):
+        consent.accept(partner=bob, rule=rule, version_id=declined)
+    assert check_agreement(agreement_of(alice)) == []

@@ -39,27 +39,39 @@ def partners_of(couple) -> list:
     return list(couple.partners.all())
 
 
-def rules_for_page(agreement: Agreement):
-    """Everything the rule cards show, in a number of queries that does not grow with the rules."""
-    live = Acceptance.objects.filter(withdrawn_at__isnull=True).select_related("partner__user")
-    return (
-        agreement.rules.select_related(
-            "current_version",
-            "pending_version__previous",
-            "agreed_version",
-            "latest_version",
-            "proposed_by__user",
-            "withdrawn_by__user",
-            "declined_by__user",
-        )
+def rules_for_page(agreement: Agreement, partners: list, **filters) -> list[Rule]:
+    """Everything the rule cards show, in a number of queries that does not grow with the rules.
+    The people named on a card (who proposed, withdrew, declined, commented) are the couple's
+    seats the gate read already (`partners`), not joined again for every rule."""
+    live = Acceptance.objects.filter(withdrawn_at__isnull=True)
+    rules = list(
+        agreement.rules.filter(**filters)
+        .select_related("current_version", "pending_version__previous", "agreed_version")
+        .select_related("latest_version")
         .prefetch_related(
             Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
-            Prefetch(
-                "comments", queryset=Comment.objects.select_related("partner__user", "therapist")
-            ),
+            Prefetch("comments", queryset=Comment.objects.select_related("therapist")),
         )
         .order_by("position", "pk")
     )
+    seats = {p.pk: p for p in partners}
+    for rule in rules:
+        for role in ("proposed_by", "withdrawn_by", "declined_by"):
+            seat = seats.get(getattr(rule, f"{role}_id"))
+            if seat is not None:
+                setattr(rule, role, seat)  # the seat already read, not a write
+        with_people(rule.comments.all(), seats)
+    return rules
+
+
+def with_people(comments, seats: dict) -> list:
+    """Comments with their authors' seats taken from the couple's (read by the gate)."""
+    comments = list(comments)
+    for comment in comments:
+        seat = seats.get(comment.partner_id)
+        if seat is not None:
+            comment.partner = seat
+    return comments
 
 
 def _other_name(partners: list, viewer: Viewer) -> str:
@@ -69,8 +81,8 @@ def _other_name(partners: list, viewer: Viewer) -> str:
 def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     """The context of the page's `live` partial: the summary and the cards, read afresh."""
     partners = partners_of(agreement.couple)
-    rules = list(rules_for_page(agreement))
-    rounds = rounds_for(rules)
+    rules = rules_for_page(agreement, partners)
+    rounds = rounds_for(rules, {p.pk: p for p in partners})
     other = _other_name(partners, viewer)
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
@@ -92,18 +104,21 @@ class Pause:
     """Pause everything, as one viewer sees it: who paused, when, their note, and whether this
     viewer is the one who may reopen all."""
 
-    name: str
-    at: datetime
+    name: str  # "" for a therapist at "the rules" level
+    at: datetime | None
     note: str
     by_viewer: bool  # the pauser: only they may reopen all
 
 
 def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | None:
-    """The agreement's pause for a partner's page (None when nothing is paused, and for anyone
-    but a current partner). No query: the pause is on the agreement row, the name among the
-    couple's partners the gate read."""
-    if agreement.paused_by_id is None or not viewer.is_partner:
+    """The agreement's pause for a partner's or the therapist's page (None when nothing is
+    paused, and for a former partner). A therapist at "the rules" level learns that everything
+    rests, not who paused, when, or why. No query: the pause is on the agreement row, the name
+    among the couple's partners the gate read."""
+    if agreement.paused_by_id is None or not (viewer.is_partner or viewer.is_therapist):
         return None
+    if viewer.is_therapist and not viewer.sees_history:
+        return Pause("", None, "", by_viewer=False)
     by_viewer = agreement.paused_by_id == viewer.seat_id
     name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")
     return Pause(name, agreement.paused_at, agreement.pause_note, by_viewer)
@@ -122,12 +137,14 @@ def after_pause(seat, viewer: Viewer, *, error: str = "", told: str = "") -> dic
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
     context = live_region(agreement, viewer)
-    context["general_comments"] = list(
-        agreement.comments.filter(rule__isnull=True).select_related("partner__user", "therapist")
+    seats = {p.pk: p for p in context["partners"]}
+    context["general_comments"] = with_people(
+        agreement.comments.filter(rule__isnull=True).select_related("therapist"), seats
     )
     if viewer.is_partner:
         context["access_requests"] = _access_notes(agreement)
-        context.update(therapy_pages.offered(agreement))
+        cards = [*context["cards"], *context["archived_cards"]]
+        context.update(therapy_pages.offered(agreement, {c.rule.pk: c.rule for c in cards}))
     return context
 
 
@@ -156,13 +173,18 @@ def card_after_action(
     agreement = now.couple.agreement
     agreement.couple = seat.couple
     partners = partners_of(seat.couple)
-    rule = rules_for_page(agreement).get(pk=rule_id)
+    found = rules_for_page(agreement, partners, pk=rule_id)
+    if not found:
+        raise Rule.DoesNotExist(rule_id)
+    rule = found[0]
+    # The summary: counts, and the titles of what waits for this viewer (a waiting rule's
+    # wording is the one in force, the one agreed, or the proposal: never only the latest).
     shown = list(
         agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related("current_version", "agreed_version", "pending_version", "latest_version")
+        .select_related("current_version", "agreed_version", "pending_version")
         .order_by("position", "pk")
     )
-    rounds = rounds_for([*shown, rule])
+    rounds = rounds_for([*shown, rule], {p.pk: p for p in partners})
     card = make_card(rule, rule.position, viewer, rounds, _other_name(partners, viewer))
     card.error = error
     if open_kind:

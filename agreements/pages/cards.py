@@ -10,7 +10,7 @@ from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.forms import VersionForm, WordingForm
 from agreements.models import Event, Rule
-from agreements.rounds import Answer, Round, round_of, rounds_for
+from agreements.rounds import Answer, Round, on_the_table, round_of, rounds_for
 
 State = Rule.State
 Kind = Event.Kind
@@ -191,7 +191,28 @@ class Card:
 
     @property
     def may_reopen(self) -> bool:
-        return self._may("reopen")
+        return self._may("reopen") and not self.may_accept_declined
+
+    @property
+    def standing_yes(self) -> set[int]:
+        """Who holds a live yes to the wording on the table (the round's acceptances)."""
+        return set(self.round.accepted_at) if self.round is not None else set()
+
+    @property
+    def may_accept_declined(self) -> bool:
+        """The one who declined, while the other's yes still stands."""
+        return self.may_act and self.rule.may_accept_declined(
+            self.viewer.seat_id, self.standing_yes
+        )
+
+    @property
+    def may_take_back_yes(self) -> bool:
+        return self.may_act and self.rule.may_take_back_yes(self.viewer.seat_id, self.standing_yes)
+
+    @property
+    def declined_is_mine(self) -> bool:
+        """The declined wording is this viewer's own proposal."""
+        return self.rule.latest_version.author_id == self.viewer.seat_id
 
     @property
     def may_change(self) -> bool:
@@ -243,7 +264,7 @@ def make_card(
     for the page); without it, read for this rule alone. `other_name`: the viewer's partner."""
     card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
     waiting = rule.pending_version
-    if waiting is None:
+    if on_the_table(rule) is None:
         return card
     current = round_of(rule, rounds)
     card.round = current
@@ -258,6 +279,8 @@ def make_card(
         # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
         card.proposal_note = ""
         card.answers = [replace(a, note="") for a in card.answers]
+    if waiting is None:
+        return card  # a declined wording: its answers, and nothing to compare
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
     if base is not None and base.pk != waiting.pk:
         card.diff = word_diff(base.text, waiting.text)

@@ -24,7 +24,7 @@ DAYS_PER_PAGE = 7
 LINES_PER_DAY = 8
 # Kinds whose events by one person in a row are told in one sentence ("You accepted rules 1, 2
 # and 3"): on the first day a couple accepts the nine defaults, that is 2 lines instead of 27.
-GROUPED = {Kind.ACCEPTED, Kind.ARCHIVED}
+GROUPED = {Kind.ACCEPTED, Kind.ARCHIVED, Kind.WITHDREW}  # Pause everything: one line
 
 STATE_WORDS = {
     Rule.State.ACTIVE: "In force",
@@ -201,7 +201,7 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
             and nxt.kind == Kind.IN_FORCE
             and nxt.rule_id == item.rule_id
         ):
-            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at))
+            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at, item.note))
             i += 2
             continue
         if item.kind in GROUPED and not item.note:
@@ -223,8 +223,12 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
                 run.append(other)
                 j += 1
             if len(run) > 1:
-                verb = "accepted" if item.kind == Kind.ACCEPTED else "archived"
+                verb = {Kind.ACCEPTED: "accepted", Kind.ARCHIVED: "archived"}.get(
+                    item.kind, "withdrew consent from"
+                )
                 text = f"{who(item, viewer)} {verb} {_grouped_rules(run)}"
+                if item.kind == Kind.WITHDREW:
+                    text += ": they rest, not in force"
                 lines.append(_line(text, item.created_at))
                 i = j
                 continue

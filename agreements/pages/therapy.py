@@ -55,18 +55,20 @@ def therapist_access_page(agreement: Agreement, viewer: Viewer) -> dict:
     }
 
 
-def offered(agreement: Agreement) -> dict:
+def offered(agreement: Agreement, rules: dict) -> dict:
     """Open suggestions (with what each would change) and check-ins ready to start, for the
-    partners' agreement page: apart from the rules, never counted as anyone's acceptance."""
+    partners' agreement page: apart from the rules, never counted as anyone's acceptance.
+    `rules`: the agreement's rules by id, as the page read them (not joined again here)."""
     suggestions = list(
         Suggestion.objects.filter(agreement=agreement, status=Suggestion.Status.OPEN)
-        .select_related("therapist", "rule__current_version", "rule__pending_version")
-        .select_related("rule__latest_version")
+        .select_related("therapist")
         .order_by("created_at", "pk")
     )
     for suggestion in suggestions:
         suggestion.diff = None
         if suggestion.rule_id is not None:
+            if suggestion.rule_id in rules:
+                suggestion.rule = rules[suggestion.rule_id]  # the rule already read
             suggestion.diff = word_diff(suggestion.rule.shown_version.text, suggestion.text)
     return {
         "suggestions": suggestions,
