@@ -301,7 +301,7 @@ def every_state(couple, agreement) -> list[Rule]:
     consent.archive(partner=alice, rule=rules[6])
     consent.not_yet(partner=bob, rule=rules[7], version_id=rules[7].pending_version_id)
     consent.propose_rule(partner=bob, agreement=agreement, title="B", text="Bob's rule.")
-    return list(pages.rules_for_page(agreement))
+    return pages.rules_for_page(agreement, list(agreement.couple.partners.all()))
 
 
 ACTIONS = {

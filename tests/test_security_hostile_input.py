@@ -212,14 +212,19 @@ def assert_consistent() -> None:
     ):
         live[version_id].add(partner_id)
     rules = defaultdict(list)
-    for rule in Rule.objects.values(
+    columns = (
         "pk",
         "agreement_id",
         "state",
         "current_version_id",
         "pending_version_id",
         "latest_version_id",
-    ):
+        "agreed_version_id",
+        "declined_by_id",
+    )
+    for rule in Rule.objects.values(*columns):
+        # The wording a partner declined while the other's yes to it stands (Rule's own answer).
+        rule["declined_version_id"] = Rule(**{"id": rule["pk"], **rule}).declined_version_id
         rules[rule["agreement_id"]].append(rule)
 
     for agreement in agreements:
@@ -233,9 +238,10 @@ def assert_consistent() -> None:
             shown = {rule["current_version_id"], rule["pending_version_id"]} - {None}
             assert shown <= set(own), rule
             assert own[rule["latest_version_id"]] == max(own.values()) == len(own), rule
-            # Consent is only ever held for the wording in force or the wording waiting.
+            # Consent is only ever held for the wording in force, the wording waiting, or a
+            # declined wording the other partner still says yes to.
             held = {v for v in own if live[v]}
-            assert held <= shown, rule
+            assert held <= shown | {rule["declined_version_id"]}, rule
             if rule["state"] == Rule.State.ACTIVE:
                 if agreement["couple__ended_at"] is None:
                     assert live[rule["current_version_id"]] >= partners, rule
