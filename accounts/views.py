@@ -82,7 +82,9 @@ def email_invitation(request: HttpRequest) -> HttpResponse:
     except linking.LinkingError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("We emailed your invitation link again. It is the same link."))
+        messages.success(
+            request, _("We emailed your invitation link: the same link as the one shown here.")
+        )
     return redirect("home")
 
 
