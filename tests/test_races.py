@@ -368,6 +368,58 @@ def test_a_draft_written_while_the_couple_forms_is_promoted_or_refused():
         assert check_agreement(agreement) == []
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_a_draft_checked_alone_before_the_couple_forms_waits_for_the_link_to_commit():
+    """The interleaving the person's row lock exists for, forced rather than hoped for: the
+    writer checks "still alone" while the invitation is being accepted, and the couple's drafts
+    are promoted before the writer saves. Without the lock the draft would be saved after the
+    promotion, kept with nobody to see it; with it, the writer waits for the link to commit and
+    is told to propose on the shared agreement."""
+    import threading
+    from unittest import mock
+
+    from agreements import drafts
+    from agreements.models import Draft
+
+    promoting, checked, promoted = threading.Event(), threading.Event(), threading.Event()
+    real_check, real_promote = drafts._check_alone, drafts.promote
+
+    def check_then_wait(user):
+        real_check(user)
+        checked.set()
+        promoted.wait(timeout=3)  # without the lock: the promotion happens right here
+
+    def promote_once_checked(**kwargs):
+        promoting.set()  # the people's rows are locked by now
+        checked.wait(timeout=1)  # with the lock the writer is blocked before its check
+        found = real_promote(**kwargs)
+        promoted.set()
+        return found
+
+    def write_while_joining():
+        promoting.wait(timeout=3)
+        return drafts.save_draft(user=joiner, text="Written while joining")
+
+    inviter = make_user("lock-i@example.com", "I")
+    joiner = make_user("lock-j@example.com", "J")
+    invitation = linking.create_invitation(inviter=inviter)
+    with (
+        mock.patch.object(drafts, "_check_alone", check_then_wait),
+        mock.patch.object(drafts, "promote", promote_once_checked),
+    ):
+        accepted, drafted = run_together(
+            lambda: linking.accept_invitation(token=invitation.token, user=joiner),
+            write_while_joining,
+        )
+    assert promoting.is_set()
+    assert isinstance(accepted, Couple), accepted
+    assert isinstance(drafted, drafts.DraftError), drafted
+    assert "linked" in drafted.message
+    assert not Draft.objects.filter(user=joiner).exists()
+    assert check_agreement(Agreement.objects.get(couple=accepted)) == []
+
+
 def test_the_decliner_accepting_while_the_proposer_takes_it_back_keep_the_invariants():
     """After a decline the proposer's yes stands: the decliner's late yes and the proposer's take
     back race; the rule comes into force only if the yes still stood when the accept ran."""
