@@ -157,9 +157,17 @@ def signed_in(browser, url: str, email: str, password: str, totp_secret: str | N
     return state
 
 
+PHONE_SHARE = """
+if (typeof navigator.share !== "function") {
+  navigator.share = function () { return Promise.resolve(); };
+  navigator.canShare = function () { return true; };
+}
+"""
+
+
 def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> None:
     def context(person: str | None = None):
-        return browser.new_context(
+        made = browser.new_context(
             base_url=url,
             viewport=viewport,
             device_scale_factor=1,
@@ -167,6 +175,11 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
             has_touch=size == "phone",
             storage_state=sessions[person] if person else None,
         )
+        if size == "phone":
+            # A phone's browser offers the Web Share API; headless Chromium does not, so the
+            # invitation's Share button (shown only where sharing exists) would be missing.
+            made.add_init_script(PHONE_SHARE)
+        return made
 
     visitor = context()
     page = visitor.new_page()
