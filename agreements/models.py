@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -421,14 +422,16 @@ class EventQuerySet(models.QuerySet):
             return self.filter(private_to__isnull=True)
         return self.filter(Q(private_to__isnull=True) | Q(private_to_id=seat_id))
 
-    def seen_by_therapist(self, therapist_id, granted_at) -> "EventQuerySet":
+    def seen_by_therapist(self, therapist_id, granted_at, scope="history") -> "EventQuerySet":
         """The one reading of the ledger for a therapist (their pages, timeline, history, counts
         and last activity): no sealed answer; nothing of another therapist; nothing about a
         request, a declined request or a level asked for and not agreed, ever (those kinds
         never reach a therapist); and of their own access only what happened from the moment
-        both partners agreed (`granted_at`). Both arguments may be outer references (the
-        client list counts every couple in one query)."""
-        return (
+        both partners agreed (`granted_at`). At "the rules" level (`scope`), nothing that would
+        tell who proposed, answered or withdrew, or when: only the comments and what became of
+        the therapist's own offers. The arguments may be outer references (the client list
+        counts every couple in one query)."""
+        queryset = (
             self.filter(private_to__isnull=True)
             .exclude(kind__in=NEVER_TO_THERAPIST)
             .exclude(Q(therapist__isnull=False) & ~Q(therapist_id=therapist_id))
@@ -437,15 +440,36 @@ class EventQuerySet(models.QuerySet):
                 & (Q(therapist__isnull=True) | Q(created_at__lt=granted_at))
             )
         )
+        if isinstance(scope, str):
+            if scope == "history":
+                return queryset
+            return queryset.filter(kind__in=SEEN_AT_THE_RULES_LEVEL)
+        return queryset.filter(
+            Q(Exact(scope, Value("history"))) | Q(kind__in=SEEN_AT_THE_RULES_LEVEL)
+        )
 
     def seen_through(self, access: "TherapistAccess") -> "EventQuerySet":
-        return self.seen_by_therapist(access.therapist_id, access.granted_at)
+        return self.seen_by_therapist(access.therapist_id, access.granted_at, access.scope)
 
 
 # What a therapist never reads of the ledger (EventQuerySet.seen_by_therapist): a request, its
 # decline, a widening asked for and one kept back. And the kinds about a therapist's access, which
 # they read only from the moment both partners agreed to theirs.
 NEVER_TO_THERAPIST = ["access_requested", "access_declined", "scope_widen_asked", "scope_kept"]
+# What a therapist at "the rules" level may count and date: the comments, their own offers and
+# what became of them (their page lists it), and their own access.
+SEEN_AT_THE_RULES_LEVEL = [
+    "commented",
+    "suggested_rule",
+    "suggested_wording",
+    "suggestion_adopted",
+    "suggestion_set_aside",
+    "checkin_invited",
+    "exercise_started",
+    "access_granted",
+    "scope_widened",
+    "scope_narrowed",
+]
 ACCESS_KINDS = [
     "access_requested",
     "access_granted",

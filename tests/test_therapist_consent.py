@@ -547,3 +547,32 @@ def test_sharing_with_a_therapist_is_offered_and_done_only_when_one_has_access(
     assert "Share with our therapist" not in page and "Stop sharing" in page
     services.set_sharing(partner=couple[0], checkin=checkin, share=False)
     assert not checkin.answers.get(partner=couple[0]).shared_with_therapist
+
+
+def _client_meta(client) -> str:
+    home = client.get(reverse("therapist:home")).content.decode()
+    return re.search(r'<p class="meta">.*?</p>', home, re.S).group(0)
+
+
+def test_at_the_rules_level_the_counts_tell_no_one_s_answers_nor_when(couple, dana_2fa, erin):
+    """ "Updates since your last visit" and "last activity" count what the level lets the
+    therapist read with its date: a partner's "not yet" is not one of them; a reply is."""
+    w = Couple(couple, dana_2fa, erin, Scope.RULES)
+    dana = client_for(dana_2fa)
+    dana.get(reverse("therapist:couple", args=[w.agreement.pk]))  # a visit
+    before = _client_meta(dana)
+    assert "Nothing new since your last visit" in before
+    consent.not_yet(
+        partner=w.bob,
+        rule=w.rules["waiting_for_b"],
+        version_id=w.rules["waiting_for_b"].pending_version_id,
+        note="After the holidays.",
+    )
+    assert _client_meta(dana) == before
+    therapy.add_comment(agreement=w.agreement, partner=w.bob, text="We read it together.")
+    assert "1 update</strong> since your last visit" in _client_meta(dana)
+    # At the history level the same answer is news.
+    therapy.widen_scope(partner=w.alice, access_id=w.access.pk)
+    therapy.widen_scope(partner=w.bob, access_id=w.access.pk)
+    consent.withdraw(partner=w.alice, rule=w.rules["also_in_force"])
+    assert "updates</strong> since your last visit" in _client_meta(dana)

@@ -48,7 +48,7 @@ def _with_counts(accesses, therapist: User):
     # What the ledger lets this therapist read is all that counts as news or activity: nothing
     # sealed, nothing about a request or a declined one (Event.objects.seen_by_therapist).
     events = Event.objects.seen_by_therapist(
-        OuterRef("therapist_id"), OuterRef("granted_at")
+        OuterRef("therapist_id"), OuterRef("granted_at"), OuterRef("scope")
     ).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
