@@ -342,8 +342,12 @@ def test_every_sentence_a_therapist_reads_is_written_for_a_therapist(couple, dan
             "with Dana",
             "Dana's suggestion",
             "accepted by both of you",
+            "our history",
+            "your history",
         ):
             assert addressed_to_the_couple not in text, (name, addressed_to_the_couple)
+    home = client.get(reverse("therapist:home")).content.decode()
+    assert "our history" not in home and "the rules and their history" in home
     timeline = client.get(reverse("therapist:timeline", args=[w.agreement.pk])).content.decode()
     assert "Bob set aside your suggestion “Slow Sundays”." in timeline
     assert "You suggested a new rule." in timeline
