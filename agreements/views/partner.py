@@ -277,12 +277,15 @@ def therapist_request(request: HttpRequest, access_id: int) -> HttpResponse:
         except consent.ConsentError as error:
             messages.error(request, error.message)
         else:
-            messages.success(
-                request,
-                f"{asked.therapist_name} has access from now on."
-                if agreeing
-                else "Your answer is recorded. Nothing was shared.",
-            )
+            if answer == "agree_rules":
+                done = _("%(name)s sees the rules only, from now on.") % {
+                    "name": asked.therapist_name
+                }
+            elif agreeing:
+                done = f"{asked.therapist_name} has access from now on."
+            else:
+                done = "Your answer is recorded. Nothing was shared."
+            messages.success(request, done)
         return redirect("agreements:therapist_access")
     return render(
         request, "agreements/therapist_request.html", therapy_pages.request_page(asked, viewer)
