@@ -120,7 +120,7 @@ def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | No
     among the couple's partners the gate read."""
     if agreement.paused_by_id is None or not (viewer.is_partner or viewer.is_therapist):
         return None
-    if viewer.is_therapist and not viewer.sees_history:
+    if not viewer.sees_who:
         return Pause("", None, "", by_viewer=False)
     by_viewer = agreement.paused_by_id == viewer.seat_id
     name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")
