@@ -72,6 +72,14 @@ class Viewer:
             return self.therapist_access is not None and self.therapist_access.shares_history
         return True
 
+    @property
+    def sees_who(self) -> bool:
+        """Who proposed, answered, withdrew, declined or replied, and when: the one question
+        every card, page and template asks before naming a partner or dating an answer. A
+        therapist at "the rules" level reads each rule's wording, its state and the comments,
+        and nothing of who did what or when (the statement the partners agreed to says so)."""
+        return self.sees_history
+
 
 class NotLinked(Http404):
     """The signed-in partner has no current couple (not linked yet, or the partnership ended).

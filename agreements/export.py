@@ -30,7 +30,9 @@ from intimacy.validators import one_line
 
 
 def therapist_data(user: User) -> dict:
-    """A therapist's own part: their accesses, session notes and client links."""
+    """A therapist's own part: their accesses, session notes and client links. An access is
+    theirs from the moment both partners agreed: a request, a declined one, or when it was
+    asked for, is the couple's and never in here."""
     return {
         "therapist_accesses": [
             {
@@ -38,13 +40,14 @@ def therapist_data(user: User) -> dict:
                 "agreement_id": access.agreement_id,
                 "status": access.status,
                 "scope": access.scope,
-                "requested_at": iso(access.requested_at),
                 "granted_at": iso(access.granted_at),
                 "ended_at": iso(access.ended_at),
                 "last_viewed_at": iso(access.last_viewed_at),
                 "previous_viewed_at": iso(access.previous_viewed_at),
             }
-            for access in TherapistAccess.objects.filter(therapist=user).order_by("pk")
+            for access in TherapistAccess.objects.filter(
+                therapist=user, granted_at__isnull=False
+            ).order_by("pk")
         ],
         # The therapist's own writing; the couples' data stays with the couples.
         "session_notes": [
@@ -62,6 +65,7 @@ def therapist_data(user: User) -> dict:
                 "created_at": iso(link.created_at),
                 "expires_at": iso(link.expires_at),
                 "cancelled_at": iso(link.cancelled_at),
+                "label": link.label,
             }
             for link in ClientLink.objects.filter(therapist=user).order_by("pk")
         ],
@@ -305,7 +309,7 @@ def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None)
         ]
         for access in data["therapist_accesses"]:
             lines.append(
-                f"- Access {access['id']}: {access['status']}, asked {_when(access['requested_at'])}"
+                f"- Access {access['id']}: {access['status']}, given {_when(access['granted_at'])}"
                 + (f", ended {_when(access['ended_at'])}" if access["ended_at"] else "")
             )
         if not data["therapist_accesses"]:

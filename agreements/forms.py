@@ -1,6 +1,7 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from agreements.models import MAX_NOTE, MAX_PROMPT, MAX_TEXT, MAX_TITLE, TherapistAccess
+from agreements.models import MAX_LABEL, MAX_NOTE, MAX_PROMPT, MAX_TEXT, MAX_TITLE, TherapistAccess
 from intimacy.validators import validate_one_line
 
 
@@ -105,6 +106,22 @@ class ExerciseForm(forms.Form):
             (rule.pk, f"Rule {rule.position}: {rule.shown_version.title or 'untitled'}")
             for rule in rules
         ]
+
+
+class LinkLabelForm(forms.Form):
+    """The therapist's private name for a client link (therapy.label_client_link)."""
+
+    label = forms.CharField(
+        label=_("Your private label"),
+        help_text=_("Only you see it, never the couple."),
+        max_length=MAX_LABEL,
+        required=False,
+        strip=True,
+        validators=[validate_one_line],
+        error_messages={
+            "max_length": _("A label can be at most %(limit_value)d characters."),
+        },
+    )
 
 
 def first_error(form: forms.Form) -> str:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,7 @@ CLIENT_LINK_LIFETIME = timedelta(days=14)
 # After a decline, how long the partner who was told no may not propose that rule again.
 COOLING_OFF = timedelta(days=7)
 MAX_PROMPT = 500
+MAX_LABEL = 80
 
 
 class Agreement(models.Model):
@@ -414,10 +416,70 @@ class Acceptance(models.Model):
 class EventQuerySet(models.QuerySet):
     def visible_to(self, seat_id: int | None) -> "EventQuerySet":
         """What one person may read of the ledger: every event but a sealed answer of someone
-        else (`private_to`). `seat_id` None: a therapist, or anyone with no seat."""
+        else (`private_to`). `seat_id` None: anyone with no seat (a therapist reads through
+        `seen_by_therapist`, which starts here)."""
         if seat_id is None:
             return self.filter(private_to__isnull=True)
         return self.filter(Q(private_to__isnull=True) | Q(private_to_id=seat_id))
+
+    def seen_by_therapist(self, therapist_id, granted_at, scope="history") -> "EventQuerySet":
+        """The one reading of the ledger for a therapist (their pages, timeline, history, counts
+        and last activity): no sealed answer; nothing of another therapist; nothing about a
+        request, a declined request or a level asked for and not agreed, ever (those kinds
+        never reach a therapist); and of their own access only what happened from the moment
+        both partners agreed (`granted_at`). At "the rules" level (`scope`), nothing that would
+        tell who proposed, answered or withdrew, or when: only the comments and what became of
+        the therapist's own offers. The arguments may be outer references (the client list
+        counts every couple in one query)."""
+        queryset = (
+            self.filter(private_to__isnull=True)
+            .exclude(kind__in=NEVER_TO_THERAPIST)
+            .exclude(Q(therapist__isnull=False) & ~Q(therapist_id=therapist_id))
+            .exclude(
+                Q(kind__in=ACCESS_KINDS)
+                & (Q(therapist__isnull=True) | Q(created_at__lt=granted_at))
+            )
+        )
+        if isinstance(scope, str):
+            if scope == "history":
+                return queryset
+            return queryset.filter(kind__in=SEEN_AT_THE_RULES_LEVEL)
+        return queryset.filter(
+            Q(Exact(scope, Value("history"))) | Q(kind__in=SEEN_AT_THE_RULES_LEVEL)
+        )
+
+    def seen_through(self, access: "TherapistAccess") -> "EventQuerySet":
+        return self.seen_by_therapist(access.therapist_id, access.granted_at, access.scope)
+
+
+# What a therapist never reads of the ledger (EventQuerySet.seen_by_therapist): a request, its
+# decline, a widening asked for and one kept back. And the kinds about a therapist's access, which
+# they read only from the moment both partners agreed to theirs.
+NEVER_TO_THERAPIST = ["access_requested", "access_declined", "scope_widen_asked", "scope_kept"]
+# What a therapist at "the rules" level may count and date: the comments, their own offers and
+# what became of them (their page lists it), and their own access.
+SEEN_AT_THE_RULES_LEVEL = [
+    "commented",
+    "suggested_rule",
+    "suggested_wording",
+    "suggestion_adopted",
+    "suggestion_set_aside",
+    "checkin_invited",
+    "exercise_started",
+    "access_granted",
+    "scope_widened",
+    "scope_narrowed",
+]
+ACCESS_KINDS = [
+    "access_requested",
+    "access_granted",
+    "access_declined",
+    "access_ended",
+    "scope_widen_asked",
+    "scope_widened",
+    "scope_narrowed",
+    "scope_kept",
+]
 
 
 class Event(models.Model):
@@ -445,6 +507,9 @@ class Event(models.Model):
         SCOPE_WIDEN_ASKED = "scope_widen_asked", "Asked to share the history with the therapist"
         SCOPE_WIDENED = "scope_widened", "Agreed to share the history with the therapist"
         SCOPE_NARROWED = "scope_narrowed", "Limited the therapist's access to the rules"
+        # A partner kept the access to the rules when the other asked to share the history
+        # (or the asker took the ask back): a declined request, which no therapist ever reads.
+        SCOPE_KEPT = "scope_kept", _("Kept the therapist's access to the rules")
         SUGGESTED_RULE = "suggested_rule", "Suggested a rule"
         SUGGESTED_WORDING = "suggested_wording", "Suggested new wording"
         SUGGESTION_ADOPTED = (
@@ -638,6 +703,9 @@ class ClientLink(models.Model):
     agreement = models.ForeignKey(
         Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The therapist's own name for this link and the couple it is for ("the Tuesday couple"):
+    # theirs alone, never shown to the couple (therapy.label_client_link).
+    label = EncryptedTextField(blank=True, validators=[MaxLengthValidator(MAX_LABEL)])
 
     class Meta:
         ordering = ["-created_at", "pk"]

@@ -210,6 +210,12 @@ def seed_demo_therapist(*, dana: User, couple: tuple[Partner, Partner]) -> None:
         note="Something to try between our sessions.",
     )
     therapy.adopt_suggestion(partner=first, suggestion_id=adopted.pk)
+    # Dana's own name for the couple on her client list (never shown to them).
+    access = agreement.therapist_accesses.get(therapist=dana, status=TherapistAccess.Status.ACTIVE)
+    if access.client_link_id is not None:
+        therapy.label_client_link(
+            therapist=dana, link_id=access.client_link_id, label="Thursday evenings"
+        )
 
 
 def demo_client_link(*, dana: User) -> str:
@@ -218,5 +224,6 @@ def demo_client_link(*, dana: User) -> str:
     ClientLink.objects.filter(
         therapist=dana, used_at__isnull=True, cancelled_at__isnull=True
     ).update(cancelled_at=timezone.now())
-    _, token = therapy.create_client_link(therapist=dana)
+    link, token = therapy.create_client_link(therapist=dana)
+    therapy.label_client_link(therapist=dana, link_id=link.pk, label="New couple, first session")
     return settings.SITE_URL.rstrip("/") + reverse("agreements:client_link", args=[token])

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("links/", views.invite, name="invite"),
     path("links/<int:link_id>/cancel/", views.cancel_link, name="cancel_link"),
+    path("links/<int:link_id>/label/", views.label_link, name="label_link"),
     path("couples/<int:agreement_id>/", views.couple, name="couple"),
     path("couples/<int:agreement_id>/rules/<int:rule_id>/", views.history, name="history"),
     path("couples/<int:agreement_id>/timeline/", views.timeline, name="timeline"),

@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Partner, User
 from agreements import consent, notify
 from agreements.consent import ConsentError, NothingChanged, normalise, record_event
 from agreements.models import (
+    MAX_LABEL,
     MAX_PROMPT,
     Agreement,
     CheckInInvitation,
@@ -191,6 +193,25 @@ def cancel_client_link(*, therapist: User, link_id: int) -> None:
                 record_event(agreement, Kind.ACCESS_ENDED, therapist=therapist)
 
 
+def label_client_link(*, therapist: User, link_id: int, label: str) -> ClientLink:
+    """The therapist's private name for one of their links (and the couple it is for), on one
+    line, at most MAX_LABEL characters; empty clears it. Never shown to the couple, so nothing
+    is written to any couple's ledger."""
+    label = " ".join((label or "").split())
+    if len(label) > MAX_LABEL:
+        raise ConsentError(_("A label can be at most %(count)d characters.") % {"count": MAX_LABEL})
+    with transaction.atomic():
+        link = (
+            ClientLink.objects.select_for_update().filter(pk=link_id, therapist=therapist).first()
+        )
+        if link is None:
+            raise LinkNotFound
+        if link.label != label:
+            link.label = label
+            link.save(update_fields=["label"])
+    return link
+
+
 def find_usable_link(token: str) -> ClientLink | None:
     """The link for this token if it can still be used; None for a forged, used, expired or
     cancelled one alike, so that no answer tells them apart."""
@@ -255,8 +276,11 @@ def ask_partner(*, partner: Partner, token: str, scope: str) -> TherapistAccess:
     return access
 
 
-def agree(*, partner: Partner, access_id: int) -> TherapistAccess:
-    """The other partner agrees: only now does access start, and the therapist hear of it."""
+def agree(*, partner: Partner, access_id: int, scope: str = "") -> TherapistAccess:
+    """The other partner agrees: only now does access start, and the therapist hear of it.
+    `scope` "rules" answers a request for "the rules and our history" with the narrower level
+    ("Agree, but only the rules"): access starts at the rules. Nobody can answer with more than
+    was asked."""
     with transaction.atomic():
         access, seat = _lock_partner_access(partner, access_id)
         if access.status != Status.REQUESTED:
@@ -273,12 +297,14 @@ def agree(*, partner: Partner, access_id: int) -> TherapistAccess:
             )
         if access.client_link is not None and access.client_link.cancelled_at is not None:
             raise ConsentError("The therapist cancelled this invitation.")
+        if scope and Scope(scope) == Scope.RULES:
+            access.scope = Scope.RULES
         now = timezone.now()
         access.status = Status.ACTIVE
         access.approved_by = seat
         access.granted_at = now
         access.statement = statement(access.scope, therapist)
-        access.save(update_fields=["status", "approved_by", "granted_at", "statement"])
+        access.save(update_fields=["status", "approved_by", "granted_at", "scope", "statement"])
         record_event(access.agreement, Kind.ACCESS_GRANTED, partner=seat, therapist=therapist)
         emails.send("therapist_access", therapist.email, {"name": therapist.display_name})
     return access
@@ -337,14 +363,15 @@ def narrow_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
             return access  # over already
         if access.scope == Scope.RULES and not access.requested_scope:
             return access  # a double submit
+        # Keeping to the rules when the history was only asked for declines a request: the
+        # therapist's access did not change, and they never read of it (SCOPE_KEPT).
+        kind = Kind.SCOPE_NARROWED if access.scope == Scope.HISTORY else Kind.SCOPE_KEPT
         access.scope = Scope.RULES
         access.requested_scope = ""
         access.scope_requested_by = None
         access.statement = statement(Scope.RULES, access.therapist)
         access.save(update_fields=["scope", "requested_scope", "scope_requested_by", "statement"])
-        record_event(
-            access.agreement, Kind.SCOPE_NARROWED, partner=seat, therapist=access.therapist
-        )
+        record_event(access.agreement, kind, partner=seat, therapist=access.therapist)
     return access
 
 
@@ -376,6 +403,18 @@ def end_access(
         access.save(update_fields=["status", "ended_at", "requested_scope", "scope_requested_by"])
         # The event names whose access it was, so that it stays out of any other therapist's view.
         record_event(access.agreement, Kind.ACCESS_ENDED, partner=seat, therapist=access.therapist)
+
+
+def has_live_therapist(couple_id: int) -> bool:
+    """Whether a therapist can read this couple's agreement now: what "Share with our
+    therapist" asks before it is offered, and what checkins.services.set_sharing asks before it
+    shares (the gate, access.therapist_access_or_404, lets in exactly these)."""
+    return TherapistAccess.objects.filter(
+        agreement__couple_id=couple_id,
+        agreement__couple__ended_at__isnull=True,
+        status=Status.ACTIVE,
+        therapist__isnull=False,
+    ).exists()
 
 
 def _check_current(partner: Partner, agreement: Agreement) -> Agreement:

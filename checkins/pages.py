@@ -44,6 +44,8 @@ class CheckInView:
     named_rules: list[Rule] = field(default_factory=list)
     waiting_for_you: bool = False
     shared_by_both: bool = False
+    # A therapist can read the agreement now: "Share with our therapist" is offered only then.
+    therapist_may_read: bool = False
     propose_url: str = ""
     etag: str = ""
 
@@ -161,9 +163,13 @@ def checkin_page(
     """One check-in as the gate found it, for this partner: its answers and named rules read
     now (and rule 1 when a revealed check-in asks for care)."""
     with_answers_and_rules([checkin])
-    return view_for_partner(
+    view = view_for_partner(
         checkin, seat, can_write=can_write, partners=partners, care_rule=care_rule_for([checkin])
     )
+    if checkin.is_revealed and can_write:
+        view.therapist_may_read = therapy.has_live_therapist(checkin.couple_id)
+        view.etag = _etag(view, checkin.answers.all())
+    return view
 
 
 def view_for_therapist(checkin: CheckIn) -> CheckInView:
@@ -212,6 +218,7 @@ def _etag(view: CheckInView, answers) -> str:
     checkin = view.checkin
     stamps = [view.status, checkin.revealed_at, checkin.closed_at, checkin.touched_at]
     stamps += [(p.name, p.state) for p in view.people]
+    stamps.append(view.therapist_may_read)
     for a in sorted(answers, key=lambda a: a.pk):
         stamps += [a.pk, a.sealed_at, a.replied_at, a.shared_with_therapist]
     digest = hashlib.sha256("|".join(str(s) for s in stamps).encode()).hexdigest()[:16]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Couple, Partner, User
 from agreements import consent, notify, therapy
@@ -23,6 +24,14 @@ from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
 
 WENT_STALE = "This check-in was left untouched for two weeks, so it closed without being revealed."
+NO_THERAPIST = _(
+    "No therapist has access to your agreement now, so there is no one to share this with. "
+    "Nothing was shared."
+)
+EXERCISE_WAITS = _(
+    "A check-in is open now, so this one waits: you can start it once the open one is revealed "
+    "or let go. Nothing was changed."
+)
 
 
 class CheckInError(Exception):
@@ -272,6 +281,9 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
         answer = locked.answers.get(partner.pk)
         if answer is None:
             raise CheckInError("Only a partner who answered can share.")
+        # Read under the couple's lock, which ending or granting an access takes too.
+        if share and not therapy.has_live_therapist(locked.couple.pk):
+            raise CheckInError(str(NO_THERAPIST))
         if answer.shared_with_therapist != share:
             answer.shared_with_therapist = share
             answer.save(update_fields=["shared_with_therapist"])
@@ -309,8 +321,8 @@ def erase_for(*, user: User) -> None:
 
 def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[CheckIn, bool]:
     """An exercise a therapist invited the couple to becomes the couple's check-in, with the
-    therapist's prompt as its topic (and the rule it is about). When a check-in is open already,
-    that one is returned (second value False) and the invitation stays ready to start."""
+    therapist's prompt as its topic (and the rule it is about). While a check-in is open the
+    invitation waits (CheckInError, nothing changed): it is started once that one ends."""
     with transaction.atomic():
         invitation = (
             therapy.pending_exercises(Agreement.objects.get(couple_id=partner.couple_id))
@@ -326,4 +338,8 @@ def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[Chec
         )
         if created:
             therapy.start_exercise(partner=partner, invitation_id=invitation.pk)
+    if not created:
+        # The open check-in is left as it is (answers sealed in it stay), and the invitation
+        # stays ready to start: it blocks nothing, and nothing blocks it once that one ends.
+        raise CheckInError(str(EXERCISE_WAITS))
     return checkin, created

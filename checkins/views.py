@@ -49,14 +49,12 @@ def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """A check-in a therapist invited the couple to, started with the therapist's prompt."""
     invitation_id, viewer = access.exercise_of_partner_or_404(request, invitation_id)
     try:
-        checkin, created = services.start_from_invitation(
+        checkin, _ = services.start_from_invitation(
             partner=viewer.seat, invitation_id=invitation_id
         )
     except services.CheckInError as error:
         messages.error(request, error.message)
         return redirect("checkins:list")
-    if not created:
-        messages.info(request, "A check-in is already open, so here it is.")
     return redirect("checkins:checkin", checkin.pk)
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements import therapy
-from agreements.stories import therapist_review
+from agreements.stories import grant_therapist, therapist_review
 from checkins import services
 from checkins.models import STALE_AFTER, CheckIn
 from intimacy import privacy
@@ -53,7 +53,7 @@ def open_checkin(alice_client) -> CheckIn:
 
 
 def test_every_change_to_a_check_in_shows_on_the_other_partners_next_request(
-    couple, alice_client, bob_client
+    couple, alice_client, bob_client, dana_2fa
 ):
     assert "A check-in is open" not in html(bob_client, reverse("checkins:list"))
 
@@ -78,6 +78,9 @@ def test_every_change_to_a_check_in_shows_on_the_other_partners_next_request(
     act(bob_client, "reply", checkin, {"text": REPLY})
     assert f"replied: {REPLY}" in html(alice_client, checkin_path(checkin))
 
+    assert "Share with our therapist" not in html(alice_client, checkin_path(checkin))
+    grant_therapist(couple, dana_2fa)  # sharing is offered only when a therapist has access
+    assert "Share with our therapist" in html(alice_client, checkin_path(checkin))
     act(alice_client, "share", checkin, {"share": "yes"})
     assert "Alice: shares it" in html(bob_client, checkin_path(checkin))
 
@@ -267,6 +270,8 @@ def test_every_request_for_a_check_in_screen_costs_the_same_queries(
     assert len(set(open_costs[:3])) == 1 and len(set(open_costs[3:])) == 1
 
     act(bob_client, "seal", checkin, {"want": BOBS})
-    # Revealed, with the lowest step: rule 1 is read too, for the gentle note.
-    assert costs(alice_client) == [n + 1 for n in open_costs]
-    assert costs(bob_client) == [n + 1 for n in open_costs]
+    # Revealed, with the lowest step: rule 1 is read too, for the gentle note; and the check-in
+    # asks whether a therapist can read the agreement ("Share with our therapist").
+    revealed = [n + 1 for n in open_costs[:3]] + [n + 2 for n in open_costs[3:]]
+    assert costs(alice_client) == revealed
+    assert costs(bob_client) == revealed

@@ -86,11 +86,14 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     other = _other_name(partners, viewer)
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
+    # The poll's ETag and revision are a partner's: a therapist's page does not poll, and the
+    # revision counts every event, those a therapist never reads (a request, its decline) too.
+    partner_side = not viewer.is_therapist
     return {
         "agreement": agreement,
         "viewer": viewer,
-        "etag": agreement.etag_for(viewer.seat),
-        "revision": agreement.revision_for(viewer.seat),
+        "etag": agreement.etag_for(viewer.seat) if partner_side else "",
+        "revision": agreement.revision_for(viewer.seat) if partner_side else "",
         "partners": partners,
         "cards": make_cards(shown, viewer, other, rounds),
         "archived_cards": make_cards(archived, viewer, other, rounds),
@@ -117,7 +120,7 @@ def pause_of(agreement: Agreement, partners: list, viewer: Viewer) -> Pause | No
     among the couple's partners the gate read."""
     if agreement.paused_by_id is None or not (viewer.is_partner or viewer.is_therapist):
         return None
-    if viewer.is_therapist and not viewer.sees_history:
+    if not viewer.sees_who:
         return Pause("", None, "", by_viewer=False)
     by_viewer = agreement.paused_by_id == viewer.seat_id
     name = next((p.name for p in partners if p.pk == agreement.paused_by_id), "")

@@ -1,6 +1,6 @@
 """What a rule card shows to one viewer: derived from the rule, never stored."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 
 from django import forms
@@ -275,10 +275,12 @@ def make_card(
         card.proposal_note = current.proposal_note
     # The proposer's own yes is "Proposed by …"; every other answer is listed.
     card.answers = [a for a in seen if a.event_id is not None]
-    if not viewer.sees_history:
-        # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
+    if not viewer.sees_who:
+        # A therapist at "the rules" level: the state only. Who proposed, who answered what and
+        # their notes are not in the context at all (Viewer.sees_who).
+        card.proposed_by = ""
         card.proposal_note = ""
-        card.answers = [replace(a, note="") for a in card.answers]
+        card.answers = []
     if waiting is None:
         return card  # a declined wording: its answers, and nothing to compare
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)

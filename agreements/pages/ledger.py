@@ -8,9 +8,10 @@ grouped or paged, so that it changes nothing the viewer can observe."""
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
@@ -66,9 +67,20 @@ class Day:
 # -- words ----------------------------------------------------------------------------------------
 
 
+def _by_this_therapist(event: Event | Comment, viewer: Viewer) -> bool:
+    return (
+        viewer.is_therapist
+        and event.partner_id is None
+        and event.therapist_id is not None
+        and event.therapist_id == viewer.therapist_access.therapist_id
+    )
+
+
 def who(event: Event | Comment, viewer: Viewer) -> str:
     if event.partner_id and event.partner_id == viewer.seat_id:
         return "You"
+    if _by_this_therapist(event, viewer):
+        return _("You")
     if isinstance(event, Comment):
         return capfirst(event.author_name)
     return capfirst(event.actor_name)
@@ -102,6 +114,10 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
     actor = who(event, viewer)
     rule = rule_words(event.rule, event.version)
     is_change = event.version is not None and event.version.number > 1
+    if viewer.is_therapist:
+        told = _for_the_therapist(event, actor, rule)
+        if told:
+            return told
     match event.kind:
         case Kind.CREATED:
             both = "both partners accept" if viewer.is_therapist else "you both accept"
@@ -159,6 +175,34 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
     return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+
+
+def _for_the_therapist(event: Event, actor: str, rule: str) -> str:
+    """The sentences that read differently to the therapist they are about: written to them
+    ("your suggestion", "gave you access"), never to the couple ("you had agreed")."""
+    named = {"actor": actor, "rule": rule}
+    match event.kind:
+        case Kind.REOPENED:
+            return _("%(actor)s reopened %(rule)s, proposing the wording they had agreed") % named
+        case Kind.SUGGESTION_ADOPTED:
+            return _("%(actor)s adopted your suggestion as a proposal: %(rule)s") % named
+        case Kind.SUGGESTION_SET_ASIDE:
+            which = suggestion_words(event.suggestion) if event.suggestion_id else ""
+            about = _(" for %(rule)s") % named if event.rule_id else ""
+            return _("%(actor)s set aside your suggestion%(which)s%(about)s") % {
+                **named,
+                "which": which,
+                "about": about,
+            }
+        case Kind.EXERCISE_STARTED:
+            return _("%(actor)s started the check-in you suggested") % named
+        case Kind.ACCESS_GRANTED:
+            return _("%(actor)s agreed too, and your access began") % named
+        case Kind.SCOPE_WIDENED:
+            return _("%(actor)s agreed too: they share their history with you") % named
+        case Kind.SCOPE_NARROWED:
+            return _("%(actor)s limited your access to the rules") % named
+    return ""
 
 
 def suggestion_words(suggestion) -> str:
@@ -260,14 +304,12 @@ def by_day(items: list[Event | Comment], viewer: Viewer, **options) -> list[Day]
 
 def _events(queryset: QuerySet, viewer: Viewer) -> QuerySet:
     """The events this viewer may read: never someone else's sealed answer."""
-    queryset = queryset.visible_to(None if viewer.is_therapist else viewer.seat_id)
     if viewer.is_therapist:
         # A therapist (here only when the couple shares their history) reads what the statement
-        # lists: every rule event with its note, and the comments; nothing about another
-        # therapist's access, suggestions or exercises.
-        queryset = queryset.exclude(
-            Q(therapist__isnull=False) & ~Q(therapist_id=viewer.therapist_access.therapist_id)
-        )
+        # lists, as the ledger decides for every therapist reader (seen_by_therapist).
+        queryset = queryset.seen_through(viewer.therapist_access)
+    else:
+        queryset = queryset.visible_to(viewer.seat_id)
     return queryset.exclude(kind=Kind.COMMENTED).select_related(
         "partner__user", "therapist", "rule__latest_version", "version", "suggestion"
     )

@@ -8,6 +8,7 @@ from agreements import therapy
 from agreements.access import Viewer
 from agreements.forms import ExerciseForm, SessionNoteForm, SuggestionForm
 from agreements.models import (
+    MAX_LABEL,
     Agreement,
     CheckInInvitation,
     ClientLink,
@@ -44,8 +45,11 @@ def _with_counts(accesses, therapist: User):
     rules = Rule.objects.filter(agreement=OuterRef("agreement_id")).exclude(
         state=Rule.State.ARCHIVED
     )
-    # Nothing sealed is news, or activity, to a therapist (rounds.py).
-    events = Event.objects.visible_to(None).filter(agreement=OuterRef("agreement_id"))
+    # What the ledger lets this therapist read is all that counts as news or activity: nothing
+    # sealed, nothing about a request or a declined one (Event.objects.seen_by_therapist).
+    events = Event.objects.seen_by_therapist(
+        OuterRef("therapist_id"), OuterRef("granted_at"), OuterRef("scope")
+    ).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
         in_force=_count(rules.filter(state=Rule.State.ACTIVE)),
@@ -63,7 +67,7 @@ def client_accesses(therapist: User):
     current = Partner.objects.filter(left_at__isnull=True).select_related("user")
     return (
         _with_counts(_live(therapist), therapist)
-        .select_related("agreement__couple")
+        .select_related("agreement__couple", "client_link")
         .defer("email")  # encrypted, and not shown here: no need to decrypt it for every couple
         .prefetch_related(
             Prefetch("agreement__couple__partners", queryset=current, to_attr="current_partners")
@@ -77,11 +81,17 @@ def home_page(
 ) -> dict:
     """The client list, the links still open to this therapist's eyes, and (once, in the answer
     that made it) a new link."""
+    clients = list(client_accesses(therapist))
     return {
-        "clients": list(client_accesses(therapist)),
+        "clients": clients,
         "links": list(therapy.open_links(therapist)),
         "new_link": new_link,
         "new_link_url": new_link_url,
+        # With no client now: whether an access this therapist had has ended (the home says so,
+        # rather than that no couple ever gave access). Asked only when the list is empty.
+        "had_access": not clients
+        and TherapistAccess.objects.filter(therapist=therapist, granted_at__isnull=False).exists(),
+        "label_max": MAX_LABEL,
     }
 
 
@@ -106,7 +116,7 @@ def couple_page(
     context.update(
         access=live,
         previous_visit=previous_visit,
-        news=agreement.events.visible_to(None).filter(news(live.therapist_id, since)).count(),
+        news=agreement.events.seen_through(live).filter(news(live.therapist_id, since)).count(),
         suggestions=list(
             Suggestion.objects.filter(agreement=agreement, therapist=therapist)
             .select_related("adopted_rule")

@@ -38,6 +38,8 @@ def request_page(access: TherapistAccess, viewer: Viewer) -> dict:
         "request_": access,
         "viewer": viewer,
         "may_answer": access.requested_by_id != viewer.seat_id,
+        # What "Agree, but only the rules" would share instead, in the same words.
+        "rules_statement": therapy.statement(Scope.RULES, access.therapist),
     }
 
 

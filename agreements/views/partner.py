@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -26,6 +27,7 @@ from agreements.access import (
     suggestion_of_partner_or_404,
 )
 from agreements.forms import CommentForm, NoteForm, ScopeForm, WordingForm, first_error
+from agreements.models import TherapistAccess
 from agreements.pages import agreement as pages
 from agreements.pages import ledger, solo
 from agreements.pages import therapy as therapy_pages
@@ -167,8 +169,16 @@ def archived_print(request: HttpRequest, agreement_id: int) -> HttpResponse:
     return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
 
 
+def _agree_to_the_rules(*, partner, access_id: int):
+    return therapy.agree(partner=partner, access_id=access_id, scope=TherapistAccess.Scope.RULES)
+
+
 ACCESS_ACTIONS = {
     "agree": (therapy.agree, "Your answer is recorded: the therapist has access from now on."),
+    "agree_rules": (
+        _agree_to_the_rules,
+        gettext_lazy("Your answer is recorded: the therapist sees the rules only, from now on."),
+    ),
     "refuse": (therapy.decline, "Your answer is recorded. Nothing was shared."),
     "decline": (therapy.decline, "Your answer is recorded. Nothing was shared."),
     "widen": (
@@ -255,21 +265,27 @@ def therapist_request(request: HttpRequest, access_id: int) -> HttpResponse:
     (the one who asked can take it back)."""
     asked, viewer = request_of_partner_or_404(request, access_id)
     if request.method == "POST":
-        agreeing = request.POST.get("action") == "agree"
+        answer = request.POST.get("action")
+        agreeing = answer in ("agree", "agree_rules")
         try:
             if agreeing:
-                therapy.agree(partner=viewer.seat, access_id=asked.pk)
+                # "Agree, but only the rules": access starts at the narrower level.
+                scope = TherapistAccess.Scope.RULES if answer == "agree_rules" else ""
+                therapy.agree(partner=viewer.seat, access_id=asked.pk, scope=scope)
             else:
                 therapy.decline(partner=viewer.seat, access_id=asked.pk)
         except consent.ConsentError as error:
             messages.error(request, error.message)
         else:
-            messages.success(
-                request,
-                f"{asked.therapist_name} has access from now on."
-                if agreeing
-                else "Your answer is recorded. Nothing was shared.",
-            )
+            if answer == "agree_rules":
+                done = _("%(name)s sees the rules only, from now on.") % {
+                    "name": asked.therapist_name
+                }
+            elif agreeing:
+                done = f"{asked.therapist_name} has access from now on."
+            else:
+                done = "Your answer is recorded. Nothing was shared."
+            messages.success(request, done)
         return redirect("agreements:therapist_access")
     return render(
         request, "agreements/therapist_request.html", therapy_pages.request_page(asked, viewer)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import therapy
@@ -20,6 +21,7 @@ from agreements.consent import ConsentError
 from agreements.forms import (
     CommentForm,
     ExerciseForm,
+    LinkLabelForm,
     SessionNoteForm,
     SuggestionForm,
     first_error,
@@ -62,6 +64,29 @@ def cancel_link(request: HttpRequest, link_id: int) -> HttpResponse:
     else:
         messages.success(request, "The link is cancelled: it opens nothing any more.")
     return redirect(reverse("therapist:home") + "#invite")
+
+
+@therapist_required
+@require_POST
+def label_link(request: HttpRequest, link_id: int) -> HttpResponse:
+    """The therapist's private label for one of their client links (and the couple it is for).
+    Another therapist's link is a 404, as a missing one."""
+    link_id = link_id_of_therapist_or_404(request, link_id)
+    form = LinkLabelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+    else:
+        try:
+            therapy.label_client_link(
+                therapist=request.user, link_id=link_id, label=form.cleaned_data["label"]
+            )
+        except therapy.LinkNotFound:
+            raise Http404 from None
+        except ConsentError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Label saved. Only you see it."))
+    return redirect(reverse("therapist:home") + f"#link-{link_id}")
 
 
 @therapist_required

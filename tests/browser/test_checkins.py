@@ -88,6 +88,10 @@ def test_check_in_pages_have_no_accessibility_violations(contexts, alice, bob, c
     for n in range(3):
         revealed(a, b, a_words={"want": f"Want {n}", "overall": 1 + n}, topic=f"Evening {n}")
     shared = revealed(a, b, b_words={"want": "Slow", "overall": 2, "wanted_to_stop": "yes"})
+    # Sharing is offered (and done) only while a therapist has access.
+    TOTP.activate(dana, generate_totp_secret())
+    agreement = a.couple.agreement
+    stories.grant_therapist((a, b), dana)
     for seat in (a, b):
         services.set_sharing(partner=seat, checkin=shared, share=True)
     services.add_reply(partner=b, checkin=shared, text="Thank you")
@@ -119,9 +123,6 @@ def test_check_in_pages_have_no_accessibility_violations(contexts, alice, bob, c
     page.goto(f"/checkins/{let_go.pk}/")
     check("check-in, let go")
 
-    TOTP.activate(dana, generate_totp_secret())
-    agreement = a.couple.agreement
-    stories.grant_therapist((a, b), dana)
     page = contexts.page(dana, bypass_csp=True, **PHONE_CONTEXT)
     page.goto(f"/checkins/therapist/{agreement.pk}/")
     check("therapist, shared check-ins")

@@ -284,7 +284,7 @@ def test_a_therapist_both_partners_chose_comments_until_one_partner_ends_access(
     bob_page.goto("/agreement/")
     bob_page.get_by_role("link", name="Review the request").click()
     confirm_password(bob_page)
-    bob_page.get_by_role("button", name="Agree").click()
+    bob_page.get_by_role("button", name="Agree", exact=True).click()
     expect(bob_page.locator("[data-status=active]")).to_contain_text("Sees the rules")
     assert any("dana@example.com" in m.to for m in mail.outbox)
 

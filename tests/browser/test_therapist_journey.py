@@ -53,7 +53,7 @@ def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_histor
     bob_page.get_by_role("link", name="Review the request").click()
     confirm_password(bob_page)
     expect(bob_page.locator(".statement")).to_contain_text("every earlier wording")
-    bob_page.get_by_role("button", name="Agree").click()
+    bob_page.get_by_role("button", name="Agree", exact=True).click()
     expect(bob_page.locator("[data-status=active]")).to_contain_text(
         "Sees the rules and our history"
     )
@@ -103,4 +103,44 @@ def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_histor
     history = f"/therapist/couples/{suggestion.agreement_id}/rules/{suggestion.adopted_rule_id}/"
     assert dana_page.goto(history).status == 404
     assert dana_page.goto(f"/therapist/couples/{suggestion.agreement_id}/").status == 200
+    expect(dana_page.get_by_role("link", name=re.compile("^Timeline$"))).to_have_count(0)
+
+
+def test_bob_agrees_to_the_rules_only_and_dana_reads_her_own_label_for_them(
+    contexts, alice, bob, couple, dana
+):
+    TOTP.activate(dana, generate_totp_secret())
+    dana_page, alice_page, bob_page = contexts.page(dana), contexts.page(alice), contexts.page(bob)
+
+    # Dana makes a link and gives it her own name for the couple.
+    dana_page.goto("/therapist/")
+    dana_page.get_by_role("button", name="Invite a client couple").click()
+    url = dana_page.locator("[data-client-link]").input_value()
+    path = "/" + url.split("/", 3)[3]
+    dana_page.goto("/therapist/")
+    dana_page.get_by_text("Label this link").click()
+    dana_page.get_by_label("Your private label").fill("The Tuesday couple")
+    dana_page.get_by_role("button", name="Save label").click()
+    expect(dana_page.locator("[data-link] [data-label]")).to_have_text("The Tuesday couple")
+
+    # Alice asks for the rules and their history; Bob answers with the rules only.
+    alice_page.goto(path)
+    confirm_password(alice_page)
+    expect(alice_page.get_by_text("The Tuesday couple")).to_have_count(0)
+    alice_page.locator("[data-scope=history] input").check()
+    alice_page.get_by_role("button", name="Ask my partner").click()
+    bob_page.goto("/agreement/")
+    bob_page.get_by_role("link", name="Review the request").click()
+    confirm_password(bob_page)
+    bob_page.get_by_role("button", name="Agree, but only the rules").click()
+    expect(bob_page.locator("[data-status=active]")).to_have_attribute("data-scope", "rules")
+    expect(bob_page.locator("[data-status=active]")).to_contain_text("Sees the rules")
+    expect(bob_page.get_by_text("The Tuesday couple")).to_have_count(0)
+
+    # Dana's client card carries her label; the couple's history is not hers to read.
+    dana_page.goto("/therapist/")
+    expect(dana_page.locator("[data-client] [data-label]")).to_contain_text("The Tuesday couple")
+    expect(dana_page.locator("[data-client]")).to_contain_text("the rules")
+    dana_page.get_by_role("link", name="Review the agreement").click()
+    expect(dana_page.locator("article.rule-card").first).to_be_visible()
     expect(dana_page.get_by_role("link", name=re.compile("^Timeline$"))).to_have_count(0)
