@@ -1,12 +1,13 @@
 """The agreements part of a person's export, and the Markdown of the whole document (composed in
 intimacy/privacy.py). A partner gets every agreement they were part of; a therapist gets their
 own accesses, notes and links only, never the couples' data. Texts are decrypted; times are
-ISO 8601 in UTC."""
+ISO 8601 in UTC in the JSON, and in the reader's time zone in the Markdown."""
 
 import re
 from datetime import datetime
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
 from accounts.export import iso
 from accounts.models import Partner, User
@@ -25,6 +26,8 @@ from agreements.models import (
     TherapistAccess,
 )
 from intimacy.validators import one_line
+
+REMOVED = "(removed by its author)"
 
 # -- JSON -----------------------------------------------------------------------------------------
 
@@ -231,6 +234,7 @@ def _event(event: Event) -> dict:
         "seat_id": event.partner_id,
         "by": event.actor_name,
         "note": event.note,
+        "note_removed": event.note_removed,
         "created_at": iso(event.created_at),
     }
 
@@ -243,6 +247,7 @@ def _comment(comment: Comment) -> dict:
         "by": comment.author_name,
         "by_therapist": comment.by_therapist,
         "text": comment.text,
+        "removed": comment.removed,
         "created_at": iso(comment.created_at),
     }
 
@@ -278,7 +283,7 @@ def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None)
     lines = [
         "# Rules of the Road: your data",
         "",
-        f"Exported {_when(data['exported_at'])} (times in UTC).",
+        f"Exported {_when(data['exported_at'])} (times in {timezone.get_current_timezone_name()}).",
         "",
         "## Your account",
         "",
@@ -394,7 +399,7 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
             lines += [
                 f"{_md(comment['by'])}, {_when(comment['created_at'])}:",
                 "",
-                *_quote(comment["text"]),
+                *([REMOVED] if comment["removed"] else _quote(comment["text"])),
                 "",
             ]
     if agreement["therapist_accesses"]:
@@ -421,7 +426,9 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"
         lines.append(line)
-        if event["note"]:
+        if event["note_removed"]:
+            lines.append(f"  {REMOVED}")
+        elif event["note"]:
             lines += _quote(event["note"], indent="  ")
     lines.append("")
     return lines
@@ -462,12 +469,13 @@ def _quote(text: str, indent: str = "") -> list[str]:
 
 
 def _when(value: str | None) -> str:
+    """In the reader's time zone (the one active for the request: theirs)."""
     if value is None:
         return "never"
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+    return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
 
 
 def _day(value: str | None) -> str:
     if value is None:
         return "-"
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d")
+    return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d")

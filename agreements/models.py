@@ -458,6 +458,7 @@ class Event(models.Model):
         # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
         PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
         REOPENED_ALL = "reopened_all", _("Reopened all the paused rules")
+        WORDS_REMOVED = "words_removed", _("Removed their own words from this archive")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(
@@ -474,6 +475,9 @@ class Event(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     note = EncryptedTextField(blank=True)
+    # The note's author took their words away (Partner.words_removed_at): the note is gone and
+    # every reader shows "removed by its author", not an empty note.
+    note_removed = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # The therapist's suggestion a partner set aside: the timeline names it.
     suggestion = models.ForeignKey(
@@ -519,6 +523,8 @@ class Comment(models.Model):
     )
     text = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now)
+    # Its author took their words away: the text is gone, readers show "removed by its author".
+    removed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -9,7 +9,15 @@ from accounts.models import Couple, Partner
 from agreements import drafts
 from agreements.consent import create_agreement, record_event
 from agreements.defaults import DEFAULT_RULES
-from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion, TherapistAccess
+from agreements.models import (
+    Acceptance,
+    Agreement,
+    Comment,
+    Event,
+    Rule,
+    RuleVersion,
+    TherapistAccess,
+)
 
 
 def default_rules() -> list[tuple[str, str]]:
@@ -71,3 +79,41 @@ def erase_couple_data(*, couple: Couple) -> None:
             versions.delete()
             agreement.delete()
         couple.delete()
+
+
+class NotYours(Exception):
+    """Only a partner of an ended partnership takes their words out of its archive."""
+
+
+def remove_words_of(*, seat_id: int) -> Partner:
+    """The agreement's side of "your words leave with you": every note this partner wrote (with
+    a proposal, an answer, a withdrawal, a pause …) and every comment they replied become
+    "removed by its author"; the rules' wording stays (both partners wrote what came into force).
+    For an ended partnership only. Locks the couple, then the agreement, then the seat; writes an
+    event (which moves the revision). Done once: a second call changes nothing."""
+    with transaction.atomic():
+        seat = Partner.objects.get(pk=seat_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
+        if couple.ended_at is None:
+            raise NotYours("The partnership has not ended.")
+        agreement = Agreement.objects.select_for_update(no_key=True).filter(couple=couple).first()
+        seat = Partner.objects.select_for_update(no_key=True).get(pk=seat_id)
+        if seat.words_removed_at is not None:
+            return seat
+        now = timezone.now()
+        if agreement is not None:
+            noted = [
+                event.pk
+                for event in Event.objects.filter(agreement=agreement, partner=seat).only("note")
+                if event.note
+            ]
+            Event.objects.filter(pk__in=noted).update(note="", note_removed=True)
+            Comment.objects.filter(agreement=agreement, partner=seat).update(text="", removed=True)
+            if agreement.paused_by_id == seat.pk and agreement.pause_note:
+                agreement.pause_note = ""
+                agreement.save(update_fields=["pause_note"])
+        seat.words_removed_at = now
+        seat.save(update_fields=["words_removed_at"])
+        if agreement is not None:
+            record_event(agreement, Event.Kind.WORDS_REMOVED, partner=seat)
+    return seat

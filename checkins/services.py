@@ -307,6 +307,38 @@ def erase_for(*, user: User) -> None:
     Answer.objects.filter(partner__user=user).update(shared_with_therapist=False)
 
 
+def remove_words_of(*, seat_id: int) -> None:
+    """The check-ins' side of "your words leave with you" (intimacy.privacy.remove_words): this
+    partner's answers lose their words, rating and reply and read "removed by its author", and
+    the topics they gave their check-ins go. For an ended partnership only (nothing is open
+    then); locks couple → agreement → check-ins → answers, the order of every check-in service."""
+    with transaction.atomic():
+        seat = Partner.objects.get(pk=seat_id)
+        couple = Couple.objects.select_for_update().get(pk=seat.couple_id)
+        if couple.ended_at is None:
+            raise CheckInError("This partnership has not ended.")
+        Agreement.objects.select_for_update().filter(couple_id=couple.pk).first()
+        checkin_ids = list(
+            CheckIn.objects.select_for_update()
+            .filter(couple=couple)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        answers = Answer.objects.filter(checkin_id__in=checkin_ids, partner_id=seat_id)
+        list(answers.select_for_update().order_by("pk").values_list("pk", flat=True))
+        answers.update(
+            sensation="",
+            emotion="",
+            want="",
+            overall=None,
+            wanted_to_stop="",
+            reply="",
+            shared_with_therapist=False,
+            removed=True,
+        )
+        CheckIn.objects.filter(pk__in=checkin_ids, started_by_id=seat_id).update(topic="")
+
+
 def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[CheckIn, bool]:
     """An exercise a therapist invited the couple to becomes the couple's check-in, with the
     therapist's prompt as its topic (and the rule it is about). When a check-in is open already,

@@ -70,6 +70,7 @@ class Card:
     my_answer: Answer | None = None
     proposed_by: str = ""
     proposal_note: str = ""
+    proposal_note_removed: bool = False
     diff: list[Segment] | None = None
     error: str = ""
     open_form: OpenForm | None = None
@@ -273,12 +274,14 @@ def make_card(
     if rule.proposed_by_id is not None:
         card.proposed_by = rule.proposed_by.name
         card.proposal_note = current.proposal_note
+        card.proposal_note_removed = current.proposal_note_removed
     # The proposer's own yes is "Proposed by …"; every other answer is listed.
     card.answers = [a for a in seen if a.event_id is not None]
     if not viewer.sees_history:
         # A therapist at "the rules" level: the partners' notes and earlier wordings are history.
         card.proposal_note = ""
-        card.answers = [replace(a, note="") for a in card.answers]
+        card.proposal_note_removed = False
+        card.answers = [replace(a, note="", note_removed=False) for a in card.answers]
     if waiting is None:
         return card  # a declined wording: its answers, and nothing to compare
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
