@@ -70,19 +70,25 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 class ProfileForm(forms.ModelForm):
+    # Not sent (a form from before the field existed): the zone stays as it is.
     time_zone = forms.ChoiceField(
         label=_("Your time zone: every date and time you read is in it"),
         choices=time_zone_choices,
-        error_messages={"invalid_choice": TIME_ZONE_MESSAGE, "required": TIME_ZONE_MESSAGE},
+        required=False,
+        error_messages={"invalid_choice": TIME_ZONE_MESSAGE},
     )
 
     class Meta:
         model = User
-        fields = ["display_name", "partner_update_emails", "time_zone"]
+        fields = ["display_name", "partner_update_emails"]
         labels = {
             "display_name": "Your name, as your partner sees it",
             "partner_update_emails": "Email me (at most once an hour, without any rule text) when my partner updates our agreement",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].initial = self.instance.time_zone
 
 
 class DeleteAccountForm(forms.Form):

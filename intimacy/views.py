@@ -34,7 +34,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
             display_name=form.cleaned_data["display_name"],
             partner_update_emails=form.cleaned_data["partner_update_emails"],
-            time_zone=form.cleaned_data["time_zone"],
+            time_zone=form.cleaned_data["time_zone"] or None,
         )
         messages.success(request, "Your settings were saved.")
         return redirect("accounts:settings")

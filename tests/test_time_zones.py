@@ -237,3 +237,12 @@ def test_the_service_refuses_an_unknown_zone(bob):
 def test_a_signed_out_visitor_reads_utc(db):
     html = Client().get("/").content.decode()
     assert "Dates and times are in your time zone" not in html
+
+
+def test_a_settings_form_without_the_zone_keeps_it(apart, bob):
+    response = client_for(bob).post(
+        reverse("accounts:settings"), {"display_name": "Robert", "partner_update_emails": "on"}
+    )
+    assert response.status_code == 302
+    saved = User.objects.get(pk=bob.pk)
+    assert (saved.display_name, saved.time_zone) == ("Robert", "America/Los_Angeles")
