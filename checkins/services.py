@@ -298,8 +298,8 @@ def close_stale(*, now=None) -> int:
 
 def erase_for(*, user: User) -> None:
     """Account deletion: what only this person could read goes with them (answers never revealed:
-    a check-in still open, let go or gone stale). Revealed answers stay with the other partner,
-    as rule wording does, under "former partner"."""
+    a check-in still open, let go or gone stale). Their revealed answers lose their words next,
+    in the same transaction (`remove_words_of`): "removed by its author"."""
     CheckIn.objects.open_in_row().filter(couple__partners__user=user).update(
         closed_at=timezone.now()
     )
@@ -314,10 +314,12 @@ def remove_words_of(*, seat_id: int) -> None:
     then); locks couple → agreement → check-ins → answers, the order of every check-in service."""
     with transaction.atomic():
         seat = Partner.objects.get(pk=seat_id)
-        couple = Couple.objects.select_for_update().get(pk=seat.couple_id)
+        # No key update: conflicts with every check-in service's lock all the same, and never
+        # needs upgrading when account deletion already holds the couple (ending it).
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is None:
             raise CheckInError("This partnership has not ended.")
-        Agreement.objects.select_for_update().filter(couple_id=couple.pk).first()
+        Agreement.objects.select_for_update(no_key=True).filter(couple_id=couple.pk).first()
         checkin_ids = list(
             CheckIn.objects.select_for_update()
             .filter(couple=couple)
