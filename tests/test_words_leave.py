@@ -273,3 +273,53 @@ def test_only_an_ended_partnership_and_only_ones_own(story, alice, bob, carol, o
     assert stranger.get(url).status_code == 404
     assert stranger.post(url).status_code == 404
     assert not Event.objects.filter(kind=Event.Kind.WORDS_REMOVED).exists()
+
+
+# -- at the same moment (real connections; PostgreSQL's row locks) ----------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_removing_words_at_the_same_moment_happens_once_for_each(alice, bob):
+    from tests.concurrency import run_together
+    from tests.conftest import link
+
+    for n in range(4):
+        a, b = link(alice, bob)
+        agreement = Agreement.objects.get(couple_id=a.couple_id)
+        therapy.add_comment(agreement=agreement, partner=a, text=f"Alicenote {n}")
+        therapy.add_comment(agreement=agreement, partner=b, text=f"Bobnote {n}")
+        linking.end_partnership(user=alice if n % 2 else bob)
+        calls = [
+            lambda: privacy.remove_words(user=alice, agreement_id=agreement.pk),
+            lambda: privacy.remove_words(user=alice, agreement_id=agreement.pk),
+            lambda: privacy.remove_words(user=bob, agreement_id=agreement.pk),
+        ]
+        results = run_together(*calls)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert Event.objects.filter(agreement=agreement, kind=Event.Kind.WORDS_REMOVED).count() == 2
+        assert set(Comment.objects.filter(agreement=agreement).values_list("removed", "text")) == {
+            (True, "")
+        }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_while_the_other_removes_their_words(alice, bob):
+    from tests.concurrency import run_together
+    from tests.conftest import link
+
+    a, b = link(alice, bob)
+    agreement = Agreement.objects.get(couple_id=a.couple_id)
+    therapy.add_comment(agreement=agreement, partner=a, text="Alicenote")
+    therapy.add_comment(agreement=agreement, partner=b, text="Bobnote")
+    linking.end_partnership(user=bob)
+    results = run_together(
+        lambda: privacy.delete_account(user=alice),
+        lambda: privacy.remove_words(user=bob, agreement_id=agreement.pk),
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Event.objects.filter(agreement=agreement, kind=Event.Kind.WORDS_REMOVED).count() == 2
+    assert set(Comment.objects.filter(agreement=agreement).values_list("removed", flat=True)) == {
+        True
+    }
