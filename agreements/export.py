@@ -208,6 +208,7 @@ def _version(version: RuleVersion) -> dict:
         "previous_id": version.previous_id,
         "title": version.title,
         "text": version.text,
+        "removed": version.removed,
         "author_seat_id": version.author_id,
         "author": version.author.name if version.author_id else None,
         "created_at": iso(version.created_at),
@@ -379,7 +380,7 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
                 f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
                 "",
                 *title,
-                *_quote(version["text"]),
+                *([REMOVED] if version.get("removed") else _quote(version["text"])),
                 "",
             ]
             for acceptance in version["acceptances"]:

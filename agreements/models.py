@@ -375,6 +375,10 @@ class RuleVersion(models.Model):
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # A wording its author proposed that never came into force with both, taken away with the
+    # author's words (agreements.partnership.remove_words_of): title and text are gone, readers
+    # show "removed by its author". A wording both had in force is never removed.
+    removed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["rule", "number"]

@@ -3,10 +3,11 @@ erased when nobody can open it any more. accounts.linking and accounts.erasure c
 nothing else of the agreement's internals)."""
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
-from agreements import drafts
+from agreements import consent, drafts
 from agreements.consent import create_agreement, record_event
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import (
@@ -109,6 +110,9 @@ def remove_words_of(*, seat_id: int) -> Partner:
             ]
             Event.objects.filter(pk__in=noted).update(note="", note_removed=True)
             Comment.objects.filter(agreement=agreement, partner=seat).update(text="", removed=True)
+            RuleVersion.objects.filter(pk__in=_proposed_alone(agreement, seat)).update(
+                title="", text="", removed=True
+            )
             if agreement.paused_by_id == seat.pk and agreement.pause_note:
                 agreement.pause_note = ""
                 agreement.save(update_fields=["pause_note"])
@@ -117,3 +121,36 @@ def remove_words_of(*, seat_id: int) -> Partner:
         if agreement is not None:
             record_event(agreement, Event.Kind.WORDS_REMOVED, partner=seat)
     return seat
+
+
+def _proposed_alone(agreement: Agreement, seat: Partner) -> list[int]:
+    """The wordings this partner proposed that never came into force with both of them: no
+    "came into force" for it, never the rule's wording in force or agreed, never accepted by two
+    partners, and not the same words as a wording that was (a reopening proposes the agreed
+    wording again). The others were written together, and stay."""
+    rules = list(agreement.rules.values_list("current_version_id", "agreed_version_id"))
+    together = {pk for pair in rules for pk in pair if pk is not None}
+    together |= set(
+        Event.objects.filter(agreement=agreement, kind=Event.Kind.IN_FORCE).values_list(
+            "version_id", flat=True
+        )
+    )
+    together |= {
+        version_id
+        for version_id, partners in Acceptance.objects.filter(version__rule__agreement=agreement)
+        .values("version_id")
+        .annotate(partners=Count("partner_id", distinct=True))
+        .values_list("version_id", "partners")
+        if partners >= 2
+    }
+    versions = list(
+        RuleVersion.objects.filter(rule__agreement=agreement).only("rule_id", "author_id", "text")
+    )
+    shared_words = {(v.rule_id, consent.normalise(v.text)) for v in versions if v.pk in together}
+    return [
+        v.pk
+        for v in versions
+        if v.author_id == seat.pk
+        and v.pk not in together
+        and (v.rule_id, consent.normalise(v.text)) not in shared_words
+    ]

@@ -36,7 +36,12 @@ ALICE_SAYS = {
     "want": "Alicewords want: to go slower next time.",
     "reply": "Alicewords reply: I loved reading yours.",
     "topic": "Alicetopic Saturday",
+    "proposal_title": "Alicetitle slow mornings",
+    "proposal_wording": "Alicewording: we keep Sunday mornings slow and unhurried.",
+    "change_wording": "Alicewording: we stop at once when either of us says so.",
 }
+# A rule Alice proposed and Bob accepted: in force together, so its wording stays.
+TOGETHER = ("Tea after", "Tea after, and we talk about it.")
 BOB_SAYS = {
     "decline_note": "Bobnote: this one is not for me.",
     "want": "Bobwords want: more kissing first.",
@@ -56,8 +61,8 @@ def story(alice, bob, couple):
     proposed = consent.propose_rule(
         partner=a,
         agreement=agreement,
-        title="Slow mornings",
-        text="We keep Sunday mornings slow and unhurried.",
+        title=ALICE_SAYS["proposal_title"],
+        text=ALICE_SAYS["proposal_wording"],
         note=ALICE_SAYS["proposal_note"],
     )
     consent.decline(
@@ -79,6 +84,11 @@ def story(alice, bob, couple):
     consent.pause_everything(partner=a, note=ALICE_SAYS["pause_note"])
     consent.reopen_all(partner=a)
     accept(b, rules[0])  # in force together again
+    tea = consent.propose_rule(partner=a, agreement=agreement, title=TOGETHER[0], text=TOGETHER[1])
+    accept(b, tea)
+    consent.propose_change(
+        partner=a, rule=fresh(shared), title="", text=ALICE_SAYS["change_wording"]
+    )
     for n in range(3):
         checkin, _ = checkins.start(partner=a, topic=ALICE_SAYS["topic"] if n == 0 else "")
         checkins.seal(
@@ -156,6 +166,13 @@ def test_deleting_an_account_takes_every_word_of_it_from_the_former_partners_pag
     shared_words = " ".join(shared.current_version.text.split()[:SHARED_RULE_TEXT_WORDS])
     assert shared_words in read[reverse("agreements:archived", args=[agreement.pk])]
     assert shared_words in read[reverse("agreements:archived_print", args=[agreement.pk])]
+    assert TOGETHER[1] in read[reverse("agreements:archived", args=[agreement.pk])]
+    # Her wordings never in force with him (a proposal he declined, a change waiting) are gone.
+    assert (
+        read[reverse("agreements:archived", args=[agreement.pk])].count("(removed by its author)")
+        >= 2
+    )
+    assert TOGETHER[1] in read[reverse("agreements:archived_print", args=[agreement.pk])]
     checkin_page = next(t for u, t in read.items() if re.fullmatch(r"/checkins/\d+/", u))
     assert "(removed by its author)" in checkin_page
 
@@ -185,7 +202,7 @@ def test_the_former_partners_export_holds_none_of_her_words(story, alice, bob):
     assert BOB_SAYS["decline_note"] in as_markdown and BOB_SAYS["want"] in as_markdown
     assert "(removed by its author)" in as_markdown
     shared_words = " ".join(story["shared"].current_version.text.split()[:SHARED_RULE_TEXT_WORDS])
-    assert shared_words in as_markdown
+    assert shared_words in as_markdown and TOGETHER[1] in as_markdown
     events = data["couples"][0]["agreement"]["events"]
     assert any(e["note_removed"] for e in events)
     answers = [a for c in data["couples"][0]["checkins"] for a in c["answers"]]
@@ -197,10 +214,11 @@ def test_the_deletion_page_says_exactly_what_leaves_and_what_stays(alice, couple
     reauthenticate(client, alice)
     page = text_of(client.get("/settings/delete/").content.decode())
     assert (
-        "your check-in answers, your notes (with proposals and answers) and your comments" in page
+        "your check-in answers, your notes (with proposals and answers), your comments and the "
+        "wordings you proposed that never came into force for both of you read “removed by its "
+        "author”, and your ratings leave the check-in chart" in page
     )
-    assert "read “removed by its author”, and your ratings leave the check-in chart" in page
-    assert "The wording of the rules stays: you wrote it together." in page
+    assert "The wording of rules that were in force for both of you stays" in page
 
 
 # -- from the archive, after the partnership ended ---------------------------------------------------
@@ -217,7 +235,7 @@ def test_a_former_partner_removes_their_words_from_the_archive(story, alice, bob
     assert client.get(url).status_code == 302
     reauthenticate(client, alice)
     confirm = text_of(client.get(url).content.decode())
-    assert "The wording of the rules stays" in confirm
+    assert "The wording of rules that were in force for both of you stays" in confirm
     revision = Agreement.objects.get(pk=agreement.pk).revision
     response = client.post(url)
     assert response.status_code == 302

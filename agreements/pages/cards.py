@@ -285,7 +285,7 @@ def make_card(
     if waiting is None:
         return card  # a declined wording: its answers, and nothing to compare
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
-    if base is not None and base.pk != waiting.pk:
+    if base is not None and base.pk != waiting.pk and not (base.removed or waiting.removed):
         card.diff = word_diff(base.text, waiting.text)
     return card
 
