@@ -246,3 +246,11 @@ def test_a_settings_form_without_the_zone_keeps_it(apart, bob):
     assert response.status_code == 302
     saved = User.objects.get(pk=bob.pk)
     assert (saved.display_name, saved.time_zone) == ("Robert", "America/Los_Angeles")
+
+
+def test_the_time_zone_database_is_checked(monkeypatch):
+    from intimacy import checks
+
+    assert checks.time_zone_database(None) == []
+    monkeypatch.setattr(checks, "is_time_zone", lambda zone: False)
+    assert [w.id for w in checks.time_zone_database(None)] == ["intimacy.W001"]
