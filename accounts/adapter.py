@@ -27,7 +27,11 @@ class AccountAdapter(DefaultAccountAdapter):
         for name in LINKS:
             if context.get(name):
                 context[name] = on_site(context[name])
-        emails.queue(self.render_mail(template_prefix, email, context))
+        # In the recipient's zone: the account's, when allauth says whose it is.
+        zone = getattr(context.get("user"), "time_zone", "")
+        with emails.in_zone(zone):
+            message = self.render_mail(template_prefix, email, context)
+        emails.queue(message)
 
     def save_user(self, request, user, form, commit=True):
         """Two sign-ups with one new address at the same instant: the one that commits second

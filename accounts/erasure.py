@@ -3,7 +3,9 @@
 What goes with the User row (by cascade): the allauth email addresses, MFA authenticators
 (TOTP, recovery codes, passkeys), tracked sessions (allauth.usersessions), invitations sent, a
 therapist's access records. What stays: partner seats (shown as "former partner"), rule versions,
-acceptances, events and comments, whose authors become "former partner" or "former therapist".
+acceptances, events and comments, whose authors become "former partner" or "former therapist";
+a partner's own words in them (notes, comments, check-in answers) are removed first
+(intimacy.privacy.remove_words: "removed by its author"), the rules' wording stays.
 An agreement nobody can open any more (every seat's person deleted) is deleted with its couple.
 """
 

@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib.auth.hashers import make_password
+from django.utils.translation import gettext_lazy as _
 
 from accounts import profile
 from accounts.models import User
-from intimacy.validators import validate_one_line
+from intimacy.validators import TIME_ZONE_MESSAGE, time_zones, validate_one_line
 
 
 class SignupForm(forms.Form):
@@ -30,6 +31,11 @@ class SignupForm(forms.Form):
         required=False,
         validators=[validate_one_line],
     )
+    # Filled by static/js/app.js with the browser's zone; without JavaScript it stays empty and
+    # the account starts in UTC (changeable in Settings).
+    time_zone = forms.CharField(
+        required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-time-zone": ""})
+    )
 
     def _post_clean(self) -> None:
         """Sign-up takes as long for an email that has an account as for a new one: allauth
@@ -46,6 +52,7 @@ class SignupForm(forms.Form):
             display_name=self.cleaned_data["display_name"],
             is_therapist=self.cleaned_data["account_type"] == "therapist",
             practice_name=self.cleaned_data["practice_name"],
+            time_zone=self.cleaned_data.get("time_zone", ""),
         )
 
 
@@ -57,7 +64,20 @@ class InvitationForm(forms.Form):
     )
 
 
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every zone this server knows, by its IANA name ("Europe/Berlin"), in order."""
+    return [(zone, zone.replace("_", " ")) for zone in sorted(time_zones())]
+
+
 class ProfileForm(forms.ModelForm):
+    # Not sent (a form from before the field existed): the zone stays as it is.
+    time_zone = forms.ChoiceField(
+        label=_("Your time zone: every date and time you read is in it"),
+        choices=time_zone_choices,
+        required=False,
+        error_messages={"invalid_choice": TIME_ZONE_MESSAGE},
+    )
+
     class Meta:
         model = User
         fields = ["display_name", "partner_update_emails"]
@@ -65,6 +85,10 @@ class ProfileForm(forms.ModelForm):
             "display_name": "Your name, as your partner sees it",
             "partner_update_emails": "Email me (at most once an hour, without any rule text) when my partner updates our agreement",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].initial = self.instance.time_zone
 
 
 class DeleteAccountForm(forms.Form):

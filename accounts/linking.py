@@ -194,6 +194,9 @@ def end_partnership(*, user: User) -> Couple:
         for other in others:
             if other.user_id:
                 emails.send(
-                    "partnership_ended", other.user.email, {"name": other.user.display_name}
+                    "partnership_ended",
+                    other.user.email,
+                    {"name": other.user.display_name, "when": now},
+                    time_zone=other.user.time_zone,
                 )
     return couple

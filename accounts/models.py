@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from intimacy.crypto import EncryptedTextField
-from intimacy.validators import validate_one_line
+from intimacy.validators import validate_one_line, validate_time_zone
 
 INVITATION_LIFETIME = timedelta(days=7)
 FORMER_PARTNER = "former partner"
@@ -42,6 +42,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The short explanation of answering shown on the agreement page until its reader hides it
     # (accounts.profile.dismiss_introduction); it never comes back after that.
     introduction_dismissed_at = models.DateTimeField(null=True, blank=True)
+    # Where this person is: every date and time they read (pages, emails, timeline days) is in
+    # this zone (intimacy.middleware.time_zone; intimacy.emails.render). Taken from the browser
+    # at sign-up, changed in Settings.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", db_default="UTC", validators=[validate_time_zone]
+    )
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -92,6 +98,10 @@ class Partner(models.Model):
     # Moved when this partner gives a sealed answer (agreements/revision.py): their own pages
     # show it, nobody else's do; their open page's ETag is made of it and the agreement's revision.
     sealed_revision = models.PositiveBigIntegerField(default=0, db_default=0)
+    # When this partner took their own words out of the couple's archive (intimacy.privacy
+    # .remove_words: from the archive, or on deleting their account). Their notes, comments and
+    # check-in answers then read "removed by its author"; the rules' wording stays.
+    words_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["joined_at", "pk"]

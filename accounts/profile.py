@@ -4,18 +4,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from intimacy.validators import is_time_zone
 
 
 def complete_sign_up(
-    *, user: User, display_name: str, is_therapist: bool, practice_name: str
+    *, user: User, display_name: str, is_therapist: bool, practice_name: str, time_zone: str = ""
 ) -> User:
-    """The name shown to a partner and the kind of account, for an account allauth just made
-    (it has no couple and no agreement yet, so no page shows it anywhere)."""
+    """The name shown to a partner, the kind of account and the browser's time zone, for an
+    account allauth just made (it has no couple and no agreement yet, so no page shows it
+    anywhere). A zone the browser did not give, or one this server does not know, is UTC: it
+    can be changed in Settings."""
     with transaction.atomic():
         user.display_name = display_name.strip()
         user.is_therapist = is_therapist
         user.practice_name = practice_name.strip() if is_therapist else ""
-        user.save(update_fields=["display_name", "is_therapist", "practice_name"])
+        user.time_zone = time_zone if is_time_zone(time_zone) else "UTC"
+        user.save(update_fields=["display_name", "is_therapist", "practice_name", "time_zone"])
     return user
 
 

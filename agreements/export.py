@@ -1,12 +1,13 @@
 """The agreements part of a person's export, and the Markdown of the whole document (composed in
 intimacy/privacy.py). A partner gets every agreement they were part of; a therapist gets their
 own accesses, notes and links only, never the couples' data. Texts are decrypted; times are
-ISO 8601 in UTC."""
+ISO 8601 in UTC in the JSON, and in the reader's time zone in the Markdown."""
 
 import re
 from datetime import datetime
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
 from accounts.export import iso
 from accounts.models import Partner, User
@@ -25,6 +26,8 @@ from agreements.models import (
     TherapistAccess,
 )
 from intimacy.validators import one_line
+
+REMOVED = "(removed by its author)"
 
 # -- JSON -----------------------------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ def _version(version: RuleVersion) -> dict:
         "previous_id": version.previous_id,
         "title": version.title,
         "text": version.text,
+        "removed": version.removed,
         "author_seat_id": version.author_id,
         "author": version.author.name if version.author_id else None,
         "created_at": iso(version.created_at),
@@ -235,6 +239,7 @@ def _event(event: Event) -> dict:
         "seat_id": event.partner_id,
         "by": event.actor_name,
         "note": event.note,
+        "note_removed": event.note_removed,
         "created_at": iso(event.created_at),
     }
 
@@ -247,6 +252,7 @@ def _comment(comment: Comment) -> dict:
         "by": comment.author_name,
         "by_therapist": comment.by_therapist,
         "text": comment.text,
+        "removed": comment.removed,
         "created_at": iso(comment.created_at),
     }
 
@@ -282,7 +288,7 @@ def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None)
     lines = [
         "# Rules of the Road: your data",
         "",
-        f"Exported {_when(data['exported_at'])} (times in UTC).",
+        f"Exported {_when(data['exported_at'])} (times in {timezone.get_current_timezone_name()}).",
         "",
         "## Your account",
         "",
@@ -378,7 +384,7 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
                 f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
                 "",
                 *title,
-                *_quote(version["text"]),
+                *([REMOVED] if version.get("removed") else _quote(version["text"])),
                 "",
             ]
             for acceptance in version["acceptances"]:
@@ -398,7 +404,7 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
             lines += [
                 f"{_md(comment['by'])}, {_when(comment['created_at'])}:",
                 "",
-                *_quote(comment["text"]),
+                *([REMOVED] if comment["removed"] else _quote(comment["text"])),
                 "",
             ]
     if agreement["therapist_accesses"]:
@@ -425,7 +431,9 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"
         lines.append(line)
-        if event["note"]:
+        if event["note_removed"]:
+            lines.append(f"  {REMOVED}")
+        elif event["note"]:
             lines += _quote(event["note"], indent="  ")
     lines.append("")
     return lines
@@ -466,12 +474,13 @@ def _quote(text: str, indent: str = "") -> list[str]:
 
 
 def _when(value: str | None) -> str:
+    """In the reader's time zone (the one active for the request: theirs)."""
     if value is None:
         return "never"
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+    return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
 
 
 def _day(value: str | None) -> str:
     if value is None:
         return "-"
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d")
+    return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d")

@@ -377,6 +377,10 @@ class RuleVersion(models.Model):
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # A wording its author proposed that never came into force with both, taken away with the
+    # author's words (agreements.partnership.remove_words_of): title and text are gone, readers
+    # show "removed by its author". A wording both had in force is never removed.
+    removed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["rule", "number"]
@@ -523,6 +527,7 @@ class Event(models.Model):
         # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
         PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
         REOPENED_ALL = "reopened_all", _("Reopened all the paused rules")
+        WORDS_REMOVED = "words_removed", _("Removed their own words from this archive")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="events")
     rule = models.ForeignKey(
@@ -539,6 +544,9 @@ class Event(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     note = EncryptedTextField(blank=True)
+    # The note's author took their words away (Partner.words_removed_at): the note is gone and
+    # every reader shows "removed by its author", not an empty note.
+    note_removed = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # The therapist's suggestion a partner set aside: the timeline names it.
     suggestion = models.ForeignKey(
@@ -584,6 +592,8 @@ class Comment(models.Model):
     )
     text = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now)
+    # Its author took their words away: the text is gone, readers show "removed by its author".
+    removed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]

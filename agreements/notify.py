@@ -79,7 +79,12 @@ def partner_of(actor: Partner) -> None:
     )
     if other is None or not other.user.partner_update_emails or is_present(other.user_id):
         return
-    message = emails.render("partner_update", other.user.email, {"name": other.user.display_name})
+    message = emails.render(
+        "partner_update",
+        other.user.email,
+        {"name": other.user.display_name, "when": timezone.now()},
+        time_zone=other.user.time_zone,
+    )
 
     def claim() -> bool:
         # After the action commits, in the enqueue's own transaction: the throttle is stamped

@@ -3,13 +3,22 @@ erased when nobody can open it any more. accounts.linking and accounts.erasure c
 nothing else of the agreement's internals)."""
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Couple, Partner
-from agreements import drafts
+from agreements import consent, drafts
 from agreements.consent import create_agreement, record_event
 from agreements.defaults import DEFAULT_RULES
-from agreements.models import Acceptance, Agreement, Event, Rule, RuleVersion, TherapistAccess
+from agreements.models import (
+    Acceptance,
+    Agreement,
+    Comment,
+    Event,
+    Rule,
+    RuleVersion,
+    TherapistAccess,
+)
 
 
 def default_rules() -> list[tuple[str, str]]:
@@ -71,3 +80,77 @@ def erase_couple_data(*, couple: Couple) -> None:
             versions.delete()
             agreement.delete()
         couple.delete()
+
+
+class NotYours(Exception):
+    """Only a partner of an ended partnership takes their words out of its archive."""
+
+
+def remove_words_of(*, seat_id: int) -> Partner:
+    """The agreement's side of "your words leave with you": every note this partner wrote (with
+    a proposal, an answer, a withdrawal, a pause …) and every comment they replied become
+    "removed by its author"; the rules' wording stays (both partners wrote what came into force).
+    For an ended partnership only. Locks the couple, then the agreement, then the seat; writes an
+    event (which moves the revision). Done once: a second call changes nothing."""
+    with transaction.atomic():
+        seat = Partner.objects.get(pk=seat_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
+        if couple.ended_at is None:
+            raise NotYours("The partnership has not ended.")
+        agreement = Agreement.objects.select_for_update(no_key=True).filter(couple=couple).first()
+        seat = Partner.objects.select_for_update(no_key=True).get(pk=seat_id)
+        if seat.words_removed_at is not None:
+            return seat
+        now = timezone.now()
+        if agreement is not None:
+            noted = [
+                event.pk
+                for event in Event.objects.filter(agreement=agreement, partner=seat).only("note")
+                if event.note
+            ]
+            Event.objects.filter(pk__in=noted).update(note="", note_removed=True)
+            Comment.objects.filter(agreement=agreement, partner=seat).update(text="", removed=True)
+            RuleVersion.objects.filter(pk__in=_proposed_alone(agreement, seat)).update(
+                title="", text="", removed=True
+            )
+            if agreement.paused_by_id == seat.pk and agreement.pause_note:
+                agreement.pause_note = ""
+                agreement.save(update_fields=["pause_note"])
+        seat.words_removed_at = now
+        seat.save(update_fields=["words_removed_at"])
+        if agreement is not None:
+            record_event(agreement, Event.Kind.WORDS_REMOVED, partner=seat)
+    return seat
+
+
+def _proposed_alone(agreement: Agreement, seat: Partner) -> list[int]:
+    """The wordings this partner proposed that never came into force with both of them: no
+    "came into force" for it, never the rule's wording in force or agreed, never accepted by two
+    partners, and not the same words as a wording that was (a reopening proposes the agreed
+    wording again). The others were written together, and stay."""
+    rules = list(agreement.rules.values_list("current_version_id", "agreed_version_id"))
+    together = {pk for pair in rules for pk in pair if pk is not None}
+    together |= set(
+        Event.objects.filter(agreement=agreement, kind=Event.Kind.IN_FORCE).values_list(
+            "version_id", flat=True
+        )
+    )
+    together |= {
+        version_id
+        for version_id, partners in Acceptance.objects.filter(version__rule__agreement=agreement)
+        .values("version_id")
+        .annotate(partners=Count("partner_id", distinct=True))
+        .values_list("version_id", "partners")
+        if partners >= 2
+    }
+    versions = list(
+        RuleVersion.objects.filter(rule__agreement=agreement).only("rule_id", "author_id", "text")
+    )
+    shared_words = {(v.rule_id, consent.normalise(v.text)) for v in versions if v.pk in together}
+    return [
+        v.pk
+        for v in versions
+        if v.author_id == seat.pk
+        and v.pk not in together
+        and (v.rule_id, consent.normalise(v.text)) not in shared_words
+    ]

@@ -8,19 +8,32 @@ open page's poll then brings the new name at once, on every server.
 
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Partner, User
 from agreements import revision
 from intimacy.db import retry_on_conflict
+from intimacy.validators import validate_time_zone
 
 
 @retry_on_conflict
-def save_settings(*, user: User, display_name: str, partner_update_emails: bool) -> User:
+def save_settings(
+    *, user: User, display_name: str, partner_update_emails: bool, time_zone: str | None = None
+) -> User:
+    """`time_zone` None: unchanged. A new zone changes every time this person reads, and nobody
+    else's: it moves only their own seats' revision (their open page's next poll brings the
+    times in the new zone; the other partner's still answers 304)."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         renamed = user.display_name != display_name
+        moved = time_zone is not None and user.time_zone != time_zone
         user.display_name = display_name
         user.partner_update_emails = partner_update_emails
-        user.save(update_fields=["display_name", "partner_update_emails"])
+        if time_zone is not None:
+            validate_time_zone(time_zone)
+            user.time_zone = time_zone
+        user.save(update_fields=["display_name", "partner_update_emails", "time_zone"])
         if renamed:
             revision.move(revision.agreements_showing(user))
+        if moved:
+            for seat_id in Partner.objects.filter(user=user).values_list("pk", flat=True):
+                revision.move_sealed(seat_id)
     return user

@@ -57,6 +57,7 @@ class Answer:
     sealed: bool  # seen only by its author, until both have answered
     event_id: int | None = None  # None: the yes of the partner who put the wording on the table
     names: Names | None = field(default=None, compare=False, repr=False)
+    note_removed: bool = False  # its author removed their words (Event.note_removed)
 
     @property
     def name(self) -> str:
@@ -70,6 +71,7 @@ class Round:
     version_id: int
     started_at: datetime | None = None
     proposal_note: str = ""
+    proposal_note_removed: bool = False
     # Live acceptances of the wording: seat id → since when (the state machine's truth).
     accepted_at: dict[int, datetime] = field(default_factory=dict)
     # Each partner's latest answer in this round.
@@ -113,7 +115,15 @@ def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -
         return rounds
     events = list(
         Event.objects.filter(version_id__in=pending)
-        .only("version_id", "kind", "partner_id", "note", "created_at", "private_to_id")
+        .only(
+            "version_id",
+            "kind",
+            "partner_id",
+            "note",
+            "note_removed",
+            "created_at",
+            "private_to_id",
+        )
         .order_by("created_at", "pk")
     )
     live = list(
@@ -129,6 +139,7 @@ def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -
         elif event.kind not in ANSWER_KINDS:
             current.started_at = event.created_at
             current.proposal_note = event.note
+            current.proposal_note_removed = event.note_removed
             current.answers = {}
             if event.partner_id:  # putting a wording on the table is its author's yes
                 current.answers[event.partner_id] = Answer(
@@ -143,6 +154,7 @@ def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -
                 sealed=event.private_to_id is not None,
                 event_id=event.pk,
                 names=names,
+                note_removed=event.note_removed,
             )
     for version_id, partner_id, at in live:
         current = rounds[version_id]

@@ -3,6 +3,10 @@ your own answers always, your partner's only once the check-in is revealed (neve
 check-in that was let go or went stale). The status is the one every screen shows: a check-in
 the clock has closed is "closed" though its row may not say so yet."""
 
+from datetime import datetime
+
+from django.utils import timezone
+
 from accounts.export import iso as _iso
 from accounts.models import Partner
 from checkins.models import Answer, CheckIn
@@ -22,6 +26,7 @@ def _answer(answer: Answer, you: bool) -> dict:
         "reply": answer.reply,
         "replied_at": _iso(answer.replied_at),
         "shared_with_therapist": answer.shared_with_therapist,
+        "removed": answer.removed,
     }
 
 
@@ -60,10 +65,16 @@ def markdown(checkins: list[dict]) -> list[str]:
     lines = ["### Check-ins", ""]
     for checkin in checkins:
         title = checkin["topic"] or "Check-in"
-        lines += [f"#### {title} ({checkin['status']}, started {checkin['created_at']})", ""]
+        started = checkin["created_at"]
+        if started:
+            started = timezone.localtime(datetime.fromisoformat(started)).strftime("%Y-%m-%d %H:%M")
+        lines += [f"#### {title} ({checkin['status']}, started {started})", ""]
         for answer in checkin["answers"]:
             who = f"{answer['by']} (you)" if answer["is_you"] else answer["by"]
             lines.append(f"- {who}:")
+            if answer["removed"]:
+                lines.append("  - (removed by its author)")
+                continue
             for key, label in (
                 ("sensation", "Sensation"),
                 ("emotion", "Emotion"),

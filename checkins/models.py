@@ -144,6 +144,9 @@ class Answer(models.Model):
     replied_at = models.DateTimeField(null=True, blank=True)
     # Both partners' flags must be on for a therapist to read a revealed check-in.
     shared_with_therapist = models.BooleanField(default=False)
+    # Its author took their words away (Partner.words_removed_at): the words, the rating and the
+    # reply are gone; readers show "removed by its author" and the chart leaves it out.
+    removed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["partner__joined_at", "partner_id"]

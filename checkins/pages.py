@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Couple, Partner
 from agreements import therapy
 from agreements.models import Agreement, Rule
 from checkins.models import Answer, CheckIn
+
+REMOVED = gettext_lazy("removed by its author")
 
 CHART_MINIMUM = 3
 WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
@@ -298,7 +301,10 @@ def chart(checkins: list[CheckIn], partners: list[Partner]) -> Chart | None:
         for i, c in enumerate(revealed):
             answer = next((a for a in c.answers.all() if a.partner_id == partner.pk), None)
             value = answer.overall if answer else None
-            rows[i]["steps"].append(Answer.Overall(value).label if value else "not answered")
+            if answer is not None and answer.removed:
+                rows[i]["steps"].append(REMOVED)
+            else:
+                rows[i]["steps"].append(Answer.Overall(value).label if value else "not answered")
             if value:
                 points.append(Point(x(i), y(value), value, Answer.Overall(value).label))
         series.append(Series(name=partner.name, css=f"series-{n + 1}", points=points))

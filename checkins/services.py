@@ -310,13 +310,47 @@ def close_stale(*, now=None) -> int:
 
 def erase_for(*, user: User) -> None:
     """Account deletion: what only this person could read goes with them (answers never revealed:
-    a check-in still open, let go or gone stale). Revealed answers stay with the other partner,
-    as rule wording does, under "former partner"."""
+    a check-in still open, let go or gone stale). Their revealed answers lose their words next,
+    in the same transaction (`remove_words_of`): "removed by its author"."""
     CheckIn.objects.open_in_row().filter(couple__partners__user=user).update(
         closed_at=timezone.now()
     )
     Answer.objects.filter(partner__user=user, checkin__revealed_at__isnull=True).delete()
     Answer.objects.filter(partner__user=user).update(shared_with_therapist=False)
+
+
+def remove_words_of(*, seat_id: int) -> None:
+    """The check-ins' side of "your words leave with you" (intimacy.privacy.remove_words): this
+    partner's answers lose their words, rating and reply and read "removed by its author", and
+    the topics they gave their check-ins go. For an ended partnership only (nothing is open
+    then); locks couple → agreement → check-ins → answers, the order of every check-in service."""
+    with transaction.atomic():
+        seat = Partner.objects.get(pk=seat_id)
+        # No key update: conflicts with every check-in service's lock all the same, and never
+        # needs upgrading when account deletion already holds the couple (ending it).
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
+        if couple.ended_at is None:
+            raise CheckInError("This partnership has not ended.")
+        Agreement.objects.select_for_update(no_key=True).filter(couple_id=couple.pk).first()
+        checkin_ids = list(
+            CheckIn.objects.select_for_update()
+            .filter(couple=couple)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        answers = Answer.objects.filter(checkin_id__in=checkin_ids, partner_id=seat_id)
+        list(answers.select_for_update().order_by("pk").values_list("pk", flat=True))
+        answers.update(
+            sensation="",
+            emotion="",
+            want="",
+            overall=None,
+            wanted_to_stop="",
+            reply="",
+            shared_with_therapist=False,
+            removed=True,
+        )
+        CheckIn.objects.filter(pk__in=checkin_ids, started_by_id=seat_id).update(topic="")
 
 
 def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[CheckIn, bool]:

@@ -18,11 +18,13 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
-from django.core.checks import Error, Info, Tags, register
+from django.core.checks import Error, Info, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import TextField
 from django.db.models.functions import Cast
+
+from intimacy.validators import is_time_zone
 
 # What an app server process checks when it loads the app: can this process serve at all?
 # (Not Django's "database" tag: Django leaves those out of a plain `manage.py check`.)
@@ -288,4 +290,20 @@ def refusals(tags: list[str] | None = None) -> list[str]:
         f"{issue.id} {issue.msg}"
         for issue in run_checks(tags=tags)
         if issue.is_serious() and not issue.is_silenced()
+    ]
+
+
+@register()
+def time_zone_database(app_configs, **kwargs) -> list[Warning]:
+    """People's time zones (User.time_zone) need the IANA database: the system's
+    (/usr/share/zoneinfo, Debian's tzdata) or the tzdata package. Without it every zone is
+    refused and everyone reads UTC."""
+    if is_time_zone("America/Los_Angeles") and is_time_zone("Europe/Berlin"):
+        return []
+    return [
+        Warning(
+            "No time zone database: everyone reads dates and times in UTC.",
+            hint="Install the system's tzdata package, or the tzdata package from PyPI.",
+            id="intimacy.W001",
+        )
     ]

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import threading
+import zoneinfo
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from intimacy import crypto
+from intimacy.validators import is_time_zone
 
 logger = logging.getLogger("intimacy.emails")
 _state = threading.local()
@@ -67,20 +69,30 @@ def site_url() -> str:
     return settings.SITE_URL
 
 
-def render(template: str, to: str, context: dict | None = None) -> EmailMessage:
-    """templates/emails/<template>_subject.txt and _body.txt, as one message to one address."""
+def render(
+    template: str, to: str, context: dict | None = None, *, time_zone: str = ""
+) -> EmailMessage:
+    """templates/emails/<template>_subject.txt and _body.txt, as one message to one address,
+    with every date and time in the recipient's zone (`time_zone`, their User.time_zone), not
+    in the zone of whoever caused the email."""
     context = {"site_url": site_url(), **(context or {})}
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-    body = render_to_string(f"emails/{template}_body.txt", context)
+    with in_zone(time_zone):
+        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+        body = render_to_string(f"emails/{template}_body.txt", context)
     return EmailMessage(subject=subject, body=body, to=[to])
 
 
-def send(template: str, to: str, context: dict | None = None) -> None:
+def in_zone(time_zone: str) -> contextlib.AbstractContextManager:
+    """The recipient's zone for what is rendered inside; the site's (UTC) when they have none."""
+    return timezone.override(zoneinfo.ZoneInfo(time_zone) if is_time_zone(time_zone) else None)
+
+
+def send(template: str, to: str, context: dict | None = None, *, time_zone: str = "") -> None:
     """Renders one of our emails and queues it once the surrounding transaction commits (never
     for a change that was rolled back)."""
     if is_muted():
         return
-    queue(render(template, to, context))
+    queue(render(template, to, context, time_zone=time_zone))
 
 
 def queue(message: EmailMessage, *, claim: Callable[[], bool] | None = None) -> None:

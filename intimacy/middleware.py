@@ -3,6 +3,7 @@ that leave the page when it can no longer be answered in place."""
 
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,10 +11,12 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from whitenoise.middleware import WhiteNoiseMiddleware
 from whitenoise.responders import MissingFileError
 
 from intimacy.logfilters import holds_token
+from intimacy.validators import is_time_zone
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -80,6 +83,26 @@ def session_lifetime(get_response: Handler) -> Handler:
             elif now - seen >= ACTIVITY_RESOLUTION or "seen_at" not in request.session:
                 request.session["seen_at"] = now
         return get_response(request)
+
+    return middleware
+
+
+def time_zone(get_response: Handler) -> Handler:
+    """Every date and time of the request in the signed-in person's own zone (User.time_zone):
+    Django's templates show aware datetimes in the active zone, and timezone.localdate() and
+    localtime() give the person's own days. Signed out: the site's zone (UTC)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        zone = getattr(user, "time_zone", "") if user is not None else ""
+        if zone and is_time_zone(zone):
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        else:
+            timezone.deactivate()
+        try:
+            return get_response(request)
+        finally:
+            timezone.deactivate()
 
     return middleware
 

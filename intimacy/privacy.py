@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import erasure
 from accounts import export as accounts_export
-from accounts.models import User
+from accounts.models import Partner, User
 from agreements import export as agreements_export
 from agreements import partnership, therapy
 from agreements.models import TherapistAccess
@@ -61,10 +61,38 @@ def delete_account(*, user: User, current_session_key: str | None = None) -> Non
         erasure.end_partnership_of(user=user)
         _end_therapist_accesses(user)
         checkins.erase_for(user=user)
+        # Their words leave with them: every couple they were in ended (just now, or before).
+        for seat_id in Partner.objects.filter(user=user).values_list("pk", flat=True):
+            _remove_words_of(seat_id)
         leaving = erasure.delete_person(user=user, current_session_key=current_session_key)
         for couple in erasure.unreachable_couples(leaving.couple_ids):
             partnership.erase_couple_data(couple=couple)  # its check-ins go with the couple
         erasure.end_sessions(leaving.session_keys)
+
+
+def remove_words(*, user: User, agreement_id: int) -> None:
+    """A former partner takes their own words out of an ended partnership's archive: their notes,
+    comments and check-in answers read "removed by its author", their ratings leave the chart;
+    the rules' wording stays. One transaction, an event in the couple's timeline (moving the
+    revision). What deleting an account does for each of the person's couples."""
+    with transaction.atomic():
+        seat_id = (
+            Partner.objects.filter(
+                user=user, couple__agreement__pk=agreement_id, couple__ended_at__isnull=False
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if seat_id is None:
+            raise partnership.NotYours("Only a former partner takes their words from an archive.")
+        _remove_words_of(seat_id)
+
+
+def _remove_words_of(seat_id: int) -> None:
+    # The check-ins' locks first (couple, agreement, check-ins, answers: their service's order),
+    # then the agreement's notes and comments and the seat, under the locks already held.
+    checkins.remove_words_of(seat_id=seat_id)
+    partnership.remove_words_of(seat_id=seat_id)
 
 
 def _end_therapist_accesses(user: User) -> None:

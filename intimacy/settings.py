@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "intimacy.middleware.session_lifetime",
+    "intimacy.middleware.time_zone",
     "intimacy.middleware.log_access_denials",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -228,6 +229,8 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Rules of the Road"
 MFA_RECOVERY_CODES_SHOW_ONCE = True
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Off on purpose: tracking writes the session's row on every signed-in request, and a GET never
+# writes (docs/architecture.md, "Sessions"). The sessions page says "logged in …" instead.
 USERSESSIONS_TRACK_ACTIVITY = False
 
 # Email: Django 6.1 mailers. Development prints emails on the console.

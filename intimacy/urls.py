@@ -20,6 +20,11 @@ accounts_urls = [
     path("settings/export/data.json", views.export_json, name="export_json"),
     path("settings/export/agreement.md", views.export_markdown, name="export_markdown"),
     path("settings/delete/", views.delete_account, name="delete_account"),
+    path(
+        "agreement/archived/<int:agreement_id>/your-words/",
+        views.remove_words,
+        name="remove_words",
+    ),
 ]
 
 urlpatterns = [

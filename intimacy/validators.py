@@ -2,10 +2,13 @@
 and exports, where a line break or an invisible control character would let them write their own
 structure (a forged line, a reversed URL)."""
 
+import functools
 import unicodedata
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext_lazy as _
 
 # Joiners are format characters that writing needs: emoji sequences and Persian or Indic words.
 JOINERS = {"\u200c", "\u200d"}
@@ -50,3 +53,23 @@ def one_line(value: str) -> str:
     """Any text made into one line of printable characters, for showing stored values whatever
     an older row may hold."""
     return " ".join("".join(c if is_one_line(c) else " " for c in value).split())
+
+
+TIME_ZONE_MESSAGE = _(
+    "Choose a time zone from the list, such as Europe/Berlin or America/Los_Angeles."
+)
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The zones this machine's time zone database knows (IANA names: "Europe/Berlin")."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_time_zone(value: object) -> bool:
+    return isinstance(value, str) and value in time_zones()
+
+
+def validate_time_zone(value: str) -> None:
+    if not is_time_zone(value):
+        raise ValidationError(TIME_ZONE_MESSAGE, code="time_zone")

@@ -15,11 +15,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import DeleteAccountForm, ProfileForm
 from agreements import people
+from agreements.access import past_agreement_or_404
 from intimacy import emails, privacy
 
 
@@ -32,6 +34,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
             display_name=form.cleaned_data["display_name"],
             partner_update_emails=form.cleaned_data["partner_update_emails"],
+            time_zone=form.cleaned_data["time_zone"] or None,
         )
         messages.success(request, "Your settings were saved.")
         return redirect("accounts:settings")
@@ -122,4 +125,21 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     status = 422 if request.method == "POST" else 200
     return render(
         request, "accounts/delete_account.html", {"form": form, "seat": seat}, status=status
+    )
+
+
+@login_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def remove_words(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """From an archive: a former partner takes their own words out of it (intimacy.privacy)."""
+    agreement, viewer = past_agreement_or_404(request, agreement_id)
+    if request.method == "POST" and viewer.seat.words_removed_at is None:
+        privacy.remove_words(user=request.user, agreement_id=agreement.pk)
+        messages.success(request, _("Your words were removed from this archive."))
+        return redirect("agreements:archived", agreement.pk)
+    if request.method == "POST":
+        return redirect("agreements:archived", agreement.pk)
+    return render(
+        request, "accounts/remove_words.html", {"agreement": agreement, "seat": viewer.seat}
     )

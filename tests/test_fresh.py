@@ -134,6 +134,18 @@ SERVICES = {
     "the therapist renames": lambda w: people.save_settings(
         user=w.therapist, display_name="Dr Dana", partner_update_emails=False
     ),
+    "a partner moves to another time zone": lambda w: people.save_settings(
+        user=w.bob.user,
+        display_name=w.bob.user.display_name,
+        partner_update_emails=True,
+        time_zone="America/Los_Angeles",
+    ),
+    "the therapist moves to another time zone": lambda w: people.save_settings(
+        user=w.therapist,
+        display_name=w.therapist.display_name,
+        partner_update_emails=True,
+        time_zone="Asia/Tokyo",
+    ),
     "pause everything": lambda w: consent.pause_everything(partner=w.bob, note="Let's talk."),
     "reopen all": lambda w: consent.reopen_all(partner=w.alice),
 }

@@ -168,6 +168,8 @@ MATRIX: dict[str, Case] = {
         POST=anyone_signed_in(200),
         data=lambda w: {"confirm": "on"},
     ),
+    # A former partner takes their words out of an archive: theirs only, after a fresh password.
+    "accounts:remove_words": Case(GET=ours(200), POST=ours(302), kwargs=_past, may_read=FORMER),
     # -- agreements: the partners' side ----------------------------------------------------------
     "agreements:agreement": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),
     "agreements:poll": Case(GET=own(200, loner=200), POST=PARTNER_WRONG_METHOD),

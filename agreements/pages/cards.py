@@ -70,6 +70,7 @@ class Card:
     my_answer: Answer | None = None
     proposed_by: str = ""
     proposal_note: str = ""
+    proposal_note_removed: bool = False
     diff: list[Segment] | None = None
     error: str = ""
     open_form: OpenForm | None = None
@@ -273,6 +274,7 @@ def make_card(
     if rule.proposed_by_id is not None:
         card.proposed_by = rule.proposed_by.name
         card.proposal_note = current.proposal_note
+        card.proposal_note_removed = current.proposal_note_removed
     # The proposer's own yes is "Proposed by …"; every other answer is listed.
     card.answers = [a for a in seen if a.event_id is not None]
     if not viewer.sees_who:
@@ -280,11 +282,12 @@ def make_card(
         # their notes are not in the context at all (Viewer.sees_who).
         card.proposed_by = ""
         card.proposal_note = ""
+        card.proposal_note_removed = False
         card.answers = []
     if waiting is None:
         return card  # a declined wording: its answers, and nothing to compare
     base = rule.change and rule.wording or (waiting.previous if viewer.sees_history else None)
-    if base is not None and base.pk != waiting.pk:
+    if base is not None and base.pk != waiting.pk and not (base.removed or waiting.removed):
         card.diff = word_diff(base.text, waiting.text)
     return card
 

@@ -44,6 +44,8 @@ class Line:
     text: str
     at: datetime
     note: str = ""
+    # The note's author removed their words: "removed by its author" is shown in its place.
+    note_removed: bool = False
     wording: RuleVersion | None = None  # a proposal's wording, shown in full (history)
     diff: list[Segment] | None = None  # a proposed change, against the wording it would replace
 
@@ -171,6 +173,10 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return f"{actor} limited {therapist_words(event)}'s access to the rules"
         case Kind.CHECKIN_REVEALED:
             return "Check-in revealed"
+        case Kind.WORDS_REMOVED:
+            if actor == "You":
+                return _("You removed your own words from this archive")
+            return _("%(name)s removed their own words from this archive") % {"name": actor}
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
@@ -222,8 +228,11 @@ def comment_sentence(comment: Comment, viewer: Viewer) -> str:
     return f"{who(comment, viewer)} commented on {where}"
 
 
-def _line(text: str, at: datetime, note: str = "", **extra) -> Line:
-    return Line(text=text + (":" if note else "."), at=at, note=note, **extra)
+def _line(text: str, at: datetime, note: str = "", note_removed: bool = False, **extra) -> Line:
+    said = bool(note) or note_removed
+    return Line(
+        text=text + (":" if said else "."), at=at, note=note, note_removed=note_removed, **extra
+    )
 
 
 def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False) -> list[Line]:
@@ -235,7 +244,9 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
     while i < len(items):
         item = items[i]
         if isinstance(item, Comment):
-            lines.append(_line(comment_sentence(item, viewer), item.created_at, item.text))
+            lines.append(
+                _line(comment_sentence(item, viewer), item.created_at, item.text, item.removed)
+            )
             i += 1
             continue
         nxt = items[i + 1] if i + 1 < len(items) else None
@@ -245,10 +256,17 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
             and nxt.kind == Kind.IN_FORCE
             and nxt.rule_id == item.rule_id
         ):
-            lines.append(_line(sentence(item, viewer, in_force=True), item.created_at, item.note))
+            lines.append(
+                _line(
+                    sentence(item, viewer, in_force=True),
+                    item.created_at,
+                    item.note,
+                    item.note_removed,
+                )
+            )
             i += 2
             continue
-        if item.kind in GROUPED and not item.note:
+        if item.kind in GROUPED and not item.note and not item.note_removed:
             run = [item]
             j = i + 1
             while j < len(items):
@@ -259,6 +277,7 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
                     and other.partner_id == item.partner_id
                     and other.therapist_id == item.therapist_id
                     and not other.note
+                    and not other.note_removed
                 ):
                     break
                 after = items[j + 1] if j + 1 < len(items) else None
@@ -282,7 +301,9 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
             extra["wording"] = version
             if item.kind == Kind.PROPOSED_CHANGE and version.previous_id:
                 extra["diff"] = word_diff(version.previous.text, version.text)
-        lines.append(_line(sentence(item, viewer), item.created_at, item.note, **extra))
+        lines.append(
+            _line(sentence(item, viewer), item.created_at, item.note, item.note_removed, **extra)
+        )
         i += 1
     return lines
 

@@ -21,6 +21,17 @@
     if (shifts.length >= 3) quickExit();
   });
 
+  // Sign-up: the browser's time zone ("Europe/Berlin"), so that every date and time the new
+  // person reads is in it from the first page; the server checks it against its zone list.
+  document.querySelectorAll("input[data-time-zone]").forEach(function (input) {
+    if (input.value) return;
+    try {
+      input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (e) {
+      input.value = "";
+    }
+  });
+
   // Copy fields select their whole text on focus.
   document.querySelectorAll("[data-copy]").forEach(function (input) {
     input.addEventListener("focus", function () { input.select(); });
