@@ -23,6 +23,7 @@ help:
 	@echo "make run          set up .venv, migrate, load the demo couples, serve http://127.0.0.1:8000/"
 	@echo "                  (make run PORT=8100 serves on another port)"
 	@echo "make test         set up .venv and run the test suite (SQLite, or DATABASE_URL if set)"
+	@echo "make messages     compile the translation catalogues (locale/*.po; docs/translating.md)"
 	@echo "make lint         ruff check and ruff format --check"
 	@echo "make fmt          ruff fixes and formatting"
 	@echo "make bench        the benchmark (bench/run.sh)"
