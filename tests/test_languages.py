@@ -164,3 +164,24 @@ def test_a_plural_follows_the_language(client):
         assert translation.ngettext("%(news)s update", "%(news)s updates", 1) % {"news": 1} == (
             "1 Neuigkeit"
         )
+
+
+def test_what_a_person_wrote_carries_dir_auto_and_is_never_translated(alice_client, couple):
+    from agreements import consent
+    from tests.conftest import both_accept, rules_of
+
+    alice, bob = couple
+    rule = both_accept(rules_of(alice)[6], alice, bob)
+    hebrew_wording = "כל מה ששנינו קוראים לו כך!"
+    consent.propose_change(partner=bob, rule=rule, title="הגדרה משלנו", text=hebrew_wording)
+    url = reverse("agreements:history", args=[rule.pk])
+    for code in ("en", "es", "he"):
+        page = alice_client.get(url, HTTP_ACCEPT_LANGUAGE=code).content.decode()
+        # The wording in force and the proposed change, each in an element that finds its own
+        # direction: the Hebrew "!" is drawn at the end of a Hebrew sentence in an English page.
+        assert re.search(r'<p class="wording" dir="auto">[^<]', page), code
+        assert re.search(r'<p class="diff" dir="auto">', page), code
+        assert "קוראים" in page, code
+        assert re.search(r'<h1>[^<]+: <span dir="auto">', page), code  # the rule's title
+    spanish = alice_client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Volver al acuerdo" in spanish and "Back to the agreement" not in spanish
