@@ -185,3 +185,43 @@ def test_what_a_person_wrote_carries_dir_auto_and_is_never_translated(alice_clie
         assert re.search(r'<h1>[^<]+: <span dir="auto">', page), code  # the rule's title
     spanish = alice_client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Volver al acuerdo" in spanish and "Back to the agreement" not in spanish
+
+
+def test_every_page_in_hebrew_is_right_to_left_and_passes_the_nu_html_checker(settings, tmp_path):
+    """Every page of tests/html_pages.py, for a browser that asks for nothing (so the default
+    language, here Hebrew, is the one LocaleMiddleware picks), through vnu in one run."""
+    import json
+
+    from tests.html_pages import full_pages
+    from tests.test_html_valid import vnu_jar
+
+    settings.LANGUAGE_CODE = "he"
+    pages = full_pages()
+    assert len(pages) > 100
+    # The printable page has its own <html> (templates/agreements/print.html): phase 2.
+    not_rtl = [
+        label
+        for label, html in pages
+        if '<html lang="he" dir="rtl">' not in html and "print" not in label
+    ]
+    assert not_rtl == []
+    names = {}
+    for number, (label, html) in enumerate(pages):
+        (tmp_path / f"page-{number:04d}.html").write_text(html)
+        names[f"page-{number:04d}.html"] = label
+    java = shutil.which("java")
+    assert java, "Java is needed to run vnu (.ci/run installs default-jre-headless)"
+    result = subprocess.run(
+        [java, "-Xss2m", "-jar", str(vnu_jar()), "--errors-only", "--format", "json"]
+        + ["--skip-non-html", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    messages = json.loads(result.stderr or result.stdout or '{"messages": []}')["messages"]
+    errors = [
+        f"{names.get(Path(m.get('url', '')).name)}: {m['message']}"
+        for m in messages
+        if m.get("type") == "error"
+    ]
+    assert errors == []
