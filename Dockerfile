@@ -22,6 +22,19 @@ WORKDIR /app
 # The code belongs to root: the app user can read it, not change it.
 COPY . /app
 
+# The translation catalogues (locale/*.po) are compiled into the image with GNU gettext's msgfmt,
+# installed for this one step and removed again.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends gettext >/dev/null \
+    && DJANGO_DEBUG=false \
+    DJANGO_SECRET_KEY=build-only-compilemessages-key-not-used-at-run-time-0123456789 \
+    FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    EMAIL_URL=console:// \
+    python manage.py compilemessages --verbosity 0 \
+    && apt-get purge -y -qq gettext >/dev/null \
+    && apt-get autoremove -y -qq >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
+
 # Static files are collected once, into the image. The settings refuse to load without a secret
 # key and encryption keys, so throwaway values are given to this one command; they are not kept
 # in the image and never reach a running container.

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt bench screenshots lock audit clean distclean
+.PHONY: help install messages run test lint fmt bench screenshots lock audit clean distclean
 
 # Development settings for the commands people run by hand, unless the caller chose otherwise.
 run test screenshots: export DJANGO_DEBUG ?= true
@@ -23,6 +23,7 @@ help:
 	@echo "make run          set up .venv, migrate, load the demo couples, serve http://127.0.0.1:8000/"
 	@echo "                  (make run PORT=8100 serves on another port)"
 	@echo "make test         set up .venv and run the test suite (SQLite, or DATABASE_URL if set)"
+	@echo "make messages     compile the translation catalogues (locale/*.po; docs/translating.md)"
 	@echo "make lint         ruff check and ruff format --check"
 	@echo "make fmt          ruff fixes and formatting"
 	@echo "make bench        the benchmark (bench/run.sh)"
@@ -44,7 +45,12 @@ $(INSTALLED): $(LOCK) | $(PYTHON)
 
 install: $(INSTALLED)
 
-run: $(INSTALLED)
+# The catalogues are compiled from locale/*/LC_MESSAGES/*.po; the .mo files are never committed
+# (docs/translating.md). Needs GNU gettext's msgfmt (Debian: apt-get install gettext).
+messages: $(INSTALLED)
+	$(PYTHON) manage.py compilemessages --ignore .venv --ignore var --ignore node_modules --verbosity 0
+
+run: messages
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo
 	@echo
@@ -52,7 +58,7 @@ run: $(INSTALLED)
 	@echo
 	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(INSTALLED)
+test: messages
 	@if [ -x $(CHROMIUM) ] || [ "$${CI:-}" = "true" ]; then \
 		echo "$(PYTHON) -m pytest $(PYTEST_ARGS)"; \
 		$(PYTHON) -m pytest $(PYTEST_ARGS); \
@@ -95,6 +101,7 @@ audit: $(INSTALLED)
 clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 	rm -rf .pytest_cache .hypothesis .ruff_cache var/staticfiles bench/out
+	find locale -name '*.mo' -delete
 
 # Also removes the development database and the development keys kept in var/.
 distclean: clean

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "intimacy.middleware.limit_request_size",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -292,6 +293,10 @@ EMAIL_RETRY_DELAYS = [int(delay) for delay in _retry_delays]
 EMAIL_QUEUE_STUCK_SECONDS = envint("EMAIL_QUEUE_STUCK_SECONDS", 600)
 
 LANGUAGE_CODE = "en"
+# Each language named in itself; the browser's wish chooses among them (LocaleMiddleware), and
+# the address never carries it. A fifth language: docs/translating.md.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("de", "Deutsch"), ("he", "עברית")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

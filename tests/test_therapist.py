@@ -603,7 +603,7 @@ def test_partners_see_who_has_access_since_when_and_the_last_view(
     reauthenticate(carol_client, carol)
     page = reverse("agreements:therapist_access")
     before = text_of(carol_client.get(page))
-    assert "<strong>Dana</strong>" in before
+    assert '<strong dir="auto">Dana</strong>' in before
     assert "Sees <strong>the rules and our history</strong> · since" in before
     assert "asked by Carol, agreed by Dave" in before
     assert "last viewed your agreement: never" in before
