@@ -94,7 +94,26 @@ class Agreement(models.Model):
         has come (a rule now due for review) and the latest whose grace has run out (a rule now
         resting). Each only grows while nothing is written, so the ETag changes at the moment
         the page would."""
-        return tuple(Rule.objects.filter(agreement_id=self.pk).aggregate(**clock_marks()).values())
+        marks = self.__dict__.get("_clock_marks")
+        if marks is None:
+            marks = tuple(
+                Rule.objects.filter(agreement_id=self.pk).aggregate(**clock_marks()).values()
+            )
+            self._clock_marks = marks
+        return marks
+
+    def read_clock_from(self, rules) -> None:
+        """The clock marks from the agreement's rules a page read already (every rule not
+        archived), instead of a query: the same answer as the aggregate in `clock_marks`."""
+        now = timezone.now()
+        stored_in_force = [
+            r.review_at
+            for r in rules
+            if (r.state == Rule.State.ACTIVE or r.lapse_unrecorded) and r.review_at is not None
+        ]
+        due = [at for at in stored_in_force if at <= now]
+        lapsed = [at for at in due if at <= now - REVIEW_GRACE]
+        self._clock_marks = (max(due, default=None), max(lapsed, default=None))
 
     @staticmethod
     def make_etag(
@@ -126,6 +145,23 @@ def clock_marks(prefix: str = "") -> dict:
             filter=active & Q(**{f"{prefix}review_at__lte": now - REVIEW_GRACE}),
         ),
     }
+
+
+class ClockedModelIterable(models.query.ModelIterable):
+    """Rules as the clock has them: a rule read past its lapse moment is resting (Rule.from_db
+    decides), and the wording select_related read as "in force" is its agreed wording."""
+
+    def __iter__(self):
+        for rule in super().__iter__():
+            if rule.lapse_unrecorded:
+                rule._move_cached_wording()
+            yield rule
+
+
+class RuleQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = ClockedModelIterable
 
 
 class Rule(models.Model):
@@ -206,6 +242,8 @@ class Rule(models.Model):
     # The review moment whose one email was queued (notify.review_due): sent once per review.
     review_told_for = models.DateTimeField(null=True, blank=True)
 
+    objects = RuleQuerySet.as_manager()
+
     class Meta:
         ordering = ["position", "pk"]
         constraints = [
@@ -251,6 +289,15 @@ class Rule(models.Model):
         self.withdrawn_by_id = None
         self.withdrawn_at = lapses_at
         self.in_force_since = None
+
+    def _move_cached_wording(self) -> None:
+        current = Rule._meta.get_field("current_version")
+        agreed = Rule._meta.get_field("agreed_version")
+        if current.is_cached(self):
+            agreed.set_cached_value(self, current.get_cached_value(self))
+            current.set_cached_value(self, None)
+        elif agreed.is_cached(self):
+            agreed.delete_cached_value(self)
 
     @property
     def lapses_at(self) -> "datetime | None":

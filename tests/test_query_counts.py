@@ -28,8 +28,9 @@ THERAPIST_COUPLE_PAGE = 15  # the user, a second factor, the access with the cou
 PRINT_PAGE = 4  # the user, the seat, the partners, the rules with their wording
 POLL = 2  # the user, and the agreement's revision
 # An action in the test's transaction adds a savepoint and its release (2 of these).
-ACCEPT = 28  # the user, the seat and partners, the rule; the consent change (couple, agreement
-# and rule locked in that order, the live acceptances, the acceptance, who answered the wording
+ACCEPT = 29  # the user, the seat and partners, the rule; the consent change (couple, agreement
+# and rule locked in that order, the live acceptances, the acceptance, the accepted wording's
+# review interval (it comes into force with its review date), who answered the wording
 # so far (events, acceptances), unsealing the other's answer and acceptance, two events each
 # moving the revision, the rule, the email throttle); the answer: the agreement with the seat's
 # own revision, the one rule with its comments, the summary's rules and who answered their

@@ -86,6 +86,7 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     other = _other_name(partners, viewer)
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     archived = [r for r in rules if r.state == Rule.State.ARCHIVED]
+    agreement.read_clock_from(shown)
     return {
         "agreement": agreement,
         "viewer": viewer,
@@ -185,6 +186,7 @@ def card_after_action(
         .order_by("position", "pk")
     )
     rounds = rounds_for([*shown, rule], {p.pk: p for p in partners})
+    agreement.read_clock_from(shown)
     card = make_card(rule, rule.position, viewer, rounds, _other_name(partners, viewer))
     card.error = error
     if open_kind:
