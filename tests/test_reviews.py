@@ -449,3 +449,28 @@ def test_history_exports_and_print_carry_review_dates_and_outcomes(couple, alice
     assert '"kept"' in text or "kept" in text
     assert "Review on" in markdown
     assert other.review_at.date().isoformat() in text
+
+
+# -- the demo ---------------------------------------------------------------------------------------
+
+
+def test_seed_demo_gives_the_demo_couple_one_review_due_today_and_one_next_month(db, settings):
+    settings.DEBUG = True
+    first, again = io.StringIO(), io.StringIO()
+    call_command("seed_demo", stdout=first)
+    call_command("seed_demo", stdout=again)
+    assert "Demo logins: alice@example.com, bob@example.com" in first.getvalue()
+    assert first.getvalue().count("\n") == again.getvalue().count("\n")
+    from accounts.models import User
+
+    seat = User.objects.get(email="alice@example.com").current_partner_seat()
+    reviewed = [r for r in agreement_of(seat).rules.all() if r.review_at is not None]
+    assert len(reviewed) == 2  # told once
+    due = [r for r in reviewed if r.review_due]
+    later = [r for r in reviewed if not r.review_due]
+    assert len(due) == 1 and due[0].is_in_force
+    assert (
+        len(later) == 1
+        and later[0].review_at.date() == add_months(later[0].in_force_since, 1).date()
+    )
+    assert check_agreement(agreement_of(seat)) == []
