@@ -163,6 +163,17 @@ class RuleQuerySet(models.QuerySet):
         super().__init__(*args, **kwargs)
         self._iterable_class = ClockedModelIterable
 
+    def in_force_now(self) -> "RuleQuerySet":
+        """In force at this moment, as the database can ask it (Rule._apply_clock's decision): a
+        rule whose review went unanswered past REVIEW_GRACE is not, whatever its row says."""
+        return self.filter(state="active").filter(
+            Q(review_at__isnull=True) | Q(review_at__gt=timezone.now() - REVIEW_GRACE)
+        )
+
+    def resting_now(self) -> "RuleQuerySet":
+        lapsed = Q(state="active", review_at__lte=timezone.now() - REVIEW_GRACE)
+        return self.filter(Q(state="paused") | lapsed)
+
 
 class Rule(models.Model):
     """A rule of the agreement and its state machine.

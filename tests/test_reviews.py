@@ -390,7 +390,9 @@ def test_the_command_records_lapses_once_and_sends_one_neutral_email_through_the
         run_command()
     assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "bob@example.com"]
     for message in mailoutbox:
-        assert message.subject == "Something in your agreement is ready to look at again"
+        assert message.subject == (
+            "Something in your agreement is ready to look at again · Rules of the Road"
+        )
         assert "A private wording" not in message.body and "Sundays" not in message.body
     mailoutbox.clear()
     # No reminders: later runs, even past the hourly limit, send nothing for this review.
