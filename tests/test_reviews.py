@@ -5,6 +5,7 @@ patched), never sleep."""
 
 import io
 import json
+import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest import mock
@@ -13,9 +14,11 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from agreements import consent
+from accounts.models import User
+from agreements import consent, therapy
 from agreements.invariants import check_agreement
-from agreements.models import REVIEW_GRACE, Event, Rule, add_months
+from agreements.models import REVIEW_GRACE, Event, Rule, TherapistAccess, add_months
+from agreements.stories import grant_therapist
 from intimacy import privacy
 from tests.conftest import agreement_of, client_for, fresh
 
@@ -57,6 +60,13 @@ def read(rule: Rule, at: datetime) -> Rule:
 def due_at(rule: Rule, at: datetime) -> bool:
     with clock(at):
         return fresh(rule).review_due
+
+
+CSRF = re.compile(r'(csrfmiddlewaretoken" value="|X-CSRFToken": ")[^"]+')
+
+
+def scrubbed(html: str) -> str:
+    return CSRF.sub(r"\1…", html)
 
 
 def run_command() -> str:
@@ -326,8 +336,8 @@ def test_a_keep_is_sealed_from_the_partner_the_therapist_the_poll_and_email(
         poll = bob_client.get(reverse("agreements:poll"), headers={"if-none-match": etag})
         assert poll.status_code == 304
         after = bob_client.get(reverse("agreements:agreement")).content.decode()
-        assert "keep it" not in after.lower().replace("keep it</button>", "")
-        assert before.count("Keep it") == after.count("Keep it")
+        assert scrubbed(after) == scrubbed(before)  # not a word of it
+        assert "said keep it" not in after.lower()
         assert json.dumps(privacy.export_data(bob.user)["couples"], default=str) == bob_export
         timeline = bob_client.get(reverse("agreements:timeline")).content.decode()
         assert "keep" not in timeline.lower()
@@ -463,8 +473,6 @@ def test_seed_demo_gives_the_demo_couple_one_review_due_today_and_one_next_month
     call_command("seed_demo", stdout=again)
     assert "Demo logins: alice@example.com, bob@example.com" in first.getvalue()
     assert first.getvalue().count("\n") == again.getvalue().count("\n")
-    from accounts.models import User
-
     seat = User.objects.get(email="alice@example.com").current_partner_seat()
     reviewed = [r for r in agreement_of(seat).rules.all() if r.review_at is not None]
     assert len(reviewed) == 2  # told once
@@ -476,3 +484,33 @@ def test_seed_demo_gives_the_demo_couple_one_review_due_today_and_one_next_month
         and later[0].review_at.date() == add_months(later[0].in_force_since, 1).date()
     )
     assert check_agreement(agreement_of(seat)) == []
+
+
+# -- the therapist ------------------------------------------------------------------------------------
+
+
+def test_the_therapist_sees_review_dates_at_both_levels_and_outcomes_at_the_history_level(
+    couple, dana_2fa
+):
+    alice, bob = couple
+    rule = reviewed_rule(alice, bob, "1m")
+    access = grant_therapist(couple, dana_2fa, scope=TherapistAccess.Scope.RULES)
+    dana = client_for(dana_2fa)
+    agreement = agreement_of(alice).pk
+    couple_page = reverse("therapist:couple", args=[agreement])
+    timeline = reverse("therapist:timeline", args=[agreement])
+    with clock(rule.review_at + timedelta(hours=1)):
+        page = dana.get(couple_page).content.decode()
+        assert f'data-review-on="{rule.review_at:%Y-%m-%d}"' in page
+        assert 'data-review-due="true"' in page and "Keep it</button>" not in page
+        assert dana.get(timeline).status_code == 404  # the rules level: no history
+        # A sealed Keep it changes nothing the therapist can see.
+        consent.keep(partner=alice, rule=rule, version_id=rule.current_version_id)
+        assert dana.get(couple_page).content.decode().count("keep it") == page.count("keep it")
+        # Both partners widen the access to their history.
+        therapy.widen_scope(partner=alice, access_id=access.pk)
+        therapy.widen_scope(partner=bob, access_id=access.pk)
+        assert "said keep it" not in dana.get(timeline).content.decode()
+        consent.keep(partner=bob, rule=rule, version_id=rule.current_version_id)
+        told = dana.get(timeline).content.decode()
+        assert "Both partners kept rule" in told
