@@ -24,6 +24,7 @@ from agreements.models import (
     Rule,
     Suggestion,
     TherapistAccess,
+    clock_marks,
 )
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
@@ -218,7 +219,16 @@ def partner_etag_or_404(request: HttpRequest) -> str:
     """The ETag of the signed-in partner's current agreement, for them (the poll): one query."""
     row = (
         Partner.objects.filter(user=request.user, left_at__isnull=True)
-        .values_list("couple__agreement__pk", "couple__agreement__revision", "sealed_revision")
+        .values("couple__agreement__pk", "couple__agreement__revision", "sealed_revision")
+        .annotate(**clock_marks("couple__agreement__rules__"))
+        .values_list(
+            "couple__agreement__pk",
+            "couple__agreement__revision",
+            "sealed_revision",
+            "due",
+            "lapsed",
+        )
+        .order_by("pk")
         .first()
     )
     if row is None:

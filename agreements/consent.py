@@ -21,7 +21,7 @@ agreements.models): the card offers exactly what these functions accept.
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -29,7 +29,16 @@ from django.utils.translation import gettext as _
 from accounts.models import Couple, Partner
 from agreements import notify, revision, rounds
 from agreements.defaults import DEFAULT_RULES
-from agreements.models import COOLING_OFF, Acceptance, Agreement, Event, Rule, RuleVersion
+from agreements.models import (
+    COOLING_OFF,
+    REVIEW_GRACE,
+    Acceptance,
+    Agreement,
+    Event,
+    Rule,
+    RuleVersion,
+    next_review,
+)
 from intimacy.db import retry_on_conflict
 
 State = Rule.State
@@ -78,7 +87,13 @@ def create_agreement(*, couple: Couple) -> Agreement:
 
 @retry_on_conflict
 def propose_rule(
-    *, partner: Partner, agreement: Agreement, title: str, text: str, note: str = ""
+    *,
+    partner: Partner,
+    agreement: Agreement,
+    title: str,
+    text: str,
+    note: str = "",
+    review_after: str = "",
 ) -> Rule:
     with transaction.atomic():
         agreement, partner = _lock_agreement(agreement.pk, agreement.couple_id, partner)
@@ -87,7 +102,12 @@ def propose_rule(
         last = agreement.rules.aggregate(last=Max("position"))["last"] or 0
         rule = Rule.objects.create(agreement=agreement, position=last + 1)
         version = RuleVersion.objects.create(
-            rule=rule, number=1, title=title.strip(), text=text.strip(), author=partner
+            rule=rule,
+            number=1,
+            title=title.strip(),
+            text=text.strip(),
+            author=partner,
+            review_after=review_after,
         )
         rule.pending_version = rule.latest_version = version
         rule.proposed_by = partner
@@ -169,9 +189,14 @@ def _into_force(rule: Rule, partner: Partner, version_id: int) -> None:
     rule.pending_version = None
     rule.proposed_by = None
     rule.in_force_since = timezone.now()
+    # The review interval is the accepted wording's own: counted from today.
+    interval = RuleVersion.objects.values_list("review_after", flat=True).get(pk=version_id)
+    rule.review_at = next_review(rule.in_force_since, interval)
     _clear_resting(rule)
     _clear_declined(rule)
-    rule.save(update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at"])
+    rule.save(
+        update_fields=[*_POINTERS, "in_force_since", "declined_by", "declined_at", "review_at"]
+    )
     record_event(rule.agreement, Kind.IN_FORCE, partner=partner, rule=rule, version_id=version_id)
 
 
@@ -326,9 +351,19 @@ def _end_pending(
 
 
 @retry_on_conflict
-def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note: str = "") -> Rule:
-    """A new wording, accepted by its proposer. It replaces a proposal still waiting; beside a
-    rule in force or resting it waits as a change of its own, and the rule's wording stays."""
+def propose_change(
+    *,
+    partner: Partner,
+    rule: Rule,
+    title: str,
+    text: str,
+    note: str = "",
+    review_after: str = "",
+) -> Rule:
+    """A new wording (or only a new review interval), accepted by its proposer. It replaces a
+    proposal still waiting; beside a rule in force or resting it waits as a change of its own,
+    and the rule's wording stays. Proposed while the rule is due for review, it is the review's
+    Change it (the event says so); the review stays open until the change comes into force."""
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_not_cooling(rule, partner)
@@ -341,6 +376,7 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
                 version is not None
                 and normalise(version.text) == normalise(text)
                 and normalise(version.title) == normalise(title)
+                and version.review_after == review_after
             )
 
         if rule.is_resting and same(rule.agreed_version):
@@ -359,8 +395,9 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
         _set_aside_declined(rule)
-        version = _new_version(rule, partner, title=title, text=text)
+        version = _new_version(rule, partner, title=title, text=text, review_after=review_after)
         Acceptance.objects.create(version=version, partner=partner)
+        at_review = rule.review_due
         if rule.state not in (State.ACTIVE, State.PAUSED):
             rule.state = State.PROPOSED
         rule.pending_version = rule.latest_version = version
@@ -378,7 +415,7 @@ def propose_change(*, partner: Partner, rule: Rule, title: str, text: str, note:
         )
         record_event(
             rule.agreement,
-            Kind.PROPOSED_CHANGE,
+            Kind.CHANGED_AT_REVIEW if at_review else Kind.PROPOSED_CHANGE,
             partner=partner,
             rule=rule,
             version=version,
@@ -416,26 +453,204 @@ def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             )
             notify.partner_of(partner)
             return rule
-        in_force = rule.current_version
-        now = timezone.now()
-        _set_aside_declined(rule)
-        _withdraw_acceptances(in_force.pk, now=now)
-        if rule.pending_version_id:
-            Acceptance.objects.filter(
-                version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
-            ).update(withdrawn_at=now)
-        rule.state = State.PAUSED
-        rule.current_version = None
-        rule.in_force_since = None
-        rule.agreed_version = in_force
-        rule.withdrawn_by = partner
-        rule.withdrawn_at = now
-        rule.save(update_fields=[*_POINTERS, "in_force_since"])
-        record_event(
-            rule.agreement, Kind.WITHDREW, partner=partner, rule=rule, version=in_force, note=note
-        )
-        notify.partner_of(partner)
+        _rest(rule, partner, Kind.WITHDREW, note)
     return rule
+
+
+def _rest(rule: Rule, partner: Partner, kind: str, note: str) -> None:
+    """The rule in force stops being in force and rests with the wording both had agreed; this
+    partner holds the key (a withdrawal, or Let it rest at a review)."""
+    in_force = rule.current_version
+    now = timezone.now()
+    _set_aside_declined(rule)
+    _withdraw_acceptances(in_force.pk, now=now)
+    if rule.pending_version_id:
+        Acceptance.objects.filter(
+            version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
+        ).update(withdrawn_at=now)
+    rule.state = State.PAUSED
+    rule.current_version = None
+    rule.in_force_since = None
+    rule.review_at = None
+    rule.agreed_version = in_force
+    rule.withdrawn_by = partner
+    rule.withdrawn_at = now
+    rule.save(update_fields=[*_POINTERS, "in_force_since", "review_at"])
+    record_event(rule.agreement, kind, partner=partner, rule=rule, version=in_force, note=note)
+    notify.partner_of(partner)
+
+
+# -- reviews --------------------------------------------------------------------------------------
+
+
+class ReviewClosed(ConsentError):
+    """The rule is not (or no longer) due for review: nothing was recorded."""
+
+
+def _check_review(rule: Rule, version_id: int) -> None:
+    if not rule.review_due:
+        if rule.is_resting:
+            raise ReviewClosed(
+                _("This rule is resting now, so there is nothing to keep. Here it is as it is.")
+            )
+        raise ReviewClosed(_("This rule is not up for review: nothing was recorded."))
+    if rule.current_version_id != version_id:
+        raise StaleVersion(
+            _(
+                "The wording in force changed since you loaded the page, so nothing was "
+                "recorded. Here is the new wording."
+            )
+        )
+
+
+@retry_on_conflict
+def keep(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
+    """Keep it, at a rule's review: sealed until the other partner keeps it too (nothing of it
+    shows to them, the therapist, counts, the poll or emails). When both have, the rule is kept:
+    it stays in force and its next review is the same interval after this one. If the other
+    lets it rest instead, this answer stays sealed for good: there is nothing left to keep, and
+    the one who said no never learns the other wanted to."""
+    with transaction.atomic():
+        rule, partner = _lock(rule, partner)
+        kept_by = rounds.review_of(rule).kept_by if rule.review_due else set()
+        if partner.pk in kept_by and rule.current_version_id == version_id:
+            return rule  # a double submit
+        _check_review(rule, version_id)
+        others = rule.agreement.current_partner_ids - {partner.pk}
+        complete = bool(others) and others <= kept_by
+        record_event(
+            rule.agreement,
+            Kind.KEEP_ANSWER,
+            partner=partner,
+            rule=rule,
+            version_id=version_id,
+            note=note.strip(),
+            private_to=None if complete else partner,
+        )
+        if complete:
+            Event.objects.filter(
+                rule=rule, kind=Kind.KEEP_ANSWER, created_at__gte=rule.review_at
+            ).update(private_to=None)
+            interval = rule.current_version.review_after
+            reviewed = rule.review_at
+            rule.review_at = next_review(reviewed, interval)
+            rule.save(update_fields=["review_at"])
+            record_event(rule.agreement, Kind.KEPT, rule=rule, version_id=version_id)
+            notify.partner_of(partner)
+    return rule
+
+
+@retry_on_conflict
+def let_rest(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> Rule:
+    """Let it rest, at a rule's review: at once, as a withdrawal; this partner holds the key."""
+    with transaction.atomic():
+        rule, partner = _lock(rule, partner)
+        if rule.is_resting and rule.withdrawn_by_id == partner.pk:
+            return rule  # a double submit
+        _check_review(rule, version_id)
+        _rest(rule, partner, Kind.LET_REST, note)
+    return rule
+
+
+def _write_lapse(rule: Rule) -> None:
+    """Writes down what every reader already shows (Rule._apply_clock): nobody answered the review
+    within REVIEW_GRACE, so the rule rests, nobody holding the key. In the caller's transaction,
+    with the rule locked; the event is dated at the lapse moment."""
+    lapsed_at = rule.withdrawn_at
+    _set_aside_declined(rule)
+    _withdraw_acceptances(rule.agreed_version_id, now=lapsed_at)
+    rule.review_at = None
+    rule.save(update_fields=[*_POINTERS, "in_force_since", "review_at"])
+    rule.lapse_unrecorded = False
+    record_event(
+        rule.agreement,
+        Kind.LAPSED,
+        rule=rule,
+        version_id=rule.agreed_version_id,
+        created_at=lapsed_at,
+    )
+
+
+@retry_on_conflict
+def record_lapse(*, rule_id: int) -> bool:
+    """For the review_rules command: writes the lapse of one rule if it has lapsed and nobody
+    wrote it yet. Whether it wrote anything (so the command is idempotent)."""
+    with transaction.atomic():
+        agreement_id, couple_id = Rule.objects.values_list(
+            "agreement_id", "agreement__couple_id"
+        ).get(pk=rule_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=couple_id)
+        if couple.ended_at is not None:
+            return False
+        agreement = Agreement.objects.select_for_update(no_key=True).get(pk=agreement_id)
+        agreement.couple = couple
+        rule = Rule.objects.select_for_update(no_key=True).get(pk=rule_id)
+        rule.agreement = agreement
+        if not rule.lapse_unrecorded:
+            return False
+        _write_lapse(rule)
+    return True
+
+
+def lapses_due(now: datetime | None = None) -> list[int]:
+    """Rules whose lapse moment has passed and is not written yet (the command's work)."""
+    now = now or timezone.now()
+    return list(
+        Rule.objects.filter(
+            state=State.ACTIVE,
+            review_at__lte=now - REVIEW_GRACE,
+            agreement__couple__ended_at__isnull=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@retry_on_conflict
+def tell_review_due(*, agreement_id: int) -> int:
+    """The one neutral email a review deserves: for the rules of this agreement due for review
+    and not told yet, marks them told (never again for this review: no reminders) and asks
+    notify to email each partner, within its limits. How many rules it marked."""
+    with transaction.atomic():
+        couple_id = Agreement.objects.values_list("couple_id", flat=True).get(pk=agreement_id)
+        couple = Couple.objects.select_for_update(no_key=True).get(pk=couple_id)
+        if couple.ended_at is not None:
+            return 0
+        Agreement.objects.select_for_update(no_key=True).get(pk=agreement_id)
+        now = timezone.now()
+        due = [
+            rule
+            for rule in Rule.objects.select_for_update(no_key=True)
+            .filter(agreement_id=agreement_id, state=State.ACTIVE, review_at__lte=now)
+            .order_by("pk")
+            if rule.review_due and rule.review_told_for != rule.review_at
+        ]
+        for rule in due:
+            rule.review_told_for = rule.review_at
+            rule.save(update_fields=["review_told_for"])
+        if due:
+            notify.review_due(couple_id)
+    return len(due)
+
+
+def reviews_to_tell(now: datetime | None = None) -> list[int]:
+    """Agreements with a rule due for review whose email was not queued yet."""
+    now = now or timezone.now()
+    return sorted(
+        set(
+            Rule.objects.filter(
+                state=State.ACTIVE,
+                review_at__lte=now,
+                review_at__gt=now - REVIEW_GRACE,
+                agreement__couple__ended_at__isnull=True,
+            )
+            .filter(
+                models.Q(review_told_for__isnull=True)
+                | ~models.Q(review_told_for=models.F("review_at"))
+            )
+            .values_list("agreement_id", flat=True)
+        )
+    )
 
 
 @retry_on_conflict
@@ -701,6 +916,9 @@ def _lock(rule: Rule, partner: Partner) -> tuple[Rule, Partner]:
     agreement, partner = _lock_agreement(rule.agreement_id, couple_id, partner)
     locked = Rule.objects.select_for_update(no_key=True).get(pk=rule.pk)
     locked.agreement = agreement
+    if locked.lapse_unrecorded:
+        # Every reader shows it resting already: the action sees (and writes) the same.
+        _write_lapse(locked)
     return locked, partner
 
 
@@ -728,7 +946,9 @@ def _check_waiting(rule: Rule, version_id: int, partner: Partner) -> None:
         )
 
 
-def _new_version(rule: Rule, partner: Partner, *, title: str, text: str) -> RuleVersion:
+def _new_version(
+    rule: Rule, partner: Partner, *, title: str, text: str, review_after: str = ""
+) -> RuleVersion:
     number = rule.versions.aggregate(last=Max("number"))["last"] or 0
     return RuleVersion.objects.create(
         rule=rule,
@@ -737,6 +957,7 @@ def _new_version(rule: Rule, partner: Partner, *, title: str, text: str) -> Rule
         title=title,
         text=text,
         author=partner,
+        review_after=review_after,
     )
 
 
@@ -780,6 +1001,9 @@ def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None
 def record_event(agreement: Agreement, kind: str, **fields) -> Event:
     """The one way an event is written (by the agreement services only); moves the revision, or
     for a sealed answer only its author's (`private_to`): nobody else can tell it happened."""
+    # The clock read here, not the field's default: what a review compares with (review_at) is
+    # read from the same clock.
+    fields.setdefault("created_at", timezone.now())
     event = Event.objects.create(agreement=agreement, kind=kind, **fields)
     if event.private_to_id is not None:
         revision.move_sealed(event.private_to_id)

@@ -194,6 +194,13 @@ def _rule(rule: Rule) -> dict:
         "state": rule.state,
         "state_label": rule.get_state_display(),
         "in_force_since": iso(rule.in_force_since),
+        # While in force with a review interval: the day it comes up for review (ISO, UTC), and
+        # whether the review is open now; a rule read past its lapse reads as resting.
+        "review_on": rule.review_at.date().isoformat()
+        if rule.review_at and rule.is_in_force
+        else None,
+        "review_at": iso(rule.review_at) if rule.is_in_force else None,
+        "review_due": rule.review_due,
         "created_at": iso(rule.created_at),
         "current_version_id": rule.current_version_id,
         "pending_version_id": rule.pending_version_id,
@@ -216,6 +223,8 @@ def _version(version: RuleVersion) -> dict:
         "author_seat_id": version.author_id,
         "author": version.author.name if version.author_id else None,
         "created_at": iso(version.created_at),
+        # Part of what both accept: "1m", "3m", "6m", "12m", or "" for no review date.
+        "review_after": version.review_after,
         "acceptances": [
             {
                 "id": acceptance.pk,
@@ -365,7 +374,9 @@ def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
     for rule in in_force:
         version = _find_version(rule, rule["current_version_id"])
         lines += [
-            f"- **{rule['position']}. {_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])})",
+            f"- **{rule['position']}. {_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])}"
+            + (f"; Review on {_day(rule['review_at'])}" if rule.get("review_at") else "")
+            + ")",
             "",
             *_quote(version["text"], indent="   "),
             "",

@@ -1,7 +1,15 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from agreements.models import MAX_LABEL, MAX_NOTE, MAX_PROMPT, MAX_TEXT, MAX_TITLE, TherapistAccess
+from agreements.models import (
+    MAX_LABEL,
+    MAX_NOTE,
+    MAX_PROMPT,
+    MAX_TEXT,
+    MAX_TITLE,
+    REVIEW_CHOICES,
+    TherapistAccess,
+)
 from intimacy.validators import validate_one_line
 
 
@@ -35,6 +43,19 @@ class WordingForm(forms.Form):
         },
     )
     note = note_field()
+
+
+class ProposalForm(WordingForm):
+    """A partner's wording put on the table: with the review date both accept with it."""
+
+    review_after = forms.ChoiceField(
+        label=_("Look at it again"),
+        choices=REVIEW_CHOICES,
+        required=False,
+        help_text=_("When it comes up for review once you both accept it. None: it never lapses."),
+        error_messages={"invalid_choice": _("Choose when to look at it again, or no review.")},
+    )
+    field_order = ["title", "text", "review_after", "note"]
 
 
 class NoteForm(forms.Form):

@@ -7,10 +7,14 @@ For one agreement it verifies, from the rows and independently from the event le
   one partner while the other's yes to it stands);
 - nothing came into force (and nothing at all happened) after the partnership ended;
 - each rule's state and version pointers are what replaying its events gives, and every
-  "came into force" event follows both partners' acceptance of that version.
+  "came into force" event follows both partners' acceptance of that version;
+- nothing is read as in force past its lapse moment (a review nobody answered within
+  REVIEW_GRACE), whether or not the lapse is written down yet.
 """
 
 from collections import defaultdict
+
+from django.utils import timezone
 
 from accounts.models import Partner
 from agreements.models import Acceptance, Agreement, Event, Rule
@@ -24,6 +28,7 @@ ACCEPTING = {
     Kind.ACCEPTED,
     Kind.PROPOSED_RULE,
     Kind.PROPOSED_CHANGE,
+    Kind.CHANGED_AT_REVIEW,
     Kind.RESTORED,
     Kind.REOPENED,
 }
@@ -77,6 +82,14 @@ def _check_end(couple, events: list[Event]) -> list[str]:
 
 def _check_rows(rule: Rule, live: dict, seats: set[int]) -> list[str]:
     problems = []
+    if rule.lapses_at is not None and rule.lapses_at <= timezone.now():
+        problems.append("read as in force past its lapse moment")
+    if rule.lapse_unrecorded:
+        # Read as resting, by the clock; its rows are still those of a rule in force.
+        accepted = live.get(rule.agreed_version_id, set())
+        if accepted != seats:
+            problems.append(f"in force (unrecorded lapse) accepted by {sorted(accepted)} only")
+        live = {**live, rule.agreed_version_id: set()}
     if rule.state == State.ACTIVE:
         if len(seats) != 2:
             problems.append(f"in force in a couple of {len(seats)} seats")
@@ -89,7 +102,7 @@ def _check_rows(rule: Rule, live: dict, seats: set[int]) -> list[str]:
         problems.append(f"{rule.state} with a version in force")
     if (rule.state == State.PAUSED) != (rule.agreed_version_id is not None):
         problems.append(f"{rule.state} with agreed wording {rule.agreed_version_id}")
-    if rule.state == State.PAUSED and rule.withdrawn_by_id not in seats:
+    if rule.state == State.PAUSED and rule.withdrawn_by_id not in seats | {None}:
         problems.append("resting without who withdrew")
     if rule.state in (State.DECLINED, State.ARCHIVED) and rule.pending_version_id:
         problems.append(f"{rule.state} with a version waiting")
@@ -125,6 +138,8 @@ def _check_replay(rule: Rule, events: list[Event], seats: set[int]) -> list[str]
         kind, version = event.kind, event.version_id
         if kind in ACCEPTING and event.partner_id:
             accepted[version].add(event.partner_id)
+        if kind == Kind.CHANGED_AT_REVIEW:
+            kind = Kind.PROPOSED_CHANGE  # the review's Change it is a proposal like any other
         if kind in (Kind.PROPOSED_RULE, Kind.PROPOSED_CHANGE, Kind.RESTORED, Kind.REOPENED):
             answers[version] = {event.partner_id: Kind.ACCEPTED} if event.partner_id else {}
         elif kind in (Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED) and event.partner_id:
@@ -144,15 +159,19 @@ def _check_replay(rule: Rule, events: list[Event], seats: set[int]) -> list[str]
             answers[version] = {}
             if state == State.PROPOSED:
                 state = State.DECLINED
-        elif kind == Kind.WITHDREW and state == State.ACTIVE:
+        elif kind in (Kind.WITHDREW, Kind.LET_REST, Kind.LAPSED) and state == State.ACTIVE:
             # (On a resting rule a withdrawal only ends one's consent to a waiting change.)
             state, agreed, current = State.PAUSED, current, None
+        elif kind in (Kind.LET_REST, Kind.LAPSED) or (kind == Kind.KEPT and state != State.ACTIVE):
+            problems.append(f"{kind} on a rule that was not in force")
         elif kind in (Kind.REOPENED, Kind.RESTORED):
             state, pending, agreed = State.PROPOSED, version, None
         elif kind == Kind.ARCHIVED:
             state, pending, agreed = State.ARCHIVED, None, None
     replayed = (state, current, pending, agreed)
     stored = (rule.state, rule.current_version_id, rule.pending_version_id, rule.agreed_version_id)
+    if rule.lapse_unrecorded:  # its rows: in force, as the events say until the lapse is written
+        stored = (State.ACTIVE, rule.agreed_version_id, rule.pending_version_id, None)
     if replayed != stored:
         problems.append(f"(state, in force, waiting, agreed) is {stored}, events say {replayed}")
     return problems

@@ -25,6 +25,33 @@ CLIENT_LINK_LIFETIME = timedelta(days=14)
 COOLING_OFF = timedelta(days=7)
 MAX_PROMPT = 500
 MAX_LABEL = 80
+# Review dates (issue 24). A wording may carry a review interval, accepted with it; from the rule's
+# review moment both are asked again (Keep it, Change it, Let it rest), and a rule nobody answered
+# within REVIEW_GRACE rests by itself, nobody holding the key.
+REVIEW_MONTHS = {"1m": 1, "3m": 3, "6m": 6, "12m": 12}
+REVIEW_CHOICES = [
+    ("", _("No review date")),
+    ("1m", _("In a month")),
+    ("3m", _("In three months")),
+    ("6m", _("In six months")),
+    ("12m", _("In a year")),
+]
+REVIEW_GRACE = timedelta(days=14)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later (the last day of a shorter month)."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    days = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28]
+    days += [31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return moment.replace(year=year, month=month, day=min(moment.day, days[month - 1]))
+
+
+def next_review(start: datetime, review_after: str) -> datetime | None:
+    """When a wording with this review interval comes up for review, counted from `start`."""
+    months = REVIEW_MONTHS.get(review_after)
+    return add_months(start, months) if months else None
 
 
 class Agreement(models.Model):
@@ -59,13 +86,95 @@ class Agreement(models.Model):
         return self.revision + (seat.sealed_revision if seat is not None else 0)
 
     def etag_for(self, seat) -> str:
-        return self.make_etag(self.pk, self.revision, seat.sealed_revision if seat else 0)
+        due, lapsed = self.clock_marks()
+        return self.make_etag(
+            self.pk, self.revision, seat.sealed_revision if seat else 0, due, lapsed
+        )
+
+    def clock_marks(self) -> "tuple[datetime | None, datetime | None]":
+        """What the clock changed on the page without any write: the latest review moment that
+        has come (a rule now due for review) and the latest whose grace has run out (a rule now
+        resting). Each only grows while nothing is written, so the ETag changes at the moment
+        the page would."""
+        marks = self.__dict__.get("_clock_marks")
+        if marks is None:
+            marks = tuple(
+                Rule.objects.filter(agreement_id=self.pk).aggregate(**clock_marks()).values()
+            )
+            self._clock_marks = marks
+        return marks
+
+    def read_clock_from(self, rules) -> None:
+        """The clock marks from the agreement's rules a page read already (every rule not
+        archived), instead of a query: the same answer as the aggregate in `clock_marks`."""
+        now = timezone.now()
+        stored_in_force = [
+            r.review_at
+            for r in rules
+            if (r.state == Rule.State.ACTIVE or r.lapse_unrecorded) and r.review_at is not None
+        ]
+        due = [at for at in stored_in_force if at <= now]
+        lapsed = [at for at in due if at <= now - REVIEW_GRACE]
+        self._clock_marks = (max(due, default=None), max(lapsed, default=None))
 
     @staticmethod
-    def make_etag(pk: int, revision: int, sealed_revision: int = 0) -> str:
+    def make_etag(
+        pk: int,
+        revision: int,
+        sealed_revision: int = 0,
+        due: "datetime | None" = None,
+        lapsed: "datetime | None" = None,
+    ) -> str:
         """The poll's ETag, for one viewer. app.js reads the revision from the page's
         data-revision, never from this string."""
-        return f'"a{pk}r{revision}s{sealed_revision}"'
+        clock = ""
+        if due is not None:
+            clock = f"d{int(due.timestamp())}"
+        if lapsed is not None:
+            clock += f"l{int(lapsed.timestamp())}"
+        return f'"a{pk}r{revision}s{sealed_revision}{clock}"'
+
+
+def clock_marks(prefix: str = "") -> dict:
+    """Aggregates over an agreement's rules (through `prefix`, e.g. "couple__agreement__rules__")
+    that give Agreement.clock_marks: the latest review moment passed, and the latest lapse."""
+    now = timezone.now()
+    active = Q(**{f"{prefix}state": "active", f"{prefix}review_at__lte": now})
+    return {
+        "due": models.Max(f"{prefix}review_at", filter=active),
+        "lapsed": models.Max(
+            f"{prefix}review_at",
+            filter=active & Q(**{f"{prefix}review_at__lte": now - REVIEW_GRACE}),
+        ),
+    }
+
+
+class ClockedModelIterable(models.query.ModelIterable):
+    """Rules as the clock has them: a rule read past its lapse moment is resting (Rule.from_db
+    decides), and the wording select_related read as "in force" is its agreed wording."""
+
+    def __iter__(self):
+        for rule in super().__iter__():
+            if rule.lapse_unrecorded:
+                rule._move_cached_wording()
+            yield rule
+
+
+class RuleQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = ClockedModelIterable
+
+    def in_force_now(self) -> "RuleQuerySet":
+        """In force at this moment, as the database can ask it (Rule._apply_clock's decision): a
+        rule whose review went unanswered past REVIEW_GRACE is not, whatever its row says."""
+        return self.filter(state="active").filter(
+            Q(review_at__isnull=True) | Q(review_at__gt=timezone.now() - REVIEW_GRACE)
+        )
+
+    def resting_now(self) -> "RuleQuerySet":
+        lapsed = Q(state="active", review_at__lte=timezone.now() - REVIEW_GRACE)
+        return self.filter(Q(state="paused") | lapsed)
 
 
 class Rule(models.Model):
@@ -140,6 +249,13 @@ class Rule(models.Model):
         Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     declined_at = models.DateTimeField(null=True, blank=True)
+    # While in force with a review interval: the moment it comes up for review (set when it comes
+    # into force, moved on when both keep it). From then it is due; REVIEW_GRACE later it lapses.
+    review_at = models.DateTimeField(null=True, blank=True)
+    # The review moment whose one email was queued (notify.review_due): sent once per review.
+    review_told_for = models.DateTimeField(null=True, blank=True)
+
+    objects = RuleQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "pk"]
@@ -159,6 +275,66 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return f"Rule {self.pk}"
+
+    # -- the clock: review dates ---------------------------------------------------------------
+
+    # A rule read past its lapse moment whose lapse no service has written down yet: it is read as
+    # resting (nobody holds the key), whatever its row says, and the next service that locks it,
+    # or the review_rules command, writes the lapse (consent.record_lapse).
+    lapse_unrecorded = False
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *, fetch_mode=None):
+        rule = super().from_db(db, field_names, values, fetch_mode=fetch_mode)
+        rule._apply_clock(timezone.now())
+        return rule
+
+    def _apply_clock(self, now: datetime) -> None:
+        """The state is a function of time: past its lapse moment a rule in force rests, read so
+        by every reader (cards, poll, print, exports, therapist, services) without any write."""
+        lapses_at = self.lapses_at
+        if lapses_at is None or now < lapses_at:
+            return
+        self.lapse_unrecorded = True
+        self.state = self.State.PAUSED
+        self.agreed_version_id = self.current_version_id
+        self.current_version_id = None
+        self.withdrawn_by_id = None
+        self.withdrawn_at = lapses_at
+        self.in_force_since = None
+
+    def _move_cached_wording(self) -> None:
+        current = Rule._meta.get_field("current_version")
+        agreed = Rule._meta.get_field("agreed_version")
+        if current.is_cached(self):
+            agreed.set_cached_value(self, current.get_cached_value(self))
+            current.set_cached_value(self, None)
+        elif agreed.is_cached(self):
+            agreed.delete_cached_value(self)
+
+    @property
+    def lapses_at(self) -> "datetime | None":
+        """When this rule in force rests by itself unless both have kept it (or None)."""
+        if (
+            self.__dict__.get("state") != self.State.ACTIVE
+            or self.__dict__.get("review_at") is None
+        ):
+            return None
+        return self.review_at + REVIEW_GRACE
+
+    @property
+    def review_due(self) -> bool:
+        """In force and past its review moment: both are asked again (data-review-due)."""
+        return (
+            self.state == self.State.ACTIVE
+            and self.review_at is not None
+            and self.review_at <= timezone.now()
+        )
+
+    @property
+    def has_lapsed(self) -> bool:
+        """Resting because nobody answered its review in time: either partner may reopen it."""
+        return self.state == self.State.PAUSED and self.withdrawn_by_id is None
 
     @property
     def number(self) -> int:
@@ -315,7 +491,8 @@ class Rule(models.Model):
         if seat_id is None:
             return False
         if self.state == self.State.PAUSED:
-            return self.withdrawn_by_id == seat_id
+            # A lapsed rule (nobody answered its review): nobody holds the key, either reopens it.
+            return self.withdrawn_by_id in (seat_id, None)
         return (
             self.state == self.State.DECLINED
             and self.declined_at is not None
@@ -338,6 +515,19 @@ class Rule(models.Model):
             return None
         until = self.declined_at + COOLING_OFF
         return until if timezone.now() < until else None
+
+    def may_keep(self, seat_id: int | None, kept_by: set[int] | None = None) -> bool:
+        """Keep it: a rule due for review, while this seat has not kept it in this review
+        (`kept_by`: the review round's seats, agreements/rounds.py)."""
+        return (
+            seat_id is not None
+            and self.review_due
+            and seat_id not in (kept_by if kept_by is not None else set())
+        )
+
+    def may_let_rest(self, seat_id: int | None) -> bool:
+        """Let it rest: a rule due for review, either partner, at once (a withdrawal)."""
+        return seat_id is not None and self.review_due
 
     def may_archive(self, seat_id: int | None) -> bool:
         return seat_id is not None and self.state not in (self.State.ACTIVE, self.State.ARCHIVED)
@@ -381,6 +571,11 @@ class RuleVersion(models.Model):
     # author's words (agreements.partnership.remove_words_of): title and text are gone, readers
     # show "removed by its author". A wording both had in force is never removed.
     removed = models.BooleanField(default=False, db_default=False)
+    # When the rule comes up for review once this wording is in force ("" none): part of what
+    # both accept, so another interval is another version.
+    review_after = models.CharField(
+        max_length=3, choices=REVIEW_CHOICES, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["rule", "number"]
@@ -526,6 +721,14 @@ class Event(models.Model):
         CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
         # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
         PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
+        # Reviews (issue 24): a partner's Keep it (sealed until both have kept it), the outcome
+        # when both have, Let it rest (a withdrawal at review), a change proposed at review, and
+        # a rule that rested by itself because nobody answered within REVIEW_GRACE.
+        KEEP_ANSWER = "keep_answer", _("Said keep it")
+        KEPT = "kept", _("Kept the rule at its review")
+        LET_REST = "let_rest", _("Let the rule rest at its review")
+        CHANGED_AT_REVIEW = "changed_at_review", _("Proposed a change at the review")
+        LAPSED = "lapsed", _("Rested after its review went unanswered")
         REOPENED_ALL = "reopened_all", _("Reopened all the paused rules")
         WORDS_REMOVED = "words_removed", _("Removed their own words from this archive")
 
@@ -572,8 +775,10 @@ class Event(models.Model):
     def actor_name(self) -> str:
         if self.partner_id:
             return self.partner.name
-        if self.kind == self.Kind.CREATED:
+        if self.kind in (self.Kind.CREATED, self.Kind.LAPSED):
             return "Rules of the Road"
+        if self.kind == self.Kind.KEPT:
+            return "Both partners"
         return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
 
 

@@ -97,3 +97,31 @@ def partner_of(actor: Partner) -> None:
         return bool(Partner.objects.filter(due, pk=other.pk).update(notified_at=now))
 
     emails.queue(message, claim=claim)
+
+
+def review_due(couple_id: int) -> None:
+    """The one email a review deserves ("Something in your agreement is ready to look at
+    again"): to each current partner who takes these emails, unless their page is open now, and
+    within the same hourly limit as every other partner email (`notified_at`, claimed after the
+    commit). Never repeated: the caller marks the review told whether or not this sent it."""
+    if emails.is_muted():
+        return
+    seats = Partner.objects.select_related("user").filter(
+        couple_id=couple_id, left_at__isnull=True, user__isnull=False
+    )
+    for seat in seats:
+        if not seat.user.partner_update_emails or is_present(seat.user_id):
+            continue
+        message = emails.render("review_due", seat.user.email, {"name": seat.user.display_name})
+        emails.queue(message, claim=_claim(seat.pk))
+
+
+def _claim(seat_id: int):
+    def claim() -> bool:
+        now = timezone.now()
+        due = Q(notified_at__isnull=True) | Q(
+            notified_at__lte=now - settings.PARTNER_EMAIL_INTERVAL
+        )
+        return bool(Partner.objects.filter(due, pk=seat_id).update(notified_at=now))
+
+    return claim

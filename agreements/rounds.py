@@ -29,6 +29,8 @@ ANSWER_KINDS = frozenset(
 ANSWERS = frozenset({Kind.ACCEPTED, Kind.NOT_YET, Kind.DECLINED})
 # A partner's yes to the wording ends without a new round: their answer no longer stands.
 YES_ENDED = frozenset({Kind.TOOK_BACK, Kind.WITHDREW})
+# What happens at a review is about the wording in force, never a round of a waiting wording.
+REVIEW_KINDS = frozenset({Kind.KEEP_ANSWER, Kind.KEPT, Kind.LET_REST, Kind.LAPSED})
 
 
 class Names:
@@ -134,6 +136,8 @@ def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -
     names = Names(seats, {e.partner_id for e in events} | {p for _, p, _ in live})
     for event in events:
         current = rounds[event.version_id]
+        if event.kind in REVIEW_KINDS:
+            continue
         if event.kind in YES_ENDED:
             current.answers.pop(event.partner_id, None)
         elif event.kind not in ANSWER_KINDS:
@@ -174,3 +178,58 @@ def round_of(rule: Rule, rounds: dict[int, Round] | None = None) -> Round:
     if rounds is None:
         rounds = rounds_for([rule])
     return rounds.get(version_id) or Round(version_id)
+
+
+# -- reviews ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Review:
+    """The Keep it answers to a rule's review due now: each partner's, sealed until both have
+    kept it (then the rule is kept and the review moves on, so an open review never shows both).
+    Let it rest and Change it are not held here: each acts at once (a withdrawal, a proposal)."""
+
+    rule_id: int
+    kept: dict[int, Answer] = field(default_factory=dict)
+
+    @property
+    def kept_by(self) -> set[int]:
+        return set(self.kept)
+
+    def seen_by(self, seat_id: int | None) -> list[Answer]:
+        """Only one's own Keep it, and any unsealed one; a therapist (None) sees none sealed."""
+        return [a for a in self.kept.values() if not a.sealed or a.partner_id == seat_id]
+
+
+def reviews_for(rules: Iterable[Rule]) -> dict[int, Review]:
+    """The open review of every rule due for review, by rule id: one query for any number of
+    rules, none when none is due. The answers given since the rule's review moment count."""
+    due = {r.pk: r for r in rules if r.review_due}
+    reviews = {pk: Review(pk) for pk in due}
+    if not due:
+        return reviews
+    events = Event.objects.filter(rule_id__in=list(due), kind=Kind.KEEP_ANSWER).only(
+        "rule_id", "version_id", "partner_id", "note", "created_at", "private_to_id"
+    )
+    for event in events.order_by("created_at", "pk"):
+        rule = due[event.rule_id]
+        if event.version_id != rule.current_version_id or event.created_at < rule.review_at:
+            continue
+        reviews[rule.pk].kept[event.partner_id] = Answer(
+            event.partner_id,
+            event.kind,
+            event.note,
+            event.created_at,
+            sealed=event.private_to_id is not None,
+            event_id=event.pk,
+        )
+    return reviews
+
+
+def review_of(rule: Rule, reviews: dict[int, Review] | None = None) -> Review | None:
+    """This rule's open review (None when it is not due), from `reviews` or read for it alone."""
+    if not rule.review_due:
+        return None
+    if reviews is None:
+        reviews = reviews_for([rule])
+    return reviews.get(rule.pk) or Review(rule.pk)

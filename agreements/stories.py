@@ -22,6 +22,10 @@ query-count tests and the benchmark share. Its rules, by position on the agreeme
 In force: four of the nine rules that are not archived.
 """
 
+from contextlib import contextmanager
+from datetime import datetime
+from unittest import mock
+
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +33,7 @@ from django.utils import timezone
 from accounts import linking
 from accounts.models import Couple, Partner, User
 from agreements import consent, therapy
-from agreements.models import Agreement, ClientLink, Rule, TherapistAccess
+from agreements.models import Agreement, ClientLink, Rule, RuleVersion, TherapistAccess, add_months
 
 # The states of agreement_in_every_state, in the order of their positions.
 EVERY_STATE = (
@@ -227,3 +231,46 @@ def demo_client_link(*, dana: User) -> str:
     link, token = therapy.create_client_link(therapist=dana)
     therapy.label_client_link(therapist=dana, link_id=link.pk, label="New couple, first session")
     return settings.SITE_URL.rstrip("/") + reverse("agreements:client_link", args=[token])
+
+
+# -- review dates ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def as_of(moment: datetime):
+    """Tells a part of a story as it happened at `moment`: the services read the clock through
+    django.utils.timezone.now, and so does everything they write."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
+
+
+def rules_up_for_review(a: Partner, b: Partner) -> dict[str, Rule]:
+    """Two rules of their own with review dates, both accepted: "due" was accepted a month ago
+    with a review in a month (so it is due today), "next_month" today with a review in a month.
+    Told once: a couple who has reviewed rules already keeps what it has."""
+    agreement = agreement_of(a)
+    found = RuleVersion.objects.filter(rule__agreement=agreement).exclude(review_after="")
+    if found.exists():
+        return {}
+    now = timezone.now()
+    told = {}
+    for name, when, title, text in (
+        (
+            "due",
+            add_months(now, -1),
+            "Sunday evenings",
+            "On Sunday evening we ask each other how the week felt, without fixing anything.",
+        ),
+        (
+            "next_month",
+            now,
+            "Date night",
+            "Once a week one of us plans an evening for the two of us.",
+        ),
+    ):
+        with as_of(when):
+            rule = consent.propose_rule(
+                partner=a, agreement=agreement, title=title, text=text, review_after="1m"
+            )
+            told[name] = both_accept(rule, a, b)
+    return {name: fresh(rule) for name, rule in told.items()}

@@ -45,6 +45,8 @@ urlpatterns = [
     path("rules/<int:rule_id>/reopen/", rules.reopen, name="reopen"),
     path("rules/<int:rule_id>/archive/", rules.archive, name="archive"),
     path("rules/<int:rule_id>/restore/", rules.restore, name="restore"),
+    path("rules/<int:rule_id>/keep/", rules.keep, name="keep"),
+    path("rules/<int:rule_id>/let-rest/", rules.let_rest, name="let_rest"),
     path("comments/", partner.reply, name="reply"),
     path("archived/<int:agreement_id>/", partner.archived, name="archived"),
     path(

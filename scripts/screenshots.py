@@ -3,7 +3,9 @@
 Sets up its own world: a throwaway SQLite database in a temporary folder, migrated and filled
 with the demo couples (seed_demo), served by runserver on a free port, and photographed by
 Debian's Chromium through Playwright as alice (a partner) and dana (a therapist). The server is
-stopped and the folder removed at the end. Run it with `make screenshots`.
+stopped and the folder removed at the end. Run it with `make screenshots`; name scenes to write
+only those (`python scripts/screenshots.py agreement-review-due`): the walk is the same, the
+other pictures are left as they are.
 """
 
 import base64
@@ -28,6 +30,8 @@ from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+# Scenes named on the command line: only these are written (all of them when none is named).
+ONLY = set(sys.argv[1:])
 
 
 def free_port() -> int:
@@ -89,6 +93,8 @@ def scroll_to(page: Page, element) -> None:
 
 
 def shoot(page: Page, name: str, size: str, *, full_page: bool = False) -> None:
+    if ONLY and name not in ONLY:
+        return
     path = OUT / f"{name}-{size}.png"
     page.screenshot(path=path, full_page=full_page, animations="disabled")
     print(f"  {path.relative_to(ROOT)}")
@@ -216,6 +222,10 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     ):
         scroll_to(page, page.locator(selector).first)
         shoot(page, name, size)
+    # A rule due for review today (the demo's "Sunday evenings"): Keep it, Change it, Let it rest.
+    due = page.locator("article.rule-card[data-review-due=true]").first
+    scroll_to(page, due)
+    shoot(page, "agreement-review-due", size)
     changed = page.locator("article.rule-card").nth(5)
     scroll_to(page, changed)
     shoot(page, "agreement-change-proposed", size)

@@ -27,7 +27,7 @@ from accounts import linking
 from accounts.models import Invitation, User
 from agreements import consent, drafts, therapy
 from agreements.models import Agreement, Rule
-from agreements.stories import agreement_in_every_state
+from agreements.stories import agreement_in_every_state, rules_up_for_review
 from checkins import services as checkin_services
 from tests.conftest import client_for, grant_therapist, link, make_user, reauthenticate
 
@@ -59,6 +59,7 @@ class World:
     proposed_rule: Rule  # waiting for bob's acceptance
     archived_rule: Rule
     resting_rule: Rule  # alice withdrew from it
+    due_rule: Rule  # in force and due for review
     invitation_token: str  # ivy's open invitation
     seats: dict[str, object] = field(default_factory=dict)
     client_link_token: str = ""  # theo's open client link
@@ -112,6 +113,7 @@ def build_world() -> World:
     a, b = link(alice, bob)
     agreement = Agreement.objects.get(couple_id=a.couple_id)
     story = agreement_in_every_state(a, b)
+    reviewed = rules_up_for_review(a, b)  # a card due for review: Keep it, Change it, Let it rest
     active = consent.propose_rule(
         partner=a, agreement=agreement, title=f"{SECRET} title", text=f"{SECRET} wording"
     )
@@ -184,6 +186,7 @@ def build_world() -> World:
         proposed_rule=Rule.objects.get(pk=proposed.pk),
         archived_rule=Rule.objects.get(pk=archived.pk),
         resting_rule=Rule.objects.get(pk=story["paused"].pk),
+        due_rule=Rule.objects.get(pk=reviewed["due"].pk),
         invitation_token=invitation.token,
         seats={"alice": a, "bob": b, "carol": c},
         client_link_token=theos_open,

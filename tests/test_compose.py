@@ -237,3 +237,19 @@ def test_compose_worker_health_is_the_queue_not_the_web_check_of_the_image():
     # The image's HEALTHCHECK asks /healthz on port 8000, which the worker does not serve.
     test = compose()["services"]["worker"]["healthcheck"]["test"]
     assert "check_queue" in " ".join(test)
+
+
+def test_compose_scheduler_runs_the_review_command_with_the_same_image_and_settings():
+    services = compose()["services"]
+    scheduler, web = services["scheduler"], services["web"]
+    assert scheduler["build"] == web["build"]
+    assert scheduler["environment"] == web["environment"]
+    assert scheduler.get("restart") in {"unless-stopped", "always"}
+    assert "ports" not in scheduler, "the scheduler serves nothing"
+    # The image's HEALTHCHECK asks /healthz, which it does not serve.
+    assert scheduler["healthcheck"] == {"disable": True}
+    command = scheduler["command"]
+    script = command if isinstance(command, str) else " ".join(command)
+    assert re.search(
+        r"manage\.py migrate --check.*while true; do .*review_rules.*sleep \d+", script
+    )

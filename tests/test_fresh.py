@@ -12,11 +12,14 @@ for each of them."""
 import pickle
 import re
 from contextlib import suppress
+from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.cache import cache, caches
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from agreements import consent, people, therapy
 from agreements.models import Rule
@@ -149,6 +152,41 @@ SERVICES = {
     "pause everything": lambda w: consent.pause_everything(partner=w.bob, note="Let's talk."),
     "reopen all": lambda w: consent.reopen_all(partner=w.alice),
 }
+
+
+def due_for_review(w: World, days_ago: int = 32) -> Rule:
+    """A rule both accepted `days_ago` with a review in a month: due now (lapsed past 44)."""
+    then = timezone.now() - timedelta(days=days_ago)
+    with mock.patch("django.utils.timezone.now", return_value=then):
+        rule = consent.propose_rule(
+            partner=w.alice,
+            agreement=w.agreement,
+            title="Looked at",
+            text="We look at this again.",
+            review_after="1m",
+        )
+        consent.accept(partner=w.bob, rule=rule, version_id=rule.pending_version_id)
+    w.due = rule
+    return rule
+
+
+def _current(rule: Rule) -> int:
+    return fresh(rule).current_version_id
+
+
+SERVICES |= {
+    "keep it (sealed)": lambda w: consent.keep(
+        partner=w.alice, rule=w.due, version_id=_current(w.due)
+    ),
+    "keep it (both)": lambda w: consent.keep(partner=w.bob, rule=w.due, version_id=_current(w.due)),
+    "let it rest": lambda w: consent.let_rest(
+        partner=w.bob, rule=w.due, version_id=_current(w.due), note="Not now."
+    ),
+    "change it at review": lambda w: consent.propose_change(
+        partner=w.alice, rule=w.due, title="Looked at", text="Other words.", review_after="3m"
+    ),
+    "a lapse recorded": lambda w: consent.record_lapse(rule_id=w.due.pk),
+}
 # What a service needs to have happened before the pages are first loaded.
 BEFORE = {
     "reopen all": lambda w: consent.pause_everything(partner=w.alice, note="Stop, please."),
@@ -160,6 +198,13 @@ BEFORE = {
         therapy.narrow_scope(partner=w.alice, access_id=w.access.pk),
         therapy.widen_scope(partner=w.alice, access_id=w.access.pk),
     ),
+    "keep it (sealed)": due_for_review,
+    "keep it (both)": lambda w: consent.keep(
+        partner=w.alice, rule=due_for_review(w), version_id=_current(w.due)
+    ),
+    "let it rest": due_for_review,
+    "change it at review": due_for_review,
+    "a lapse recorded": lambda w: due_for_review(w, days_ago=50),
 }
 
 

@@ -4,14 +4,23 @@ cost the same number of queries for ten rules or two hundred, one client couple 
 Each count is taken after a first request, so that the session has settled (the idle timer is
 written at most once a minute) and only the page's own queries are counted."""
 
+from datetime import timedelta
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from agreements import consent
 from agreements.models import Rule
-from agreements.stories import agreement_in_every_state, rules_of_their_own, therapist_review
+from agreements.stories import (
+    agreement_in_every_state,
+    as_of,
+    both_accept,
+    rules_of_their_own,
+    therapist_review,
+)
 from checkins import services
 from checkins.models import CheckIn
 from tests.conftest import agreement_of, client_for, grant_therapist, link, make_user, rules_of
@@ -28,8 +37,9 @@ THERAPIST_COUPLE_PAGE = 15  # the user, a second factor, the access with the cou
 PRINT_PAGE = 4  # the user, the seat, the partners, the rules with their wording
 POLL = 2  # the user, and the agreement's revision
 # An action in the test's transaction adds a savepoint and its release (2 of these).
-ACCEPT = 28  # the user, the seat and partners, the rule; the consent change (couple, agreement
-# and rule locked in that order, the live acceptances, the acceptance, who answered the wording
+ACCEPT = 29  # the user, the seat and partners, the rule; the consent change (couple, agreement
+# and rule locked in that order, the live acceptances, the acceptance, the accepted wording's
+# review interval (it comes into force with its review date), who answered the wording
 # so far (events, acceptances), unsealing the other's answer and acceptance, two events each
 # moving the revision, the rule, the email throttle); the answer: the agreement with the seat's
 # own revision, the one rule with its comments, the summary's rules and who answered their
@@ -254,3 +264,39 @@ def test_an_open_check_ins_poll_costs_the_check_ins_queries(couple, alice_client
     count, response = queries(alice_client, path, hx_request="true", if_none_match=etag)
     assert response.status_code == 304
     assert count == CHECKIN
+
+
+def due_for_review(seats, count: int) -> None:
+    """`count` rules of their own, both accepted a month and a day ago with a monthly review:
+    all due for review now, none lapsed."""
+    a, b = seats
+    with as_of(timezone.now() - timedelta(days=32)):
+        for n in range(count):
+            rule = consent.propose_rule(
+                partner=a, agreement=agreement_of(a), title="", text=f"Ours {n}.", review_after="1m"
+            )
+            both_accept(rule, a, b)
+
+
+def test_the_agreement_page_with_reviews_due_costs_one_query_more_for_2_or_40_of_them(
+    couple, alice_client, dana_2fa
+):
+    lived_in(couple, dana_2fa)
+    due_for_review(couple, 2)
+    few, response = queries(alice_client, reverse("agreements:agreement"))
+    assert response.content.decode().count('data-review-due="true"') == 2
+    assert few == AGREEMENT_PAGE + 1  # the Keep it answers of the reviews due (rounds.py)
+    due_for_review(couple, 38)
+    many, response = queries(alice_client, reverse("agreements:agreement"))
+    assert response.content.decode().count('data-review-due="true"') == 40
+    assert many == few
+
+
+def test_an_unchanged_poll_with_reviews_due_still_costs_one_query(couple, alice_client):
+    due_for_review(couple, 3)
+    etag = alice_client.get(reverse("agreements:agreement"))["ETag"]
+    count, response = queries(
+        alice_client, reverse("agreements:poll"), if_none_match=etag, hx_request="true"
+    )
+    assert response.status_code == 304
+    assert count == POLL

@@ -297,6 +297,19 @@ MATRIX: dict[str, Case] = {
     "agreements:restore": Case(
         GET=PARTNER_WRONG_METHOD, POST=ours(302), kwargs=_rule("archived_rule")
     ),
+    # A review's answers: either partner of the couple, about their own rule due for review.
+    "agreements:keep": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_rule("due_rule"),
+        data=lambda w: {"version": w.due_rule.current_version_id},
+    ),
+    "agreements:let_rest": Case(
+        GET=PARTNER_WRONG_METHOD,
+        POST=ours(302),
+        kwargs=_rule("due_rule"),
+        data=lambda w: {"version": w.due_rule.current_version_id, "note": "later"},
+    ),
     "agreements:reply": Case(
         GET=PARTNER_WRONG_METHOD,
         # Mallory, with no couple, is sent to the page saying so (nothing of alice's is named).

@@ -89,6 +89,7 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
     # The poll's ETag and revision are a partner's: a therapist's page does not poll, and the
     # revision counts every event, those a therapist never reads (a request, its decline) too.
     partner_side = not viewer.is_therapist
+    agreement.read_clock_from(shown)
     return {
         "agreement": agreement,
         "viewer": viewer,
@@ -188,6 +189,7 @@ def card_after_action(
         .order_by("position", "pk")
     )
     rounds = rounds_for([*shown, rule], {p.pk: p for p in partners})
+    agreement.read_clock_from(shown)
     card = make_card(rule, rule.position, viewer, rounds, _other_name(partners, viewer))
     card.error = error
     if open_kind:
@@ -230,8 +232,22 @@ def print_page(agreement: Agreement, viewer: Viewer) -> dict:
         "back_url": home_url(agreement, viewer),
         "partners": partners_of(agreement.couple),
         "rules": [r for r in everything if r.state == Rule.State.ACTIVE],
+        "next_reviews": next_reviews(everything),
         "made_on": timezone.now(),
     }
+
+
+def next_reviews(rules: list[Rule]) -> list[Rule]:
+    """The rules in force that come up for review next: those with the earliest review date
+    (every rule due on that day, so two rules due together are both named)."""
+    dated = sorted(
+        (r for r in rules if r.state == Rule.State.ACTIVE and r.review_at is not None),
+        key=lambda r: r.review_at,
+    )
+    if not dated:
+        return []
+    first = timezone.localdate(dated[0].review_at)
+    return [r for r in dated if timezone.localdate(r.review_at) == first]
 
 
 def not_in_force_sentence(states: dict[int, str]) -> str:

@@ -5,12 +5,22 @@ from functools import cache, cached_property
 
 from django import forms
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
-from agreements.forms import VersionForm, WordingForm
+from agreements.forms import ProposalForm, VersionForm
 from agreements.models import Event, Rule
-from agreements.rounds import Answer, Round, on_the_table, round_of, rounds_for
+from agreements.rounds import (
+    Answer,
+    Review,
+    Round,
+    on_the_table,
+    review_of,
+    reviews_for,
+    round_of,
+    rounds_for,
+)
 
 State = Rule.State
 Kind = Event.Kind
@@ -29,6 +39,8 @@ ACTIONS = (
     "withdraw",
     "archive",
     "restore",
+    "keep",
+    "let_rest",
     "card",
 )
 # Reversing about seventy URLs for every page costs more than the rest of a card: each action's
@@ -77,6 +89,37 @@ class Card:
     other_name: str = ""
     # The waiting wording's current round (agreements/rounds.py), None when nothing waits.
     round: Round | None = None
+    # The open review of a rule due for review (rounds.reviews_for), None when not due.
+    review: Review | None = None
+
+    # -- reviews ------------------------------------------------------------------------------
+
+    @property
+    def review_due(self) -> bool:
+        return self.review is not None
+
+    @property
+    def my_keep(self) -> Answer | None:
+        """This viewer's own Keep it in the open review (sealed until the other keeps it)."""
+        if self.review is None or not self.viewer.is_partner:
+            return None
+        return self.review.kept.get(self.viewer.seat_id)
+
+    @property
+    def may_keep(self) -> bool:
+        kept_by = self.review.kept_by if self.review is not None else set()
+        return self.may_act and self.rule.may_keep(self.viewer.seat_id, kept_by)
+
+    @property
+    def may_let_rest(self) -> bool:
+        return self._may("let_rest")
+
+    @property
+    def review_on(self):
+        """The day the rule in force comes up for review (data-review-on), or None."""
+        if self.rule.state != State.ACTIVE or self.rule.review_at is None:
+            return None
+        return self.rule.review_at
 
     @property
     def accepted_by_me(self) -> bool:
@@ -118,6 +161,12 @@ class Card:
     def status(self) -> str:
         """The card's state in plain words, for this viewer."""
         state = self.rule.state
+        if state == State.ACTIVE and self.review_due:
+            if self.my_keep is not None:
+                return _("In force · you said keep it — sealed until %(name)s answers") % {
+                    "name": self.other_name or _("your partner")
+                }
+            return _("In force · time to review")
         if state == State.ACTIVE:
             return "In force · change proposed" if self.rule.pending_version_id else "In force"
         if state == State.PAUSED:
@@ -251,7 +300,8 @@ class Card:
         auto_id = f"%s-{self.rule.pk}"
         if kind == "change":
             draft = self.draft
-            return WordingForm(initial={"title": draft.title, "text": draft.text}, auto_id=auto_id)
+            initial = {"title": draft.title, "text": draft.text, "review_after": draft.review_after}
+            return ProposalForm(initial=initial, auto_id=auto_id)
         form = VersionForm(initial={"version": self.waiting.pk}, auto_id=auto_id)
         if kind == "not_yet":
             form.fields["note"].widget.attrs["placeholder"] = "I'd like to talk about this first"
@@ -259,11 +309,18 @@ class Card:
 
 
 def make_card(
-    rule: Rule, number: int, viewer: Viewer, rounds: dict | None = None, other_name: str = ""
+    rule: Rule,
+    number: int,
+    viewer: Viewer,
+    rounds: dict | None = None,
+    other_name: str = "",
+    reviews: dict | None = None,
 ) -> Card:
     """`rounds`: the current rounds of the page's waiting wordings (rounds.rounds_for, read once
     for the page); without it, read for this rule alone. `other_name`: the viewer's partner."""
     card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
+    if rule.review_due:
+        card.review = review_of(rule, reviews)
     waiting = rule.pending_version
     if on_the_table(rule) is None:
         return card
@@ -298,7 +355,8 @@ def make_cards(
     """`rounds`: as `rounds.rounds_for(rules)` gives them (read here when not given)."""
     if rounds is None:
         rounds = rounds_for(rules)
-    return [make_card(rule, rule.position, viewer, rounds, other_name) for rule in rules]
+    reviews = reviews_for(rules)
+    return [make_card(rule, rule.position, viewer, rounds, other_name, reviews) for rule in rules]
 
 
 def summary(rules: list[Rule], viewer: Viewer, rounds: dict) -> dict:
@@ -313,4 +371,6 @@ def summary(rules: list[Rule], viewer: Viewer, rounds: dict) -> dict:
         "waiting": sum(r.pending_version_id is not None for r in rules),
         "needs_you": needs_you,
         "resting": sum(r.state == State.PAUSED for r in rules),
+        # Due for review: the same for both partners (no answer of anyone's changes it).
+        "review_due": [r for r in rules if r.review_due],
     }

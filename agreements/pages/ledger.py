@@ -177,6 +177,33 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             if actor == "You":
                 return _("You removed your own words from this archive")
             return _("%(name)s removed their own words from this archive") % {"name": actor}
+        case Kind.KEEP_ANSWER:
+            return _("%(actor)s said keep it to %(rule)s at its review") % {
+                "actor": actor,
+                "rule": rule,
+            }
+        case Kind.KEPT:
+            both = _("Both partners") if viewer.is_therapist else _("You both")
+            return _("%(both)s kept %(rule)s at its review: it stays in force") % {
+                "both": both,
+                "rule": rule,
+            }
+        case Kind.LET_REST:
+            return _("%(actor)s let %(rule)s rest at its review: it rests, not in force") % {
+                "actor": actor,
+                "rule": rule,
+            }
+        case Kind.CHANGED_AT_REVIEW:
+            return _("%(actor)s proposed new wording for %(rule)s at its review") % {
+                "actor": actor,
+                "rule": rule,
+            }
+        case Kind.LAPSED:
+            either = _("either partner") if viewer.is_therapist else _("either of you")
+            return _(
+                "%(rule)s rested by itself: nobody answered its review within two weeks, and "
+                "%(either)s can reopen it"
+            ) % {"rule": capfirst(rule), "either": either}
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
@@ -296,10 +323,11 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
                 i = j
                 continue
         extra = {}
-        if wordings and item.kind in (Kind.PROPOSED_RULE, Kind.PROPOSED_CHANGE, Kind.RESTORED):
+        proposing = (Kind.PROPOSED_RULE, Kind.PROPOSED_CHANGE, Kind.CHANGED_AT_REVIEW)
+        if wordings and item.kind in (*proposing, Kind.RESTORED):
             version = item.version
             extra["wording"] = version
-            if item.kind == Kind.PROPOSED_CHANGE and version.previous_id:
+            if item.kind != Kind.PROPOSED_RULE and item.kind in proposing and version.previous_id:
                 extra["diff"] = word_diff(version.previous.text, version.text)
         lines.append(
             _line(sentence(item, viewer), item.created_at, item.note, item.note_removed, **extra)

@@ -52,9 +52,9 @@ def _with_counts(accesses, therapist: User):
     ).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
-        in_force=_count(rules.filter(state=Rule.State.ACTIVE)),
+        in_force=_count(rules.in_force_now()),
         waiting=_count(rules.filter(pending_version__isnull=False)),
-        paused=_count(rules.filter(state=Rule.State.PAUSED)),
+        paused=_count(rules.resting_now()),
         total=_count(rules),
         news=_count(events.filter(news(therapist.pk, since_last_visit))),
         last_activity=Subquery(events.order_by("-created_at").values("created_at")[:1]),

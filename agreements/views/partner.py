@@ -26,7 +26,13 @@ from agreements.access import (
     rule_of_partner_or_404,
     suggestion_of_partner_or_404,
 )
-from agreements.forms import CommentForm, NoteForm, ScopeForm, WordingForm, first_error
+from agreements.forms import (
+    CommentForm,
+    NoteForm,
+    ProposalForm,
+    ScopeForm,
+    first_error,
+)
 from agreements.models import TherapistAccess
 from agreements.pages import agreement as pages
 from agreements.pages import ledger, solo
@@ -72,7 +78,7 @@ def poll(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def new_rule(request: HttpRequest) -> HttpResponse:
     viewer = partner_or_404(request)
-    form = WordingForm(request.POST or None)
+    form = ProposalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             rule = consent.propose_rule(

@@ -17,7 +17,7 @@ from agreements.access import (
     partner_required,
     rule_of_partner_or_404,
 )
-from agreements.forms import NoteForm, VersionForm, WordingForm, first_error
+from agreements.forms import NoteForm, ProposalForm, VersionForm, first_error
 from agreements.models import Rule
 from agreements.pages import agreement as pages
 
@@ -136,6 +136,28 @@ def answer(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @partner_required
+@require_POST
+def keep(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Keep it, at the rule's review (sealed until both have kept it)."""
+
+    def call(*, rule, partner, version, note=""):
+        return consent.keep(rule=rule, partner=partner, version_id=version, note=note)
+
+    return _act(request, rule_id, call)
+
+
+@partner_required
+@require_POST
+def let_rest(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Let it rest, at the rule's review: at once, as a withdrawal."""
+
+    def call(*, rule, partner, version, note=""):
+        return consent.let_rest(rule=rule, partner=partner, version_id=version, note=note)
+
+    return _act(request, rule_id, call)
+
+
+@partner_required
 @require_GET
 def card(request: HttpRequest, rule_id: int) -> HttpResponse:
     """One rule card as it is now (after Cancel on an inline form)."""
@@ -196,7 +218,7 @@ def change(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule, viewer = rule_of_partner_or_404(request, rule_id)
     if request.method == "GET":
         return _form_page(request, rule, viewer, "change")
-    form = WordingForm(request.POST, auto_id=f"%s-{rule.pk}")
+    form = ProposalForm(request.POST, auto_id=f"%s-{rule.pk}")
     if not form.is_valid():
         return _form_page(request, rule, viewer, "change", status=422, form=form)
     try:

@@ -94,6 +94,8 @@ class Command(BaseCommand):
         dana = users["dana@example.com"]
         if not alice.current_partner_seat():
             stories.agreement_in_every_state(*stories.link(alice, bob))
+        # Review dates: one rule due for review today, one whose review is next month.
+        stories.rules_up_for_review(alice.current_partner_seat(), bob.current_partner_seat())
         for established in (alice, bob, carol, dave):
             # They have used their agreement for a while: the first visit's explanation is over.
             profile.dismiss_introduction(user=established)
