@@ -32,6 +32,7 @@ from agreements.defaults import DEFAULT_RULES
 from agreements.models import (
     COOLING_OFF,
     REVIEW_GRACE,
+    REVIEW_MONTHS,
     Acceptance,
     Agreement,
     Event,
@@ -95,6 +96,7 @@ def propose_rule(
     note: str = "",
     review_after: str = "",
 ) -> Rule:
+    _check_review_after(review_after)
     with transaction.atomic():
         agreement, partner = _lock_agreement(agreement.pk, agreement.couple_id, partner)
         _check_not_declined_lately(agreement, partner, text)
@@ -364,6 +366,7 @@ def propose_change(
     proposal still waiting; beside a rule in force or resting it waits as a change of its own,
     and the rule's wording stays. Proposed while the rule is due for review, it is the review's
     Change it (the event says so); the review stays open until the change comes into force."""
+    _check_review_after(review_after)
     with transaction.atomic():
         rule, partner = _lock(rule, partner)
         _check_not_cooling(rule, partner)
@@ -481,6 +484,11 @@ def _rest(rule: Rule, partner: Partner, kind: str, note: str) -> None:
 
 
 # -- reviews --------------------------------------------------------------------------------------
+
+
+def _check_review_after(review_after: str) -> None:
+    if review_after and review_after not in REVIEW_MONTHS:
+        raise ConsentError(_("Choose when to look at it again, or no review."))
 
 
 class ReviewClosed(ConsentError):

@@ -514,3 +514,14 @@ def test_the_therapist_sees_review_dates_at_both_levels_and_outcomes_at_the_hist
         consent.keep(partner=bob, rule=rule, version_id=rule.current_version_id)
         told = dana.get(timeline).content.decode()
         assert "Both partners kept rule" in told
+
+
+def test_a_review_interval_the_app_does_not_offer_is_refused_by_the_service(couple):
+    alice, bob = couple
+    with pytest.raises(consent.ConsentError):
+        consent.propose_rule(
+            partner=alice, agreement=agreement_of(alice), title="", text="X.", review_after="5m"
+        )
+    rule = reviewed_rule(alice, bob, "")
+    with pytest.raises(consent.ConsentError):
+        consent.propose_change(partner=bob, rule=rule, title="", text="Y.", review_after="99m")
