@@ -84,7 +84,7 @@ def test_a_proposal_names_its_author_and_the_defaults_have_none(alice_client, co
         note="What do you think?",
     )
     cards = cards_of(alice_client.get("/agreement/").content.decode())
-    assert "Proposed by Bob: <q>What do you think?</q>" in cards[rule.position]
+    assert 'Proposed by Bob: <q dir="auto">What do you think?</q>' in cards[rule.position]
     assert "Proposed by" not in cards[1]
 
 
@@ -236,7 +236,7 @@ def test_the_page_says_what_the_other_partner_did_since_your_last_visit(alice_cl
     html = alice_client.get("/agreement/").content.decode()
     news = html.split("Since your last visit", 1)[1].split("</section>", 1)[0]
     assert "Bob archived rule 4" in news
-    assert "Bob said not yet to rule 5" in news and "<q>Hm</q>" in news
+    assert "Bob said not yet to rule 5" in news and '<q dir="auto">Hm</q>' in news
     assert "rule 6" not in news
     # A reload within the visit keeps what was new.
     assert "Bob archived rule 4" in alice_client.get("/agreement/").content.decode()
