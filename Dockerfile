@@ -23,9 +23,10 @@ WORKDIR /app
 COPY . /app
 
 # The translation catalogues (locale/*.po) are compiled into the image with GNU gettext's msgfmt,
-# installed for this one step and removed again.
+# installed for this one step and removed again. The time zone database (tzdata) stays: each
+# person's dates are shown in their own zone (intimacy.W001 warns when it is missing).
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends gettext >/dev/null \
+    && apt-get install -y -qq --no-install-recommends gettext tzdata >/dev/null \
     && DJANGO_DEBUG=false \
     DJANGO_SECRET_KEY=build-only-compilemessages-key-not-used-at-run-time-0123456789 \
     FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
