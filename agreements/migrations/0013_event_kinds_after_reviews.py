@@ -4,15 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agreements', '0012_review_dates'),
+        ("agreements", "0012_review_dates"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='event',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Agreement started with the default rules'), ('proposed_rule', 'Proposed a new rule'), ('proposed_change', 'Proposed a change'), ('accepted', 'Accepted'), ('in_force', 'Came into force'), ('not_yet', 'Not yet'), ('declined', 'Declined'), ('took_back', 'Took back a proposal'), ('withdrew', 'Withdrew consent'), ('archived', 'Archived the rule'), ('restored', 'Restored the rule as a proposal'), ('reopened', 'Reopened the rule'), ('commented', 'Commented'), ('access_requested', 'Asked to give a therapist access'), ('access_granted', 'Agreed to give a therapist access'), ('access_declined', 'Declined therapist access'), ('access_ended', 'Ended therapist access'), ('partnership_ended', 'Ended the partnership'), ('scope_widen_asked', 'Asked to share the history with the therapist'), ('scope_widened', 'Agreed to share the history with the therapist'), ('scope_narrowed', "Limited the therapist's access to the rules"), ('scope_kept', "Kept the therapist's access to the rules"), ('suggested_rule', 'Suggested a rule'), ('suggested_wording', 'Suggested new wording'), ('suggestion_adopted', "Adopted the therapist's suggestion as a proposal"), ('suggestion_set_aside', "Set the therapist's suggestion aside"), ('checkin_invited', 'Invited the couple to a check-in'), ('exercise_started', 'Started the check-in the therapist suggested'), ('checkin_revealed', 'Check-in revealed'), ('paused_everything', 'Paused everything'), ('keep_answer', 'Said keep it'), ('kept', 'Kept the rule at its review'), ('let_rest', 'Let the rule rest at its review'), ('changed_at_review', 'Proposed a change at the review'), ('lapsed', 'Rested after its review went unanswered'), ('reopened_all', 'Reopened all the paused rules'), ('words_removed', 'Removed their own words from this archive')], max_length=20),
+            model_name="event",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Agreement started with the default rules"),
+                    ("proposed_rule", "Proposed a new rule"),
+                    ("proposed_change", "Proposed a change"),
+                    ("accepted", "Accepted"),
+                    ("in_force", "Came into force"),
+                    ("not_yet", "Not yet"),
+                    ("declined", "Declined"),
+                    ("took_back", "Took back a proposal"),
+                    ("withdrew", "Withdrew consent"),
+                    ("archived", "Archived the rule"),
+                    ("restored", "Restored the rule as a proposal"),
+                    ("reopened", "Reopened the rule"),
+                    ("commented", "Commented"),
+                    ("access_requested", "Asked to give a therapist access"),
+                    ("access_granted", "Agreed to give a therapist access"),
+                    ("access_declined", "Declined therapist access"),
+                    ("access_ended", "Ended therapist access"),
+                    ("partnership_ended", "Ended the partnership"),
+                    ("scope_widen_asked", "Asked to share the history with the therapist"),
+                    ("scope_widened", "Agreed to share the history with the therapist"),
+                    ("scope_narrowed", "Limited the therapist's access to the rules"),
+                    ("scope_kept", "Kept the therapist's access to the rules"),
+                    ("suggested_rule", "Suggested a rule"),
+                    ("suggested_wording", "Suggested new wording"),
+                    ("suggestion_adopted", "Adopted the therapist's suggestion as a proposal"),
+                    ("suggestion_set_aside", "Set the therapist's suggestion aside"),
+                    ("checkin_invited", "Invited the couple to a check-in"),
+                    ("exercise_started", "Started the check-in the therapist suggested"),
+                    ("checkin_revealed", "Check-in revealed"),
+                    ("paused_everything", "Paused everything"),
+                    ("keep_answer", "Said keep it"),
+                    ("kept", "Kept the rule at its review"),
+                    ("let_rest", "Let the rule rest at its review"),
+                    ("changed_at_review", "Proposed a change at the review"),
+                    ("lapsed", "Rested after its review went unanswered"),
+                    ("reopened_all", "Reopened all the paused rules"),
+                    ("words_removed", "Removed their own words from this archive"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
