@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zoneinfo
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -247,6 +248,7 @@ VOID = {
     "track", "wbr",
 }  # fmt: skip
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+TIME_ZONES = zoneinfo.available_timezones()
 
 
 class VisibleText(HTMLParser):
@@ -319,11 +321,16 @@ def words_people_wrote() -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def is_time_zone(piece: str) -> bool:
+    """A time zone's name ("Europe/Berlin", "America/New York" as the Settings list shows it)."""
+    return piece.replace(" ", "_") in TIME_ZONES
+
+
 def english_left(piece: str, english: set[str], code: str, written: list[str]) -> bool:
     """True when this piece of a page in `code` is English: the same text is on the English
     rendering of the page, and once names, what people wrote, the product's name, addresses,
     numbers and dates are taken out, words of English shape remain."""
-    if piece not in english or piece in SAME_IN[code]:
+    if piece not in english or piece in SAME_IN[code] or is_time_zone(piece):
         return False
     rest = piece.replace(PRODUCT, " ")
     for text in written:
@@ -390,11 +397,25 @@ def test_no_english_sentence_is_left_on_any_page_in_spanish_german_or_hebrew(set
             ]
             if found:
                 left[f"[{code}] {label}"] = found
-    report = "\n".join(
-        f"{page}:\n" + "\n".join(f"    {sentence!r}" for sentence in sentences)
-        for page, sentences in sorted(left.items())
-    )
-    assert not left, f"English left on {len(left)} pages:\n{report}"
+    assert not left, f"English left on {len(left)} pages:\n{english_left_report(left)}"
+
+
+def english_left_report(left: dict[str, list[str]], *, common: int = 10) -> str:
+    """Page → sentences; a sentence left on more than `common` pages (the header, the footer)
+    is listed once, first, with its number of pages, and not repeated under each page."""
+    pages_of: dict[str, int] = {}
+    for sentences in left.values():
+        for sentence in sentences:
+            pages_of[sentence] = pages_of.get(sentence, 0) + 1
+    shared = {sentence for sentence, count in pages_of.items() if count > common}
+    lines = [f"On more than {common} pages:"] if shared else []
+    lines += [f"    {sentence!r} ({pages_of[sentence]} pages)" for sentence in sorted(shared)]
+    for page, sentences in sorted(left.items()):
+        own = [sentence for sentence in sentences if sentence not in shared]
+        if own:
+            lines.append(f"{page}:")
+            lines += [f"    {sentence!r}" for sentence in own]
+    return "\n".join(lines)
 
 
 def test_the_english_left_check_finds_english_and_allows_what_people_wrote():
@@ -417,6 +438,14 @@ def test_the_english_left_check_finds_english_and_allows_what_people_wrote():
         if english_left(piece, english, "es", ["Alice"])
     ]
     assert found == ["Settings · Rules of the Road", "Main"]
+    assert not english_left("Europe/Berlin", {"Europe/Berlin"}, "de", [])
+    assert not english_left("America/New York", {"America/New York"}, "he", [])
+    assert english_left("Monday 7 December", {"Monday 7 December"}, "es", [])
+    report = english_left_report(
+        {f"[es] page {n}": ["Log out", f"Only here {n}"] for n in range(12)}
+    )
+    assert report.startswith("On more than 10 pages:\n    'Log out' (12 pages)\n[es] page 0:\n")
+    assert "    'Only here 11'" in report and report.count("Log out") == 1
 
 
 def test_every_string_in_the_source_is_in_every_catalogue(tmp_path):
