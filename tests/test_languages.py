@@ -517,3 +517,18 @@ def msgids(po: str) -> set[tuple[str, str]]:
         if joined(msgid):
             found.add((joined(context), joined(msgid)))
     return found
+
+
+def test_app_js_sentences_come_from_the_page_in_its_language(client):
+    """app.js shows three sentences of its own (a failed action, a failed connection, the quick
+    exit's tab title): base.html gives them to it translated, and in English exactly the words
+    app.js falls back to."""
+    script = (Path(settings.BASE_DIR) / "static" / "js" / "app.js").read_text()
+    english = client.get("/").content.decode()
+    spanish = client.get("/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    hebrew = client.get("/", HTTP_ACCEPT_LANGUAGE="he").content.decode()
+    for name in ("exit-title", "failed-server", "failed-connection"):
+        said = re.search(rf'id="js-messages"[^>]* data-{name}="([^"]+)"', english).group(1)
+        assert f'message("{name}", "{said}")' in script, name
+    assert 'data-failed-connection="Falló la conexión, así que no se envió' in spanish
+    assert 'data-exit-title="כרטיסייה חדשה"' in hebrew
