@@ -238,7 +238,7 @@ PRODUCT = "Rules of the Road"
 # A word of English shape that is also the word of the language (glossary: "check-in" stays).
 SAME_IN = {
     "es": {"Check-in", "Check-ins", "check-in", "check-ins"},
-    "de": {"Check-in", "Check-ins"},
+    "de": {"Check-in", "Check-ins", "Code", "optional"},  # allauth's "Code", "(optional)"
     "he": set(),
 }
 # Attributes whose values a person reads or hears (a screen reader reads aria-label).
@@ -440,6 +440,8 @@ def test_the_english_left_check_finds_english_and_allows_what_people_wrote():
     assert found == ["Settings · Rules of the Road", "Main"]
     assert not english_left("Europe/Berlin", {"Europe/Berlin"}, "de", [])
     assert not english_left("America/New York", {"America/New York"}, "he", [])
+    assert not english_left("(optional)", {"(optional)"}, "de", [])
+    assert english_left("(optional)", {"(optional)"}, "es", [])
     assert english_left("Monday 7 December", {"Monday 7 December"}, "es", [])
     report = english_left_report(
         {f"[es] page {n}": ["Log out", f"Only here {n}"] for n in range(12)}
