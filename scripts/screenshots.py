@@ -143,6 +143,7 @@ def main() -> None:
                 }
                 for size, viewport in SIZES.items():
                     photograph(browser, url, size, viewport, sessions)
+                photograph_languages(browser, url, password, sessions)
                 # Last: Pause everything changes the demo for good (reopened rules wait for Bob).
                 pause_everything(browser, url, sessions)
                 browser.close()
@@ -282,6 +283,33 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     expect(page.locator("article.rule-card").first).to_be_visible()
     shoot(page, "therapist-agreement", size)
     dana.close()
+
+
+def photograph_languages(browser, url: str, password: str, sessions: dict) -> None:
+    """The agreement in Spanish and in Hebrew, on a phone: Lucía (the demo's Spanish couple,
+    whose agreement started in Spanish) with a Spanish browser, and Alice with a browser that
+    asks for Hebrew (the page mirrors; what the couple wrote stays as they wrote it)."""
+    viewport = SIZES["phone"]
+    scenes = (
+        ("agreement-es", "es-ES", signed_in(browser, url, "lucia@example.com", password)),
+        ("agreement-he", "he-IL", sessions["alice"]),
+    )
+    for name, locale, session in scenes:
+        made = browser.new_context(
+            base_url=url,
+            viewport=viewport,
+            device_scale_factor=1,
+            is_mobile=True,
+            has_touch=True,
+            locale=locale,
+            storage_state=session,
+        )
+        page = made.new_page()
+        page.goto("/agreement/")
+        expect(page.locator("html")).to_have_attribute("lang", locale.split("-")[0])
+        expect(page.locator("article.rule-card").first).to_be_visible()
+        shoot(page, name, "phone")
+        made.close()
 
 
 def pause_everything(browser, url: str, sessions: dict) -> None:

@@ -2,13 +2,21 @@
 (function () {
   "use strict";
 
+  // The few sentences this file may show come from the page (base.html's #js-messages),
+  // translated there; English if the element is absent.
+  var messages = document.getElementById("js-messages");
+  function message(name, english) {
+    var text = messages ? messages.getAttribute("data-" + name) : null;
+    return text || english;
+  }
+
   // Quick exit: one click, or Shift pressed three times, blanks the page and leaves for a
   // neutral site with location.replace, so that Back does not return here.
   var exitLink = document.getElementById("quick-exit");
   function quickExit(event) {
     if (event) event.preventDefault();
     document.body.hidden = true;
-    document.title = "New Tab";
+    document.title = message("exit-title", "New Tab");
     window.location.replace(exitLink ? exitLink.getAttribute("data-exit-url") : "about:blank");
   }
   if (exitLink) exitLink.addEventListener("click", quickExit);
@@ -277,10 +285,10 @@
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status >= 500) {
-      sayFailed(event, "That did not go through: nothing was changed. Please try again in a moment.", "server");
+      sayFailed(event, message("failed-server", "That did not go through: nothing was changed. Please try again in a moment."), "server");
     }
   });
   document.addEventListener("htmx:sendError", function (event) {
-    sayFailed(event, "The connection failed, so nothing was sent or changed. Please try again.", "connection");
+    sayFailed(event, message("failed-connection", "The connection failed, so nothing was sent or changed. Please try again."), "connection");
   });
 })();
