@@ -73,7 +73,9 @@ class OpenForm:
 
     @property
     def submit_label(self) -> str:
-        return {"change": "Propose this wording", "not_yet": "Not yet"}.get(self.kind, "Decline")
+        if self.kind == "change":
+            return _("Propose this wording")
+        return pgettext("answer", "Not yet") if self.kind == "not_yet" else _("Decline")
 
 
 @dataclass
