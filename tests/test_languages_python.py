@@ -6,12 +6,14 @@ A person's own words (a rule's wording) are never translated.
 The catalogues are compiled the way the setup compiles them (compilemessages), so that this
 module also passes when pytest is run on its own."""
 
+import html
 from datetime import date
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import translation
 
 from agreements import consent
@@ -188,3 +190,24 @@ def test_the_export_has_its_headings_translated_and_the_couples_words_untouched(
     # What the couple wrote is theirs, in their language, in every export.
     first_line = text.splitlines()[0]
     assert first_line[:40] in english and first_line[:40] in spanish and first_line[:40] in hebrew
+
+
+def test_a_refusal_reaches_the_page_in_the_language_the_browser_asks_for(alice_client, couple):
+    """The whole path production runs: LocaleMiddleware, the view, the service's refusal, the card."""
+    rule = rules_of(couple[0])[0]
+    url = reverse("agreements:withdraw", args=[rule.pk])
+    said = {}
+    for code in ("en", "es", "de", "he"):
+        response = alice_client.post(url, {}, HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE=code)
+        assert response.status_code == 409
+        said[code] = html.unescape(response.content.decode())
+    assert "This rule is not in force, so there is no consent to withdraw." in said["en"]
+    assert "Esta regla no está en vigor, así que no hay consentimiento que retirar." in said["es"]
+    assert (
+        "Diese Regel ist nicht in Kraft, es gibt also keine Zustimmung zum Zurückziehen."
+        in (said["de"])
+    )
+    assert "הכלל הזה לא בתוקף, ולכן אין הסכמה לחזור ממנה." in said["he"]
+    for code in ("es", "de", "he"):
+        assert "This rule is not in force" not in said[code]
+        assert "In force" not in said[code] and "Waiting for you" not in said[code]
