@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Couple, Invitation, Partner, User
 from agreements import partnership
@@ -18,7 +19,7 @@ class LinkingError(Exception):
         self.message = message
 
 
-INVALID_LINK = (
+INVALID_LINK = gettext_lazy(
     "This invitation link cannot be used. It may have expired, been cancelled or already been used."
 )
 
@@ -27,7 +28,7 @@ INVALID_LINK = (
 # allauth's own emails they are rate-limited, per account and per address (intimacy.ratelimit).
 INVITATION_EMAILS_PER_ACCOUNT = (5, 60 * 60)  # at most 5 an hour from one account
 INVITATION_EMAILS_PER_ADDRESS = (3, 24 * 60 * 60)  # at most 3 a day to one address
-TOO_MANY_INVITATION_EMAILS = (
+TOO_MANY_INVITATION_EMAILS = gettext_lazy(
     "You have sent several invitation emails in a short time, so we did not send this one. "
     "Try again later, or make the link without an email and send it to your partner yourself."
 )
@@ -36,11 +37,11 @@ TOO_MANY_INVITATION_EMAILS = (
 def create_invitation(*, inviter: User, email: str = "") -> Invitation:
     """A new invitation; an open one from the same person is cancelled first."""
     if inviter.is_therapist:
-        raise LinkingError("A therapist account cannot join a couple as a partner.")
+        raise LinkingError(_("A therapist account cannot join a couple as a partner."))
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=inviter.pk).first()
         if inviter.current_partner_seat():
-            raise LinkingError("You are already linked with a partner.")
+            raise LinkingError(_("You are already linked with a partner."))
         if email and not _consume_invitation_email(inviter, email):
             raise LinkingError(TOO_MANY_INVITATION_EMAILS)
         _cancel_open(inviter)
@@ -122,12 +123,12 @@ def accept_invitation(*, token: str, user: User) -> Couple:
                 )
             invitation = _lock_usable(token)
             if invitation.inviter_id == user.pk:
-                raise LinkingError("This is your own invitation: send the link to your partner.")
+                raise LinkingError(_("This is your own invitation: send the link to your partner."))
             if user.is_therapist:
-                raise LinkingError("A therapist account cannot join a couple as a partner.")
+                raise LinkingError(_("A therapist account cannot join a couple as a partner."))
             if user.current_partner_seat():
                 raise LinkingError(
-                    "You are already linked with a partner. End that partnership first."
+                    _("You are already linked with a partner. End that partnership first.")
                 )
             if invitation.inviter.current_partner_seat():
                 raise LinkingError(INVALID_LINK)
@@ -143,7 +144,7 @@ def accept_invitation(*, token: str, user: User) -> Couple:
             partnership.start_agreement(couple=couple)
     except IntegrityError:
         # The database refused a second current couple for one of the two (a race we lost).
-        raise LinkingError("One of you is already linked with a partner.") from None
+        raise LinkingError(_("One of you is already linked with a partner.")) from None
     return couple
 
 
@@ -154,7 +155,7 @@ def decline_invitation(*, token: str, user: User | None = None) -> None:
         invitation = _lock_usable(token)
         if user is not None and invitation.inviter_id == user.pk:
             raise LinkingError(
-                "This is your own invitation. You can cancel it from your home page."
+                _("This is your own invitation. You can cancel it from your home page.")
             )
         invitation.status = Status.DECLINED
         invitation.responded_at = timezone.now()
@@ -179,10 +180,10 @@ def end_partnership(*, user: User) -> Couple:
     with transaction.atomic():
         seat = user.current_partner_seat()
         if seat is None:
-            raise LinkingError("You are not linked with a partner.")
+            raise LinkingError(_("You are not linked with a partner."))
         couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is not None:
-            raise LinkingError("This partnership has already ended.")
+            raise LinkingError(_("This partnership has already ended."))
         now = timezone.now()
         couple.ended_at = now
         couple.save(update_fields=["ended_at"])

@@ -64,8 +64,11 @@ def invite(request: HttpRequest) -> HttpResponse:
     except linking.LinkingError as error:
         messages.error(request, error.message)
     else:
-        sent = " and emailed it" if form.cleaned_data["email"] else ""
-        messages.success(request, f"We made your invitation link{sent}. It works once, for 7 days.")
+        if form.cleaned_data["email"]:
+            made = _("We made your invitation link and emailed it. It works once, for 7 days.")
+        else:
+            made = _("We made your invitation link. It works once, for 7 days.")
+        messages.success(request, made)
     return redirect("home")
 
 
@@ -105,7 +108,7 @@ def dismiss_introduction(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cancel_invitation(request: HttpRequest) -> HttpResponse:
     linking.cancel_invitation(inviter=request.user)
-    messages.success(request, "Your invitation was cancelled. The link no longer works.")
+    messages.success(request, _("Your invitation was cancelled. The link no longer works."))
     return redirect("home")
 
 
@@ -151,7 +154,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         if request.POST.get("choice") == "accept":
             linking.accept_invitation(token=token, user=request.user)
             messages.success(
-                request, "You are linked. Your shared agreement starts with nine proposed rules."
+                request, _("You are linked. Your shared agreement starts with nine proposed rules.")
             )
             return redirect("agreements:agreement")
         linking.decline_invitation(token=token, user=request.user)
@@ -179,7 +182,9 @@ def end_partnership(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "The partnership has ended. Your agreement is archived: both of you can still read and print it.",
+                _(
+                    "The partnership has ended. Your agreement is archived: both of you can still read and print it."
+                ),
             )
         return redirect("home")
     return render(request, "accounts/end_partnership.html", {"seat": seat})

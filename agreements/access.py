@@ -14,6 +14,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import Invitation, Partner, User
 from agreements import therapy
@@ -200,7 +201,7 @@ def seat_or_404(request: HttpRequest) -> Partner:
     """The signed-in partner's seat in their current couple (see current_seat)."""
     seat = current_seat(request.user)
     if seat is None:
-        raise NotLinked("You are not linked with a partner.")
+        raise NotLinked(_("You are not linked with a partner."))
     return seat
 
 

@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from accounts.models import Couple, Partner
 from agreements import notify, revision, rounds
@@ -45,7 +46,9 @@ from intimacy.db import retry_on_conflict
 State = Rule.State
 Kind = Event.Kind
 
-ARCHIVED_AGREEMENT = "This agreement is archived: it can be read and printed, not changed."
+ARCHIVED_AGREEMENT = gettext_lazy(
+    "This agreement is archived: it can be read and printed, not changed."
+)
 
 
 class ConsentError(Exception):
@@ -142,7 +145,7 @@ def accept(*, partner: Partner, rule: Rule, version_id: int, note: str = "") -> 
             return _accept_declined(rule, partner, version_id, accepted_by, note)
         _check_waiting(rule, version_id, partner)
         if not rule.may_accept(partner.pk, accepted_by):
-            raise ConsentError("Your answer to this wording is already recorded.")
+            raise ConsentError(_("Your answer to this wording is already recorded."))
         Acceptance.objects.create(version_id=version_id, partner=partner)
         revealed = _answer(rule, partner, Kind.ACCEPTED, note)
         # Under the couple's lock nobody else can accept or leave meanwhile.
@@ -163,12 +166,14 @@ def _accept_declined(
     if not rule.may_accept_declined(partner.pk, accepted_by):
         if partner.pk == rule.declined_by_id:
             raise ConsentError(
-                "Your partner no longer stands by this wording. You can reopen it to propose "
-                "it again."
+                _(
+                    "Your partner no longer stands by this wording. You can reopen it to propose "
+                    "it again."
+                )
             )
-        raise ConsentError("This proposal was declined. Propose a change to open it again.")
+        raise ConsentError(_("This proposal was declined. Propose a change to open it again."))
     if rule.agreement.current_partner_ids != accepted_by | {partner.pk}:
-        raise ConsentError("Your partner no longer stands by this wording.")
+        raise ConsentError(_("Your partner no longer stands by this wording."))
     Acceptance.objects.create(version_id=version_id, partner=partner)
     record_event(
         rule.agreement,
@@ -290,7 +295,7 @@ def take_back(*, partner: Partner, rule: Rule, version_id: int, note: str = "") 
             return _take_back_yes(rule, partner, version_id, note)
         _check_waiting(rule, version_id, partner)
         if not rule.may_take_back(partner.pk):
-            raise ConsentError("Only the partner who proposed this wording can take it back.")
+            raise ConsentError(_("Only the partner who proposed this wording can take it back."))
         _end_pending(rule, Kind.TOOK_BACK, partner, note)
     return rule
 
@@ -301,7 +306,7 @@ def _take_back_yes(rule: Rule, partner: Partner, version_id: int, note: str) -> 
     if not rule.may_take_back_yes(partner.pk):
         if _last_event_is(rule, Kind.TOOK_BACK, partner):
             return rule  # a double submit
-        raise ConsentError("This proposal was declined. Propose a change to open it again.")
+        raise ConsentError(_("This proposal was declined. Propose a change to open it again."))
     _withdraw_own_acceptance(version_id, partner)
     record_event(
         rule.agreement, Kind.TOOK_BACK, partner=partner, rule=rule, version_id=version_id, note=note
@@ -316,7 +321,7 @@ def _set_aside_declined(rule: Rule) -> None:
     _withdraw_acceptances(rule.declined_version_id)
 
 
-OWN_PROPOSAL = "This is your own proposal: you can take it back instead."
+OWN_PROPOSAL = gettext_lazy("This is your own proposal: you can take it back instead.")
 
 
 def _end_pending(
@@ -371,7 +376,7 @@ def propose_change(
         rule, partner = _lock(rule, partner)
         _check_not_cooling(rule, partner)
         if not rule.may_change(partner.pk):
-            raise ConsentError("This rule is archived. Restore it first to propose a change.")
+            raise ConsentError(_("This rule is archived. Restore it first to propose a change."))
         title, text = title.strip(), text.strip()
 
         def same(version: RuleVersion | None) -> bool:
@@ -385,15 +390,17 @@ def propose_change(
         if rule.is_resting and same(rule.agreed_version):
             if rule.may_reopen(partner.pk):
                 raise NothingChanged(
-                    "That is the wording you withdrew from. Reopen it to propose it again."
+                    _("That is the wording you withdrew from. Reopen it to propose it again.")
                 )
             raise NothingChanged(
-                "That is the wording your partner withdrew from: only they can reopen it. "
-                "You can propose a different wording."
+                _(
+                    "That is the wording your partner withdrew from: only they can reopen it. "
+                    "You can propose a different wording."
+                )
             )
         if same(rule.pending_version) or same(rule.wording):
             raise NothingChanged(
-                "That wording is the same as the one already there: nothing was changed."
+                _("That wording is the same as the one already there: nothing was changed.")
             )
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
@@ -439,7 +446,7 @@ def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         if not rule.may_withdraw(partner.pk):
             if rule.is_resting:
                 return rule  # a double submit, or the other partner withdrew a moment earlier
-            raise ConsentError("This rule is not in force, so there is no consent to withdraw.")
+            raise ConsentError(_("This rule is not in force, so there is no consent to withdraw."))
         if rule.is_resting:
             # The other partner withdrew a moment earlier: nothing is in force, and this
             # partner's consent to the change waiting beside it ends too.
@@ -673,15 +680,19 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
                 return rule  # a double submit
             if rule.is_resting:
                 raise ConsentError(
-                    "Only the partner who withdrew consent can reopen this rule. "
-                    "You can propose a different wording."
+                    _(
+                        "Only the partner who withdrew consent can reopen this rule. "
+                        "You can propose a different wording."
+                    )
                 )
             if rule.state == State.DECLINED:
                 raise ConsentError(
-                    "Only the partner who declined this rule can reopen it. "
-                    "You can propose it again once the wait is over."
+                    _(
+                        "Only the partner who declined this rule can reopen it. "
+                        "You can propose it again once the wait is over."
+                    )
                 )
-            raise ConsentError("Only a resting or declined rule can be reopened.")
+            raise ConsentError(_("Only a resting or declined rule can be reopened."))
         # Resting: the wording both had agreed. Declined: the wording that was declined.
         agreed = rule.agreed_version if rule.is_resting else rule.latest_version
         if rule.pending_version_id:
@@ -710,7 +721,7 @@ def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             return rule
         if not rule.may_archive(partner.pk):
             raise ConsentError(
-                "A rule in force cannot be archived. Withdraw consent from it first."
+                _("A rule in force cannot be archived. Withdraw consent from it first.")
             )
         if rule.pending_version_id:
             _withdraw_acceptances(rule.pending_version_id)
@@ -742,7 +753,7 @@ def restore(*, partner: Partner, rule: Rule) -> Rule:
             if _last_event_is(rule, Kind.RESTORED, partner):
                 return rule  # a double submit
             _check_not_cooling(rule, partner)
-            raise ConsentError("Only an archived rule can be restored.")
+            raise ConsentError(_("Only an archived rule can be restored."))
         latest = rule.latest_version
         Acceptance.objects.create(version=latest, partner=partner)
         rule.state = State.PROPOSED
@@ -763,11 +774,12 @@ class CoolingOff(ConsentError):
 
 
 def _cooling_message(until) -> str:
-    day = formats.date_format(timezone.localtime(until), "j F")
-    return (
-        f"Your partner said no to this rule, so it rests with them: they can reopen it at any "
-        f"time. You can propose it again from {day}."
-    )
+    # The day's format is translated too: "7 December", "7 de diciembre", "7. Dezember".
+    day = formats.date_format(timezone.localtime(until), pgettext("day and month", "j F"))
+    return _(
+        "Your partner said no to this rule, so it rests with them: they can reopen it at any "
+        "time. You can propose it again from %(day)s."
+    ) % {"day": day}
 
 
 def _check_not_cooling(rule: Rule, partner: Partner) -> None:
@@ -935,22 +947,26 @@ def _check_waiting(rule: Rule, version_id: int, partner: Partner) -> None:
         if rule.is_resting:
             if rule.may_reopen(partner.pk):
                 raise ConsentError(
-                    "You withdrew consent from this rule. Reopen it to propose it again."
+                    _("You withdrew consent from this rule. Reopen it to propose it again.")
                 )
             raise ConsentError(
-                "Your partner withdrew consent from this rule: only they can reopen it. "
-                "You can propose a different wording."
+                _(
+                    "Your partner withdrew consent from this rule: only they can reopen it. "
+                    "You can propose a different wording."
+                )
             )
         messages = {
-            State.ACTIVE: "This rule is already in force, with no change waiting.",
-            State.DECLINED: "This proposal was declined. Propose a change to open it again.",
-            State.ARCHIVED: "This rule is archived. Restore it first.",
+            State.ACTIVE: _("This rule is already in force, with no change waiting."),
+            State.DECLINED: _("This proposal was declined. Propose a change to open it again."),
+            State.ARCHIVED: _("This rule is archived. Restore it first."),
         }
-        raise ConsentError(messages.get(rule.state, "Nothing is waiting on this rule."))
+        raise ConsentError(messages.get(rule.state, _("Nothing is waiting on this rule.")))
     if rule.pending_version_id != version_id:
         raise StaleVersion(
-            "The wording changed since you loaded the page, so nothing was recorded. "
-            "Here is the new wording."
+            _(
+                "The wording changed since you loaded the page, so nothing was recorded. "
+                "Here is the new wording."
+            )
         )
 
 

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from django.db.models import Prefetch, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.export import iso
 from accounts.models import Partner, User
@@ -27,7 +29,7 @@ from agreements.models import (
 )
 from intimacy.validators import one_line
 
-REMOVED = "(removed by its author)"
+REMOVED = gettext_lazy("(removed by its author)")
 
 # -- JSON -----------------------------------------------------------------------------------------
 
@@ -295,150 +297,205 @@ def markdown(data: dict, *, before_timeline: dict[int, list[str]] | None = None)
     put before its timeline (another app's part of it)."""
     account = data["account"]
     lines = [
-        "# Rules of the Road: your data",
+        _("# Rules of the Road: your data"),
         "",
-        f"Exported {_when(data['exported_at'])} (times in {timezone.get_current_timezone_name()}).",
+        _("Exported %(when)s (times in %(zone)s).")
+        % {"when": _when(data["exported_at"]), "zone": timezone.get_current_timezone_name()},
         "",
-        "## Your account",
+        _("## Your account"),
         "",
-        f"- Name: {_md(account['display_name'])}",
-        f"- Email: {_md(account['email'])}",
-        f"- Account type: {'therapist' if account['is_therapist'] else 'partner'}",
+        _("- Name: %(name)s") % {"name": _md(account["display_name"])},
+        _("- Email: %(email)s") % {"email": _md(account["email"])},
+        _("- Account type: therapist") if account["is_therapist"] else _("- Account type: partner"),
     ]
     if account["practice_name"]:
-        lines.append(f"- Practice: {_md(account['practice_name'])}")
+        lines.append(_("- Practice: %(practice)s") % {"practice": _md(account["practice_name"])})
+    methods = ", ".join(a["type"] for a in account["mfa_authenticators"])
     lines += [
-        f"- Joined: {_when(account['date_joined'])}",
-        f"- Last sign-in: {_when(account['last_login'])}",
-        f"- Emails about your partner's updates: {'on' if account['partner_update_emails'] else 'off'}",
-        f"- Two-factor methods: {', '.join(a['type'] for a in account['mfa_authenticators']) or 'none'}",
-        f"- Signed-in sessions: {len(account['sessions'])}",
+        _("- Joined: %(when)s") % {"when": _when(account["date_joined"])},
+        _("- Last sign-in: %(when)s") % {"when": _when(account["last_login"])},
+        _("- Emails about your partner's updates: on")
+        if account["partner_update_emails"]
+        else _("- Emails about your partner's updates: off"),
+        _("- Two-factor methods: %(methods)s") % {"methods": methods}
+        if methods
+        else _("- Two-factor methods: none"),
+        _("- Signed-in sessions: %(count)s") % {"count": len(account["sessions"])},
         "",
     ]
     if account["is_therapist"]:
         lines += [
-            "## Access to couples' agreements",
+            _("## Access to couples' agreements"),
             "",
-            "The agreements themselves belong to the couples and are not part of your export.",
+            _("The agreements themselves belong to the couples and are not part of your export."),
             "",
         ]
         for access in data["therapist_accesses"]:
-            lines.append(
-                f"- Access {access['id']}: {access['status']}, given {_when(access['granted_at'])}"
-                + (f", ended {_when(access['ended_at'])}" if access["ended_at"] else "")
-            )
+            named = {
+                "id": access["id"],
+                "status": access["status"],
+                "given": _when(access["granted_at"]),
+                "ended": _when(access["ended_at"]),
+            }
+            if access["ended_at"]:
+                line = _("- Access %(id)s: %(status)s, given %(given)s, ended %(ended)s") % named
+            else:
+                line = _("- Access %(id)s: %(status)s, given %(given)s") % named
+            lines.append(line)
         if not data["therapist_accesses"]:
-            lines.append("You have not had access to any agreement.")
+            lines.append(_("You have not had access to any agreement."))
         if data["session_notes"]:
-            lines += ["", "## Your session notes", ""]
+            lines += ["", _("## Your session notes"), ""]
             for note in data["session_notes"]:
                 lines += [
-                    f"### Agreement {note['agreement_id']}, saved {_when(note['updated_at'])}",
+                    _("### Agreement %(id)s, saved %(when)s")
+                    % {"id": note["agreement_id"], "when": _when(note["updated_at"])},
                     "",
                     *_quote(note["text"]),
                     "",
                 ]
         return "\n".join(lines).rstrip() + "\n"
     if data.get("drafts"):
-        lines += ["## Your drafts, kept until a partner joins you", ""]
+        lines += [_("## Your drafts, kept until a partner joins you"), ""]
         for draft in data["drafts"]:
-            about = (
-                f"a different wording for default rule {draft['default_rule']}"
-                if draft["default_rule"]
-                else "a new rule"
-            )
-            lines += [f"### {_md(draft['title']) or 'Draft'} ({about})", "", *_quote(draft["text"])]
+            title = _md(draft["title"]) or _("Draft")
+            if draft["default_rule"]:
+                heading = _("### %(title)s (a different wording for default rule %(number)s)") % {
+                    "title": title,
+                    "number": draft["default_rule"],
+                }
+            else:
+                heading = _("### %(title)s (a new rule)") % {"title": title}
+            lines += [heading, "", *_quote(draft["text"])]
             if draft["note"]:
-                lines += ["", f"Your note: {_md(draft['note'])}"]
+                lines += ["", _("Your note: %(note)s") % {"note": _md(draft["note"])}]
             lines.append("")
     if not data["couples"]:
-        lines += ["You have not been part of a couple, so there is no agreement.", ""]
+        lines += [_("You have not been part of a couple, so there is no agreement."), ""]
     for couple in data["couples"]:
         lines += _couple_markdown(couple, (before_timeline or {}).get(couple["id"], []))
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _couple_markdown(couple: dict, before_timeline: list[str]) -> list[str]:
-    names = " and ".join(_md(p["name"]) for p in couple["partners"])
+    names = [_md(p["name"]) for p in couple["partners"]]
+    if len(names) > 1:
+        names = _("%(items)s and %(last)s") % {"items": ", ".join(names[:-1]), "last": names[-1]}
+    else:
+        names = "".join(names)
     agreement = couple["agreement"]
-    status = f"archived on {_day(couple['ended_at'])}" if couple["ended_at"] else "current"
-    lines = [f"## Agreement between {names} ({status})", ""]
+    if couple["ended_at"]:
+        heading = _("## Agreement between %(names)s (archived on %(day)s)") % {
+            "names": names,
+            "day": _day(couple["ended_at"]),
+        }
+    else:
+        heading = _("## Agreement between %(names)s (current)") % {"names": names}
+    lines = [heading, ""]
     if agreement is None:
-        return [*lines, "No agreement.", ""]
+        return [*lines, _("No agreement."), ""]
     in_force = [r for r in agreement["rules"] if r["state"] == Rule.State.ACTIVE]
-    lines += ["### Rules in force", ""]
+    lines += [_("### Rules in force"), ""]
     if not in_force:
-        lines += ["No rule is in force.", ""]
+        lines += [_("No rule is in force."), ""]
     # Each rule keeps the number the app shows it with, for life (numbers of rules not in force
     # are missing here, as on the printable page); a bullet, so no reader renumbers the list.
     for rule in in_force:
         version = _find_version(rule, rule["current_version_id"])
+        named = {
+            "number": rule["position"],
+            "title": _md(version["title"]) or _("Rule"),
+            "since": _day(rule["in_force_since"]),
+            "review": _day(rule.get("review_at")),
+        }
+        if rule.get("review_at"):
+            line = _("- **%(number)s. %(title)s** (in force since %(since)s; Review on %(review)s)")
+        else:
+            line = _("- **%(number)s. %(title)s** (in force since %(since)s)")
         lines += [
-            f"- **{rule['position']}. {_md(version['title']) or 'Rule'}** (in force since {_day(rule['in_force_since'])}"
-            + (f"; Review on {_day(rule['review_at'])}" if rule.get("review_at") else "")
-            + ")",
+            line % named,
             "",
             *_quote(version["text"], indent="   "),
             "",
         ]
-    lines += ["### Every rule and its versions", ""]
+    lines += [_("### Every rule and its versions"), ""]
     for rule in agreement["rules"]:
         latest = _find_version(rule, rule["latest_version_id"]) or rule["versions"][-1]
         lines += [
-            f"#### {rule['position']}. {_md(latest['title']) or 'Rule'} ({rule['state_label'].lower()})",
+            f"#### {rule['position']}. {_md(latest['title']) or _('Rule')} "
+            f"({rule['state_label'].lower()})",
             "",
         ]
         for version in rule["versions"]:
             author = _md(version["author"]) if version["author"] else "Rules of the Road"
             title = [f"> **{_md(version['title'])}**", ">"] if version["title"] else []
             lines += [
-                f"Version {version['number']}, {_when(version['created_at'])}, by {author}:",
+                _("Version %(number)s, %(when)s, by %(author)s:")
+                % {
+                    "number": version["number"],
+                    "when": _when(version["created_at"]),
+                    "author": author,
+                },
                 "",
                 *title,
-                *([REMOVED] if version.get("removed") else _quote(version["text"])),
+                *([str(REMOVED)] if version.get("removed") else _quote(version["text"])),
                 "",
             ]
             for acceptance in version["acceptances"]:
-                withdrawn = (
-                    f", withdrawn {_when(acceptance['withdrawn_at'])}"
-                    if acceptance["withdrawn_at"]
-                    else ""
-                )
-                lines.append(
-                    f"- Accepted by {_md(acceptance['partner'])} {_when(acceptance['created_at'])}{withdrawn}"
-                )
+                named = {
+                    "name": _md(acceptance["partner"]),
+                    "when": _when(acceptance["created_at"]),
+                    "withdrawn": _when(acceptance["withdrawn_at"]),
+                }
+                if acceptance["withdrawn_at"]:
+                    line = _("- Accepted by %(name)s %(when)s, withdrawn %(withdrawn)s") % named
+                else:
+                    line = _("- Accepted by %(name)s %(when)s") % named
+                lines.append(line)
             if version["acceptances"]:
                 lines.append("")
     if agreement["comments"]:
-        lines += ["### Comments", ""]
+        lines += [_("### Comments"), ""]
         for comment in agreement["comments"]:
             lines += [
                 f"{_md(comment['by'])}, {_when(comment['created_at'])}:",
                 "",
-                *([REMOVED] if comment["removed"] else _quote(comment["text"])),
+                *([str(REMOVED)] if comment["removed"] else _quote(comment["text"])),
                 "",
             ]
     if agreement["therapist_accesses"]:
-        lines += ["### Therapist access", ""]
+        lines += [_("### Therapist access"), ""]
         for access in agreement["therapist_accesses"]:
-            therapist = _md(access["therapist"]) if access["therapist"] else "A therapist"
+            therapist = _md(access["therapist"]) if access["therapist"] else _("A therapist")
+            if access["email"]:
+                therapist = f"{therapist} ({_md(access['email'])})"
             lines.append(
-                f"- {therapist}{f' ({_md(access["email"])})' if access['email'] else ''}: "
-                f"{access['status']}, sharing {access['scope']}, asked by "
-                f"{_md(access['requested_by'])} {_when(access['requested_at'])}"
+                _("- %(therapist)s: %(status)s, sharing %(scope)s, asked by %(name)s %(when)s")
+                % {
+                    "therapist": therapist,
+                    "status": access["status"],
+                    "scope": access["scope"],
+                    "name": _md(access["requested_by"]),
+                    "when": _when(access["requested_at"]),
+                }
             )
         lines.append("")
     if agreement["suggestions"]:
-        lines += ["### Suggestions from a therapist", ""]
+        lines += [_("### Suggestions from a therapist"), ""]
         for suggestion in agreement["suggestions"]:
             lines += [
-                f"- {_md(suggestion['therapist'])} suggested “{_md(suggestion['title']) or 'a rule'}” "
-                f"{_when(suggestion['created_at'])}: {suggestion['status'].replace('_', ' ')}",
+                _("- %(therapist)s suggested “%(title)s” %(when)s: %(status)s")
+                % {
+                    "therapist": _md(suggestion["therapist"]),
+                    "title": _md(suggestion["title"]) or _("a rule"),
+                    "when": _when(suggestion["created_at"]),
+                    "status": suggestion["status"].replace("_", " "),
+                },
                 *_quote(suggestion["text"], indent="  "),
             ]
         lines.append("")
     lines += before_timeline
-    lines += ["### Timeline", ""]
+    lines += [_("### Timeline"), ""]
     for event in agreement["events"]:
         line = f"- {_when(event['created_at'])}: {_md(event['by'])}: {event['description'].lower()}"
         lines.append(line)
@@ -487,7 +544,7 @@ def _quote(text: str, indent: str = "") -> list[str]:
 def _when(value: str | None) -> str:
     """In the reader's time zone (the one active for the request: theirs)."""
     if value is None:
-        return "never"
+        return _("never")
     return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
 
 

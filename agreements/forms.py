@@ -13,7 +13,7 @@ from agreements.models import (
 from intimacy.validators import validate_one_line
 
 
-def note_field(label: str = "Note for your partner (optional)") -> forms.CharField:
+def note_field(label: str = _("Note for your partner (optional)")) -> forms.CharField:
     """The optional note that goes with an answer, a proposal or a withdrawal."""
     return forms.CharField(
         label=label,
@@ -26,20 +26,22 @@ def note_field(label: str = "Note for your partner (optional)") -> forms.CharFie
 
 class WordingForm(forms.Form):
     title = forms.CharField(
-        label="Short title (optional)",
+        label=_("Short title (optional)"),
         max_length=MAX_TITLE,
         required=False,
         strip=True,
         validators=[validate_one_line],
     )
     text = forms.CharField(
-        label="Wording",
+        label=_("Wording"),
         max_length=MAX_TEXT,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={
-            "required": "Write the wording of the rule: it cannot be empty.",
-            "max_length": "Keep the wording under %(limit_value)d characters (it has %(show_value)d).",
+            "required": _("Write the wording of the rule: it cannot be empty."),
+            "max_length": _(
+                "Keep the wording under %(limit_value)d characters (it has %(show_value)d)."
+            ),
         },
     )
     note = note_field()
@@ -68,11 +70,11 @@ class VersionForm(NoteForm):
 
 class CommentForm(forms.Form):
     text = forms.CharField(
-        label="Comment",
+        label=_("Comment"),
         max_length=MAX_TEXT,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Write something first: the comment is empty."},
+        error_messages={"required": _("Write something first: the comment is empty.")},
     )
     rule = forms.IntegerField(
         required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
@@ -81,11 +83,11 @@ class CommentForm(forms.Form):
 
 class ScopeForm(forms.Form):
     scope = forms.ChoiceField(
-        label="What the two of you would share",
+        label=_("What the two of you would share"),
         choices=TherapistAccess.Scope.choices,
         error_messages={
-            "required": "Choose what you would share.",
-            "invalid_choice": "Choose one of the two levels.",
+            "required": _("Choose what you would share."),
+            "invalid_choice": _("Choose one of the two levels."),
         },
     )
 
@@ -93,7 +95,7 @@ class ScopeForm(forms.Form):
 class SuggestionForm(WordingForm):
     """A therapist's suggested rule or wording, with a note for the couple."""
 
-    note = note_field("Note for the couple (optional)")
+    note = note_field(_("Note for the couple (optional)"))
 
 
 MAX_SESSION_NOTE = 20_000
@@ -101,7 +103,7 @@ MAX_SESSION_NOTE = 20_000
 
 class SessionNoteForm(forms.Form):
     text = forms.CharField(
-        label="Notes (only you can read them)",
+        label=_("Notes (only you can read them)"),
         max_length=MAX_SESSION_NOTE,
         required=False,
         strip=True,
@@ -111,20 +113,24 @@ class SessionNoteForm(forms.Form):
 
 class ExerciseForm(forms.Form):
     prompt = forms.CharField(
-        label="Prompt for the check-in",
+        label=_("Prompt for the check-in"),
         max_length=MAX_PROMPT,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": "Write a short prompt for the check-in."},
+        error_messages={"required": _("Write a short prompt for the check-in.")},
     )
     rule = forms.TypedChoiceField(
-        label="About a rule (optional)", required=False, coerce=int, empty_value=None
+        label=_("About a rule (optional)"), required=False, coerce=int, empty_value=None
     )
 
     def __init__(self, *args, rules=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["rule"].choices = [("", "No rule in particular")] + [
-            (rule.pk, f"Rule {rule.position}: {rule.shown_version.title or 'untitled'}")
+        self.fields["rule"].choices = [("", _("No rule in particular"))] + [
+            (
+                rule.pk,
+                _("Rule %(number)s: %(title)s")
+                % {"number": rule.position, "title": rule.shown_version.title or _("untitled")},
+            )
             for rule in rules
         ]
 
@@ -149,4 +155,4 @@ def first_error(form: forms.Form) -> str:
     """The first thing wrong with a form, for a message above it."""
     for errors in form.errors.values():
         return errors[0]
-    return "Something in the form was not right."
+    return str(_("Something in the form was not right."))

@@ -11,6 +11,7 @@ from django.db.models import Q, Value
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Couple, Partner
 from intimacy.crypto import EncryptedTextField
@@ -19,7 +20,7 @@ from intimacy.validators import validate_one_line
 MAX_TEXT = 2000
 MAX_TITLE = 120
 MAX_NOTE = 1000
-FORMER_THERAPIST = "former therapist"
+FORMER_THERAPIST = _("former therapist")
 CLIENT_LINK_LIFETIME = timedelta(days=14)
 # After a decline, how long the partner who was told no may not propose that rule again.
 COOLING_OFF = timedelta(days=7)
@@ -199,11 +200,11 @@ class Rule(models.Model):
     """
 
     class State(models.TextChoices):
-        PROPOSED = "proposed", "Waiting for acceptance"
-        ACTIVE = "active", "In force"
-        PAUSED = "paused", "Paused"
-        DECLINED = "declined", "Declined"
-        ARCHIVED = "archived", "Archived"
+        PROPOSED = "proposed", _("Waiting for acceptance")
+        ACTIVE = "active", _("In force")
+        PAUSED = "paused", _("Paused")
+        DECLINED = "declined", _("Declined")
+        ARCHIVED = "archived", _("Archived")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="rules")
     # The rule's number, for life: never changes, and is never reused within an agreement.
@@ -685,40 +686,40 @@ class Event(models.Model):
     """The append-only ledger of everything that happens to an agreement."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Agreement started with the default rules"
-        PROPOSED_RULE = "proposed_rule", "Proposed a new rule"
-        PROPOSED_CHANGE = "proposed_change", "Proposed a change"
-        ACCEPTED = "accepted", "Accepted"
-        IN_FORCE = "in_force", "Came into force"
-        NOT_YET = "not_yet", "Not yet"
-        DECLINED = "declined", "Declined"
-        TOOK_BACK = "took_back", "Took back a proposal"
-        WITHDREW = "withdrew", "Withdrew consent"
-        ARCHIVED = "archived", "Archived the rule"
-        RESTORED = "restored", "Restored the rule as a proposal"
-        REOPENED = "reopened", "Reopened the rule"
-        COMMENTED = "commented", "Commented"
-        ACCESS_REQUESTED = "access_requested", "Asked to give a therapist access"
-        ACCESS_GRANTED = "access_granted", "Agreed to give a therapist access"
-        ACCESS_DECLINED = "access_declined", "Declined therapist access"
-        ACCESS_ENDED = "access_ended", "Ended therapist access"
-        PARTNERSHIP_ENDED = "partnership_ended", "Ended the partnership"
-        SCOPE_WIDEN_ASKED = "scope_widen_asked", "Asked to share the history with the therapist"
-        SCOPE_WIDENED = "scope_widened", "Agreed to share the history with the therapist"
-        SCOPE_NARROWED = "scope_narrowed", "Limited the therapist's access to the rules"
+        CREATED = "created", _("Agreement started with the default rules")
+        PROPOSED_RULE = "proposed_rule", _("Proposed a new rule")
+        PROPOSED_CHANGE = "proposed_change", _("Proposed a change")
+        ACCEPTED = "accepted", _("Accepted")
+        IN_FORCE = "in_force", _("Came into force")
+        NOT_YET = "not_yet", pgettext_lazy("answer", "Not yet")
+        DECLINED = "declined", _("Declined")
+        TOOK_BACK = "took_back", _("Took back a proposal")
+        WITHDREW = "withdrew", _("Withdrew consent")
+        ARCHIVED = "archived", _("Archived the rule")
+        RESTORED = "restored", _("Restored the rule as a proposal")
+        REOPENED = "reopened", _("Reopened the rule")
+        COMMENTED = "commented", _("Commented")
+        ACCESS_REQUESTED = "access_requested", _("Asked to give a therapist access")
+        ACCESS_GRANTED = "access_granted", _("Agreed to give a therapist access")
+        ACCESS_DECLINED = "access_declined", _("Declined therapist access")
+        ACCESS_ENDED = "access_ended", _("Ended therapist access")
+        PARTNERSHIP_ENDED = "partnership_ended", _("Ended the partnership")
+        SCOPE_WIDEN_ASKED = "scope_widen_asked", _("Asked to share the history with the therapist")
+        SCOPE_WIDENED = "scope_widened", _("Agreed to share the history with the therapist")
+        SCOPE_NARROWED = "scope_narrowed", _("Limited the therapist's access to the rules")
         # A partner kept the access to the rules when the other asked to share the history
         # (or the asker took the ask back): a declined request, which no therapist ever reads.
         SCOPE_KEPT = "scope_kept", _("Kept the therapist's access to the rules")
-        SUGGESTED_RULE = "suggested_rule", "Suggested a rule"
-        SUGGESTED_WORDING = "suggested_wording", "Suggested new wording"
+        SUGGESTED_RULE = "suggested_rule", _("Suggested a rule")
+        SUGGESTED_WORDING = "suggested_wording", _("Suggested new wording")
         SUGGESTION_ADOPTED = (
             "suggestion_adopted",
-            "Adopted the therapist's suggestion as a proposal",
+            _("Adopted the therapist's suggestion as a proposal"),
         )
-        SUGGESTION_SET_ASIDE = "suggestion_set_aside", "Set the therapist's suggestion aside"
-        CHECKIN_INVITED = "checkin_invited", "Invited the couple to a check-in"
-        EXERCISE_STARTED = "exercise_started", "Started the check-in the therapist suggested"
-        CHECKIN_REVEALED = "checkin_revealed", "Check-in revealed"
+        SUGGESTION_SET_ASIDE = "suggestion_set_aside", _("Set the therapist's suggestion aside")
+        CHECKIN_INVITED = "checkin_invited", _("Invited the couple to a check-in")
+        EXERCISE_STARTED = "exercise_started", _("Started the check-in the therapist suggested")
+        CHECKIN_REVEALED = "checkin_revealed", _("Check-in revealed")
         # Agreement-wide: one event with the note, then a withdrawal (or reopening) per rule.
         PAUSED_EVERYTHING = "paused_everything", _("Paused everything")
         # Reviews (issue 24): a partner's Keep it (sealed until both have kept it), the outcome
@@ -778,8 +779,8 @@ class Event(models.Model):
         if self.kind in (self.Kind.CREATED, self.Kind.LAPSED):
             return "Rules of the Road"
         if self.kind == self.Kind.KEPT:
-            return "Both partners"
-        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+            return str(_("Both partners"))
+        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
 
 
 class Comment(models.Model):
@@ -810,7 +811,7 @@ class Comment(models.Model):
     def author_name(self) -> str:
         if self.partner_id:
             return self.partner.name
-        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
 
     @property
     def by_therapist(self) -> bool:
@@ -821,14 +822,14 @@ class TherapistAccess(models.Model):
     """A therapist's read-only access, asked for by one partner and agreed by the other."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Waiting for the other partner"
-        ACTIVE = "active", "Has access"
-        DECLINED = "declined", "Declined"
-        ENDED = "ended", "Ended"
+        REQUESTED = "requested", _("Waiting for the other partner")
+        ACTIVE = "active", _("Has access")
+        DECLINED = "declined", _("Declined")
+        ENDED = "ended", _("Ended")
 
     class Scope(models.TextChoices):
-        RULES = "rules", "the rules"
-        HISTORY = "history", "the rules and our history"
+        RULES = "rules", _("the rules")
+        HISTORY = "history", _("the rules and our history")
 
     agreement = models.ForeignKey(
         Agreement, on_delete=models.CASCADE, related_name="therapist_accesses"
@@ -878,7 +879,7 @@ class TherapistAccess(models.Model):
     @property
     def therapist_name(self) -> str:
         if self.therapist_id is None:
-            return FORMER_THERAPIST
+            return str(FORMER_THERAPIST)
         name = self.therapist.display_name
         return f"{name} ({self.therapist.practice_name})" if self.therapist.practice_name else name
 
@@ -957,9 +958,9 @@ class Suggestion(models.Model):
     until a partner adopts it; then it goes through the ordinary consent workflow."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Waiting for you both"
-        ADOPTED = "adopted", "Adopted as a proposal"
-        SET_ASIDE = "set_aside", "Set aside"
+        OPEN = "open", _("Waiting for you both")
+        ADOPTED = "adopted", _("Adopted as a proposal")
+        SET_ASIDE = "set_aside", _("Set aside")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="suggestions")
     therapist = models.ForeignKey(
@@ -1000,7 +1001,7 @@ class Suggestion(models.Model):
 
     @property
     def therapist_name(self) -> str:
-        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
 
     @property
     def is_open(self) -> bool:
@@ -1057,7 +1058,7 @@ class CheckInInvitation(models.Model):
 
     @property
     def therapist_name(self) -> str:
-        return self.therapist.display_name if self.therapist_id else FORMER_THERAPIST
+        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
 
 
 class Draft(models.Model):

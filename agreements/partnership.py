@@ -5,6 +5,7 @@ nothing else of the agreement's internals)."""
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Couple, Partner
 from agreements import consent, drafts
@@ -96,7 +97,7 @@ def remove_words_of(*, seat_id: int) -> Partner:
         seat = Partner.objects.get(pk=seat_id)
         couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is None:
-            raise NotYours("The partnership has not ended.")
+            raise NotYours(_("The partnership has not ended."))
         agreement = Agreement.objects.select_for_update(no_key=True).filter(couple=couple).first()
         seat = Partner.objects.select_for_update(no_key=True).get(pk=seat_id)
         if seat.words_removed_at is not None:

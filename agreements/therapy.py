@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Couple, Partner, User
 from agreements import consent, notify
@@ -40,22 +41,22 @@ Kind = Event.Kind
 # What each level shares, shown on the link page, the consent page, the partners' access page
 # and to the therapist, and kept with the access as the partners read it.
 SCOPE_STATEMENTS = {
-    Scope.RULES: (
-        "{name} would see the rules: each rule's wording as it stands now and its state (in "
+    Scope.RULES: gettext_lazy(
+        "%(name)s would see the rules: each rule's wording as it stands now and its state (in "
         "force, waiting for acceptance, paused, declined or archived), and the comments on them, "
-        "which {name} can add to and you can reply to. {name} would not see earlier wordings, "
+        "which %(name)s can add to and you can reply to. %(name)s would not see earlier wordings, "
         "the notes either of you wrote when proposing, answering or withdrawing, or the timeline "
         "of who did what and when."
     ),
-    Scope.HISTORY: (
-        "{name} would see the rules and your history: each rule's wording and state and the "
+    Scope.HISTORY: gettext_lazy(
+        "%(name)s would see the rules and your history: each rule's wording and state and the "
         "comments on them, and also every earlier wording, every note either of you wrote when "
         "proposing, answering or withdrawing (such as “I need a pause on this one”), and the "
         "timeline of who did what and when, from the day your agreement started."
     ),
 }
-ALWAYS = (
-    " Check-ins are shared one at a time, only when you choose. {name} can suggest rules or new "
+ALWAYS = gettext_lazy(
+    "Check-ins are shared one at a time, only when you choose. %(name)s can suggest rules or new "
     "wording (nothing changes unless one of you adopts a suggestion as your own proposal), invite "
     "you to a check-in, and keep private session notes that you do not see. Either of you can "
     "narrow or end this access alone, at any time."
@@ -67,12 +68,12 @@ class LinkNotFound(Exception):
 
 
 def statement(scope: str, therapist: User | None) -> str:
-    name = "The therapist"
+    name = _("The therapist")
     if therapist is not None:
         name = therapist.display_name
         if therapist.practice_name:
             name = f"{name} ({therapist.practice_name})"
-    return (SCOPE_STATEMENTS[Scope(scope)] + ALWAYS).format(name=name)
+    return f"{SCOPE_STATEMENTS[Scope(scope)]} {ALWAYS}" % {"name": name}
 
 
 # -- locks ----------------------------------------------------------------------------------------
@@ -96,7 +97,9 @@ def _current_seat(partner: Partner, agreement: Agreement) -> Partner:
     if seat is None or seat.couple_id != agreement.couple_id or seat.left_at is not None:
         raise PermissionError("Only a current partner of this couple may do this.")
     if agreement.couple.ended_at is not None:
-        raise ConsentError("This agreement is archived: it can be read and printed, not changed.")
+        raise ConsentError(
+            _("This agreement is archived: it can be read and printed, not changed.")
+        )
     return seat
 
 
@@ -125,14 +128,14 @@ def _lock_live_access(therapist: User, agreement_id: int) -> TherapistAccess:
         raise PermissionError
     agreement = _lock_agreement(agreement_id)
     if agreement.couple.ended_at is not None:
-        raise PermissionError("This agreement is archived.")
+        raise PermissionError(_("This agreement is archived."))
     access = (
         TherapistAccess.objects.select_for_update(of=("self",))
         .filter(agreement=agreement, therapist=therapist, status=Status.ACTIVE)
         .first()
     )
     if access is None:
-        raise PermissionError("This therapist has no access to this agreement.")
+        raise PermissionError(_("This therapist has no access to this agreement."))
     access.agreement = agreement
     return access
 
@@ -144,7 +147,7 @@ def create_client_link(*, therapist: User) -> tuple[ClientLink, str]:
     """A new one-time link and its token, which only this answer ever holds. Nothing happens to
     any couple yet, so there is no couple's event to write: the link's own dates are the record."""
     if not therapist.is_therapist or not therapist.is_active:
-        raise PermissionError("Only a therapist account can invite a client couple.")
+        raise PermissionError(_("Only a therapist account can invite a client couple."))
     with transaction.atomic():
         link, token = ClientLink.new(therapist)
         link.save()
@@ -253,8 +256,11 @@ def ask_partner(*, partner: Partner, token: str, scope: str) -> TherapistAccess:
             therapist=therapist, status__in=[Status.REQUESTED, Status.ACTIVE]
         ).exists():
             raise ConsentError(
-                f"{therapist.display_name} already has access, or a request for it is waiting: "
-                "see the therapist access page."
+                _(
+                    "%(name)s already has access, or a request for it is waiting: "
+                    "see the therapist access page."
+                )
+                % {"name": therapist.display_name}
             )
         now = timezone.now()
         link.used_at = now
@@ -284,19 +290,21 @@ def agree(*, partner: Partner, access_id: int, scope: str = "") -> TherapistAcce
     with transaction.atomic():
         access, seat = _lock_partner_access(partner, access_id)
         if access.status != Status.REQUESTED:
-            raise ConsentError("This request has already been answered or ended.")
+            raise ConsentError(_("This request has already been answered or ended."))
         if access.requested_by_id == seat.pk:
             raise ConsentError(
-                "Your partner has to agree to this request; you asked for it already."
+                _("Your partner has to agree to this request; you asked for it already.")
             )
         therapist = access.therapist
         if therapist is None or not therapist.is_active or not therapist.is_therapist:
             raise ConsentError(
-                "This request points at nobody: no therapist account can receive it. "
-                "You can decline it."
+                _(
+                    "This request points at nobody: no therapist account can receive it. "
+                    "You can decline it."
+                )
             )
         if access.client_link is not None and access.client_link.cancelled_at is not None:
-            raise ConsentError("The therapist cancelled this invitation.")
+            raise ConsentError(_("The therapist cancelled this invitation."))
         if scope and Scope(scope) == Scope.RULES:
             access.scope = Scope.RULES
         now = timezone.now()
@@ -331,7 +339,7 @@ def widen_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
     with transaction.atomic():
         access, seat = _lock_partner_access(partner, access_id)
         if access.status != Status.ACTIVE:
-            raise ConsentError("This therapist has no access to widen.")
+            raise ConsentError(_("This therapist has no access to widen."))
         if access.scope == Scope.HISTORY:
             return access  # already shared: a double submit
         if access.requested_scope != Scope.HISTORY:
@@ -381,7 +389,7 @@ def end_access(
     """Ends (or takes back a request for) a therapist's access, effective with the next request.
     Either partner alone, or the therapist; an access that points at nobody ends the same way."""
     if (partner is None) == (therapist is None):
-        raise ValueError("Access is ended by a partner or by its therapist.")
+        raise ValueError(_("Access is ended by a partner or by its therapist."))
     with transaction.atomic():
         if partner is not None:
             access, seat = _lock_partner_access(partner, access_id)
@@ -422,7 +430,9 @@ def _check_current(partner: Partner, agreement: Agreement) -> Agreement:
     if partner.couple_id != agreement.couple_id or partner.left_at is not None:
         raise PermissionError("Only a current partner of this couple may do this.")
     if agreement.couple.ended_at is not None:
-        raise ConsentError("This agreement is archived: it can be read and printed, not changed.")
+        raise ConsentError(
+            _("This agreement is archived: it can be read and printed, not changed.")
+        )
     return agreement
 
 
@@ -435,7 +445,7 @@ def add_comment(
     therapist: User | None = None,
 ) -> Comment:
     if (partner is None) == (therapist is None):
-        raise ValueError("A comment has exactly one author: a partner or a therapist.")
+        raise ValueError(_("A comment has exactly one author: a partner or a therapist."))
     with transaction.atomic():
         if partner is not None:
             agreement = _check_current(partner, agreement)
@@ -483,7 +493,7 @@ def record_view(access: TherapistAccess, *, prefetch: bool = False) -> datetime 
 def _clean(title: str, text: str) -> tuple[str, str]:
     title, text = title.strip(), text.strip()
     if not text:
-        raise ConsentError("A suggestion needs the wording of the rule.")
+        raise ConsentError(_("A suggestion needs the wording of the rule."))
     return title, text
 
 
@@ -517,10 +527,12 @@ def suggest_wording(
             "current_version", "pending_version", "latest_version"
         ).get(pk=rule.pk, agreement=access.agreement)
         if rule.state == Rule.State.ARCHIVED:
-            raise ConsentError("This rule is archived: the couple would have to restore it first.")
+            raise ConsentError(
+                _("This rule is archived: the couple would have to restore it first.")
+            )
         shown = rule.shown_version
         if normalise(shown.text) == normalise(text) and normalise(shown.title) == normalise(title):
-            raise NothingChanged("That wording is the same as the rule's: nothing to suggest.")
+            raise NothingChanged(_("That wording is the same as the rule's: nothing to suggest."))
         suggestion = Suggestion.objects.create(
             agreement=access.agreement,
             therapist=therapist,
@@ -558,7 +570,7 @@ def adopt_suggestion(*, partner: Partner, suggestion_id: int) -> Suggestion:
     with transaction.atomic():
         suggestion, seat = _lock_suggestion(partner, suggestion_id)
         if not suggestion.is_open:
-            raise ConsentError("This suggestion was already adopted or set aside.")
+            raise ConsentError(_("This suggestion was already adopted or set aside."))
         if suggestion.rule_id is None:
             rule = consent.propose_rule(
                 partner=seat,
@@ -596,7 +608,7 @@ def set_aside_suggestion(*, partner: Partner, suggestion_id: int) -> Suggestion:
         if suggestion.status == Suggestion.Status.SET_ASIDE:
             return suggestion  # a double submit
         if not suggestion.is_open:
-            raise ConsentError("This suggestion was already adopted as a proposal.")
+            raise ConsentError(_("This suggestion was already adopted as a proposal."))
         suggestion.status = Suggestion.Status.SET_ASIDE
         suggestion.set_aside_by = seat
         suggestion.decided_at = timezone.now()
@@ -620,7 +632,7 @@ def save_session_note(*, therapist: User, agreement: Agreement, text: str) -> Se
     ledger is theirs to read, and these notes are not."""
     with transaction.atomic():
         access = _lock_live_access(therapist, agreement.pk)
-        note, _ = SessionNote.objects.select_for_update().get_or_create(
+        note, _created = SessionNote.objects.select_for_update().get_or_create(
             therapist=therapist, agreement=access.agreement
         )
         note.text = text.strip()
@@ -640,9 +652,9 @@ def invite_to_checkin(
     """An exercise between sessions: both partners see a check-in ready to start."""
     prompt = prompt.strip()
     if not prompt:
-        raise ConsentError("Write a short prompt for the check-in.")
+        raise ConsentError(_("Write a short prompt for the check-in."))
     if len(prompt) > MAX_PROMPT:
-        raise ConsentError(f"Keep the prompt under {MAX_PROMPT} characters.")
+        raise ConsentError(_("Keep the prompt under %(limit)d characters.") % {"limit": MAX_PROMPT})
     with transaction.atomic():
         access = _lock_live_access(therapist, agreement.pk)
         if rule is not None and rule.agreement_id != access.agreement.pk:

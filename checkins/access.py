@@ -8,6 +8,7 @@ partners share it and the access is live. Everything is read from the database o
 
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from accounts.models import Partner, User
 from agreements.access import NotLinked, Viewer, id_or_404, therapist_access_or_404
@@ -43,7 +44,7 @@ def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, li
     partner of the couple. Without a current couple: NotLinked (the page with the next step)."""
     seat = _current_seat(request.user)
     if seat is None:
-        raise NotLinked("You are not linked with a partner.")
+        raise NotLinked(_("You are not linked with a partner."))
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), list(seat.couple.partners.all())
 
 

@@ -6,6 +6,8 @@ the clock has closed is "closed" though its row may not say so yet."""
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts.export import iso as _iso
 from accounts.models import Partner
@@ -62,33 +64,39 @@ def markdown(checkins: list[dict]) -> list[str]:
     """The "Check-ins" section of a couple in the Markdown export (before its timeline)."""
     if not checkins:
         return []
-    lines = ["### Check-ins", ""]
+    lines = [_("### Check-ins"), ""]
     for checkin in checkins:
-        title = checkin["topic"] or "Check-in"
+        title = checkin["topic"] or _("Check-in")
         started = checkin["created_at"]
         if started:
             started = timezone.localtime(datetime.fromisoformat(started)).strftime("%Y-%m-%d %H:%M")
-        lines += [f"#### {title} ({checkin['status']}, started {started})", ""]
+        heading = _("#### %(title)s (%(status)s, started %(started)s)")
+        lines += [heading % {"title": title, "status": checkin["status"], "started": started}, ""]
         for answer in checkin["answers"]:
-            who = f"{answer['by']} (you)" if answer["is_you"] else answer["by"]
-            lines.append(f"- {who}:")
+            if answer["is_you"]:
+                lines.append(_("- %(name)s (you):") % {"name": answer["by"]})
+            else:
+                lines.append(f"- {answer['by']}:")
             if answer["removed"]:
-                lines.append("  - (removed by its author)")
+                lines.append(_("  - (removed by its author)"))
                 continue
             for key, label in (
-                ("sensation", "Sensation"),
-                ("emotion", "Emotion"),
-                ("want", "Want"),
+                ("sensation", _("Sensation")),
+                ("emotion", _("Emotion")),
+                ("want", pgettext("check-in", "Want")),
             ):
                 if answer[key]:
                     lines.append(f"  - {label}: {answer[key]}")
             if answer["overall_label"]:
-                lines.append(f"  - Overall: {answer['overall_label']}")
+                lines.append(_("  - Overall: %(overall)s") % {"overall": answer["overall_label"]})
             if answer["wanted_to_stop"]:
-                lines.append(f"  - Wanted to stop and did not say so: {answer['wanted_to_stop']}")
+                lines.append(
+                    _("  - Wanted to stop and did not say so: %(answer)s")
+                    % {"answer": answer["wanted_to_stop"]}
+                )
             if answer["reply"]:
-                lines.append(f"  - Reply: {answer['reply']}")
+                lines.append(_("  - Reply: %(reply)s") % {"reply": answer["reply"]})
         if not checkin["answers"]:
-            lines.append("- No answer of yours is kept.")
+            lines.append(_("- No answer of yours is kept."))
         lines.append("")
     return lines

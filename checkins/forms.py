@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer
 
@@ -7,14 +9,14 @@ OVERALL_CHOICES = [(str(v), label) for v, label in Answer.Overall.choices]
 
 class StartForm(forms.Form):
     topic = forms.CharField(
-        label="What is it about? (optional)",
-        help_text='A few words, like "Saturday night". Your partner sees them.',
+        label=_("What is it about? (optional)"),
+        help_text=_('A few words, like "Saturday night". Your partner sees them.'),
         max_length=MAX_TOPIC,
         required=False,
         strip=True,
     )
     rules = forms.TypedMultipleChoiceField(
-        label="Rules it touches on (optional)",
+        label=_("Rules it touches on (optional)"),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -34,27 +36,29 @@ def _text(label: str, help_text: str) -> forms.CharField:
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={
-            "max_length": "Keep it under %(limit_value)d characters (it has %(show_value)d)."
+            "max_length": _("Keep it under %(limit_value)d characters (it has %(show_value)d).")
         },
     )
 
 
 class AnswerForm(forms.Form):
     sensation = _text(
-        "Sensation",
-        "What you noticed in your body, just as it was: warm, tight, tingling, tired, numb.",
+        _("Sensation"),
+        _("What you noticed in your body, just as it was: warm, tight, tingling, tired, numb."),
     )
     emotion = _text(
-        "Emotion",
-        "What you felt along with it: glad, scared, sad, angry, tender, ashamed, excited.",
+        _("Emotion"),
+        _("What you felt along with it: glad, scared, sad, angry, tender, ashamed, excited."),
     )
     want = _text(
-        "Want",
-        "What you want, for next time or right now. Only you can know it, so nobody can argue "
-        "with it.",
+        pgettext_lazy("check-in", "Want"),
+        _(
+            "What you want, for next time or right now. Only you can know it, so nobody can argue "
+            "with it."
+        ),
     )
     overall = forms.TypedChoiceField(
-        label="Overall, for me it was",
+        label=_("Overall, for me it was"),
         choices=OVERALL_CHOICES,
         coerce=int,
         empty_value=None,
@@ -62,7 +66,7 @@ class AnswerForm(forms.Form):
         widget=forms.RadioSelect,
     )
     wanted_to_stop = forms.ChoiceField(
-        label="Was there a moment you wanted to stop and did not say so?",
+        label=_("Was there a moment you wanted to stop and did not say so?"),
         choices=Answer.WantedToStop.choices,
         required=False,
         widget=forms.RadioSelect,
@@ -78,25 +82,27 @@ class AnswerForm(forms.Form):
             for name in ("sensation", "emotion", "want", "overall", "wanted_to_stop")
         ):
             raise forms.ValidationError(
-                "Write or choose at least one thing before sealing: any one of them is enough."
+                _("Write or choose at least one thing before sealing: any one of them is enough.")
             )
         return data
 
 
 class ReplyForm(forms.Form):
     text = forms.CharField(
-        label="A short reply to your partner's answer",
+        label=_("A short reply to your partner's answer"),
         max_length=MAX_REPLY,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={
-            "required": "Write something first: the reply is empty.",
-            "max_length": "Keep the reply under %(limit_value)d characters (it has %(show_value)d).",
+            "required": _("Write something first: the reply is empty."),
+            "max_length": _(
+                "Keep the reply under %(limit_value)d characters (it has %(show_value)d)."
+            ),
         },
     )
 
 
 class ShareForm(forms.Form):
     share = forms.TypedChoiceField(
-        choices=[("yes", "Share"), ("no", "Stop sharing")], coerce=lambda v: v == "yes"
+        choices=[("yes", _("Share")), ("no", _("Stop sharing"))], coerce=lambda v: v == "yes"
     )

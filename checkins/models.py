@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Couple, Partner
 from agreements.models import Rule
@@ -118,16 +119,16 @@ class Answer(models.Model):
     """One partner's answer. Until the check-in is revealed, only its writer may read it."""
 
     class Overall(models.IntegerChoices):
-        HURT = 1, "It hurt, or I wanted to stop"
-        NOT_GOOD = 2, "Not good for me"
-        MIXED = 3, "Mixed, or just OK"
-        GOOD = 4, "Good"
-        WONDERFUL = 5, "Wonderful"
+        HURT = 1, _("It hurt, or I wanted to stop")
+        NOT_GOOD = 2, _("Not good for me")
+        MIXED = 3, _("Mixed, or just OK")
+        GOOD = 4, _("Good")
+        WONDERFUL = 5, _("Wonderful")
 
     class WantedToStop(models.TextChoices):
-        YES = "yes", "Yes"
-        NO = "no", "No"
-        RATHER_NOT = "rather_not", "I would rather not say"
+        YES = "yes", _("Yes")
+        NO = "no", _("No")
+        RATHER_NOT = "rather_not", _("I would rather not say")
 
     checkin = models.ForeignKey(CheckIn, on_delete=models.CASCADE, related_name="answers")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")

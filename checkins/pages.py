@@ -211,7 +211,10 @@ def proposal_from(checkin: CheckIn, seat: Partner) -> dict | None:
     mine = Answer.objects.filter(checkin=checkin, partner=seat).first()
     if mine is None or not mine.want:
         return None
-    title = f"From our check-in: {checkin.topic}" if checkin.topic else "From our check-in"
+    if checkin.topic:
+        title = _("From our check-in: %(topic)s") % {"topic": checkin.topic}
+    else:
+        title = _("From our check-in")
     return {"title": title[:120], "text": mine.want}
 
 
@@ -304,7 +307,7 @@ def chart(checkins: list[CheckIn], partners: list[Partner]) -> Chart | None:
             if answer is not None and answer.removed:
                 rows[i]["steps"].append(REMOVED)
             else:
-                rows[i]["steps"].append(Answer.Overall(value).label if value else "not answered")
+                rows[i]["steps"].append(Answer.Overall(value).label if value else _("not answered"))
             if value:
                 points.append(Point(x(i), y(value), value, Answer.Overall(value).label))
         series.append(Series(name=partner.name, css=f"series-{n + 1}", points=points))

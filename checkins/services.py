@@ -23,7 +23,9 @@ from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
 
-WENT_STALE = "This check-in was left untouched for two weeks, so it closed without being revealed."
+WENT_STALE = _(
+    "This check-in was left untouched for two weeks, so it closed without being revealed."
+)
 NO_THERAPIST = _(
     "No therapist has access to your agreement now, so there is no one to share this with. "
     "Nothing was shared."
@@ -69,9 +71,9 @@ def _lock(partner: Partner, checkin_id: int | None = None) -> Locked:
 def _check_may_write(partner: Partner, locked: Locked) -> None:
     partner = Partner.objects.get(pk=partner.pk)
     if partner.couple_id != locked.couple.pk:
-        raise PermissionError("Only a partner of this couple may change its check-ins.")
+        raise PermissionError(_("Only a partner of this couple may change its check-ins."))
     if locked.couple.ended_at is not None or partner.left_at is not None:
-        raise CheckInError("This partnership has ended: its check-ins can be read, not changed.")
+        raise CheckInError(_("This partnership has ended: its check-ins can be read, not changed."))
 
 
 def _close_if_stale(checkin: CheckIn) -> bool:
@@ -85,9 +87,9 @@ def _close_if_stale(checkin: CheckIn) -> bool:
 
 def _check_open(checkin: CheckIn) -> None:
     if checkin.is_revealed:
-        raise CheckInError("This check-in is already revealed: both answers can be read now.")
+        raise CheckInError(_("This check-in is already revealed: both answers can be read now."))
     if checkin.is_closed:
-        raise CheckInError("This check-in was let go: nothing in it will be revealed.")
+        raise CheckInError(_("This check-in was let go: nothing in it will be revealed."))
 
 
 def _on_open[T](partner: Partner, checkin_id: int, act: Callable[[Locked], T]) -> T:
@@ -156,13 +158,15 @@ def seal(
         "want": want.strip(),
     }
     if any(len(t) > MAX_ANSWER for t in texts.values()):
-        raise CheckInError(f"Keep each answer under {MAX_ANSWER} characters.")
+        raise CheckInError(
+            _("Keep each answer under %(limit)d characters.") % {"limit": MAX_ANSWER}
+        )
     if overall is not None and overall not in Answer.Overall.values:
-        raise CheckInError("Choose one of the five steps, or none.")
+        raise CheckInError(_("Choose one of the five steps, or none."))
     if wanted_to_stop is not None and wanted_to_stop not in Answer.WantedToStop.values:
-        raise CheckInError("Choose yes, no or rather not say, or leave it.")
+        raise CheckInError(_("Choose yes, no or rather not say, or leave it."))
     if not any(texts.values()) and overall is None and wanted_to_stop is None:
-        raise CheckInError("Write or choose at least one thing before sealing.")
+        raise CheckInError(_("Write or choose at least one thing before sealing."))
 
     def write(locked: Locked) -> CheckIn:
         checkin = locked.checkin
@@ -201,7 +205,7 @@ def reopen(*, partner: Partner, checkin: CheckIn) -> Answer:
     def unseal(locked: Locked) -> Answer:
         answer = locked.answers.get(partner.pk)
         if answer is None:
-            raise CheckInError("You have not written an answer yet.")
+            raise CheckInError(_("You have not written an answer yet."))
         if answer.is_sealed:
             answer.sealed_at = None
             answer.save(update_fields=["sealed_at"])
@@ -237,9 +241,9 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
         _close_if_stale(checkin)
         if not checkin.is_closed:
             raise CheckInError(
-                "Only the answer to a check-in that was let go can be deleted."
+                _("Only the answer to a check-in that was let go can be deleted.")
                 if checkin.is_open
-                else "A revealed answer belongs to both of you now: it stays."
+                else _("A revealed answer belongs to both of you now: it stays.")
             )
         answer = locked.answers.get(partner.pk)
         if answer is not None:
@@ -250,19 +254,19 @@ def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
     """One short reply to the other partner's answer, after the reveal."""
     text = text.strip()
     if not text:
-        raise CheckInError("Write something first: the reply is empty.")
+        raise CheckInError(_("Write something first: the reply is empty."))
     if len(text) > MAX_REPLY:
-        raise CheckInError(f"Keep the reply under {MAX_REPLY} characters.")
+        raise CheckInError(_("Keep the reply under %(limit)d characters.") % {"limit": MAX_REPLY})
     with transaction.atomic():
         locked = _lock(partner, checkin.pk)
         _check_may_write(partner, locked)
         if not locked.checkin.is_revealed:
-            raise CheckInError("Replies come after the reveal.")
+            raise CheckInError(_("Replies come after the reveal."))
         answer = locked.answers.get(partner.pk)
         if answer is None:
-            raise CheckInError("Only a partner who answered can reply.")
+            raise CheckInError(_("Only a partner who answered can reply."))
         if answer.replied_at is not None:
-            raise CheckInError("You have already replied to this check-in.")
+            raise CheckInError(_("You have already replied to this check-in."))
         answer.reply = text
         answer.replied_at = timezone.now()
         answer.save(update_fields=["reply", "replied_at"])
@@ -277,10 +281,10 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
         locked = _lock(partner, checkin.pk)
         _check_may_write(partner, locked)
         if not locked.checkin.is_revealed:
-            raise CheckInError("Only a revealed check-in can be shared.")
+            raise CheckInError(_("Only a revealed check-in can be shared."))
         answer = locked.answers.get(partner.pk)
         if answer is None:
-            raise CheckInError("Only a partner who answered can share.")
+            raise CheckInError(_("Only a partner who answered can share."))
         # Read under the couple's lock, which ending or granting an access takes too.
         if share and not therapy.has_live_therapist(locked.couple.pk):
             raise CheckInError(str(NO_THERAPIST))
@@ -330,7 +334,7 @@ def remove_words_of(*, seat_id: int) -> None:
         # needs upgrading when account deletion already holds the couple (ending it).
         couple = Couple.objects.select_for_update(no_key=True).get(pk=seat.couple_id)
         if couple.ended_at is None:
-            raise CheckInError("This partnership has not ended.")
+            raise CheckInError(_("This partnership has not ended."))
         Agreement.objects.select_for_update(no_key=True).filter(couple_id=couple.pk).first()
         checkin_ids = list(
             CheckIn.objects.select_for_update()
@@ -364,7 +368,7 @@ def start_from_invitation(*, partner: Partner, invitation_id: int) -> tuple[Chec
             .first()
         )
         if invitation is None:
-            raise CheckInError("That check-in was started already.")
+            raise CheckInError(_("That check-in was started already."))
         checkin, created = start(
             partner=partner,
             topic=invitation.prompt,

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -49,7 +50,7 @@ def start_exercise(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """A check-in a therapist invited the couple to, started with the therapist's prompt."""
     invitation_id, viewer = access.exercise_of_partner_or_404(request, invitation_id)
     try:
-        checkin, _ = services.start_from_invitation(
+        checkin, _created = services.start_from_invitation(
             partner=viewer.seat, invitation_id=invitation_id
         )
     except services.CheckInError as error:
@@ -281,7 +282,7 @@ def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
     form = ShareForm(request.POST)
     if not form.is_valid():
         door = _door(request, checkin_id)
-        return _after(request, door.checkin.pk, error="Choose share or stop.", status=422)
+        return _after(request, door.checkin.pk, error=_("Choose share or stop."), status=422)
     wanted = form.cleaned_data["share"]
     return _action(
         request,
@@ -296,7 +297,7 @@ def share(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @therapist_required
 @require_GET
 def therapist_list(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, _ = access.therapist_couple_or_404(request, agreement_id)
+    agreement, _viewer = access.therapist_couple_or_404(request, agreement_id)
     couple = agreement.couple
     context = {
         "agreement": agreement,

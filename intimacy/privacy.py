@@ -7,6 +7,7 @@ module knows them all.
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import erasure
 from accounts import export as accounts_export
@@ -84,7 +85,9 @@ def remove_words(*, user: User, agreement_id: int) -> None:
             .first()
         )
         if seat_id is None:
-            raise partnership.NotYours("Only a former partner takes their words from an archive.")
+            raise partnership.NotYours(
+                _("Only a former partner takes their words from an archive.")
+            )
         _remove_words_of(seat_id)
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 # Joiners are format characters that writing needs: emoji sequences and Persian or Indic words.
 JOINERS = {"\u200c", "\u200d"}
 UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
-ONE_LINE_MESSAGE = (
+ONE_LINE_MESSAGE = _(
     "Use a single line of ordinary characters: no line breaks, tabs or invisible characters."
 )
 

@@ -36,7 +36,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             partner_update_emails=form.cleaned_data["partner_update_emails"],
             time_zone=form.cleaned_data["time_zone"] or None,
         )
-        messages.success(request, "Your settings were saved.")
+        messages.success(request, _("Your settings were saved."))
         return redirect("accounts:settings")
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/settings.html", {"form": form}, status=status)

@@ -9,6 +9,8 @@ from datetime import datetime
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Partner
 from agreements.access import Viewer
@@ -253,22 +255,28 @@ def next_reviews(rules: list[Rule]) -> list[Rule]:
 def not_in_force_sentence(states: dict[int, str]) -> str:
     """ "Rules 3 and 8 are resting. Rule 10 waits for an answer.", so that the printed numbers
     (each rule's own, for life) have no unexplained gaps. Archived rules are left out."""
-    words = {
-        Rule.State.PAUSED: ("is resting", "are resting"),
-        Rule.State.PROPOSED: ("waits for an answer", "wait for an answer"),
-        Rule.State.DECLINED: ("was not agreed", "were not agreed"),
-    }
     sentences = []
-    for state, (one, many) in words.items():
+    for state in (Rule.State.PAUSED, Rule.State.PROPOSED, Rule.State.DECLINED):
         numbers = sorted(n for n, s in states.items() if s == state)
         if not numbers:
             continue
-        listed = (
-            str(numbers[0])
-            if len(numbers) == 1
-            else ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
-        )
-        sentences.append(
-            f"Rule {listed} {one}." if len(numbers) == 1 else f"Rules {listed} {many}."
-        )
+        listed = str(numbers[0])
+        if len(numbers) > 1:
+            listed = _("%(items)s and %(last)s") % {
+                "items": ", ".join(map(str, numbers[:-1])),
+                "last": numbers[-1],
+            }
+        named = {"rules": listed}
+        count = len(numbers)
+        if state == Rule.State.PAUSED:
+            text = ngettext("Rule %(rules)s is resting.", "Rules %(rules)s are resting.", count)
+        elif state == Rule.State.PROPOSED:
+            text = ngettext(
+                "Rule %(rules)s waits for an answer.", "Rules %(rules)s wait for an answer.", count
+            )
+        else:
+            text = ngettext(
+                "Rule %(rules)s was not agreed.", "Rules %(rules)s were not agreed.", count
+            )
+        sentences.append(text % named)
     return " ".join(sentences)

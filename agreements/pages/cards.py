@@ -6,6 +6,7 @@ from functools import cache, cached_property
 from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
@@ -24,8 +25,12 @@ from agreements.rounds import (
 
 State = Rule.State
 Kind = Event.Kind
-# "You accepted — sealed until Sam answers"
-ANSWER_WORDS = {Kind.ACCEPTED: "accepted", Kind.NOT_YET: "said not yet", Kind.DECLINED: "declined"}
+# "You accepted — sealed until Sam answers": whole sentences, one per answer.
+SEALED_WORDS = {
+    Kind.ACCEPTED: gettext_lazy("You accepted — sealed until %(name)s answers"),
+    Kind.NOT_YET: gettext_lazy("You said not yet — sealed until %(name)s answers"),
+    Kind.DECLINED: gettext_lazy("You declined — sealed until %(name)s answers"),
+}
 
 ACTIONS = (
     "history",
@@ -68,7 +73,9 @@ class OpenForm:
 
     @property
     def submit_label(self) -> str:
-        return {"change": "Propose this wording", "not_yet": "Not yet"}.get(self.kind, "Decline")
+        if self.kind == "change":
+            return _("Propose this wording")
+        return pgettext("answer", "Not yet") if self.kind == "not_yet" else _("Decline")
 
 
 @dataclass
@@ -168,24 +175,29 @@ class Card:
                 }
             return _("In force · time to review")
         if state == State.ACTIVE:
-            return "In force · change proposed" if self.rule.pending_version_id else "In force"
+            if self.rule.pending_version_id:
+                return _("In force · change proposed")
+            return _("In force")
         if state == State.PAUSED:
-            return "Resting · new wording proposed" if self.rule.pending_version_id else "Resting"
+            if self.rule.pending_version_id:
+                return _("Resting · new wording proposed")
+            return pgettext("rule", "Resting")
         if state != State.PROPOSED:
-            return {State.DECLINED: "Not agreed"}.get(state, "Archived")
+            return _("Not agreed") if state == State.DECLINED else _("Archived")
         if self.needs_you:
-            return "Waiting for you"
+            return _("Waiting for you")
         if self.sealed:
-            said = ANSWER_WORDS[self.my_answer.kind]
-            return f"You {said} — sealed until {self.other_name or 'your partner'} answers"
+            return str(SEALED_WORDS[self.my_answer.kind]) % {
+                "name": self.other_name or _("your partner")
+            }
         if self.my_answer is not None and self.my_answer.kind == Kind.NOT_YET:
-            return "You said not yet"
+            return _("You said not yet")
         for answer in self.other_answers:
             if answer.kind == Kind.NOT_YET:
-                return f"{answer.name} said not yet"
+                return _("%(name)s said not yet") % {"name": answer.name}
         if self.viewer.is_partner and self.other_name:
-            return f"Waiting for {self.other_name}"
-        return "Waiting for an answer"
+            return _("Waiting for %(name)s") % {"name": self.other_name}
+        return _("Waiting for an answer")
 
     @cached_property
     def urls(self) -> dict[str, str]:
@@ -304,7 +316,7 @@ class Card:
             return ProposalForm(initial=initial, auto_id=auto_id)
         form = VersionForm(initial={"version": self.waiting.pk}, auto_id=auto_id)
         if kind == "not_yet":
-            form.fields["note"].widget.attrs["placeholder"] = "I'd like to talk about this first"
+            form.fields["note"].widget.attrs["placeholder"] = _("I'd like to talk about this first")
         return form
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
@@ -28,11 +29,11 @@ LINES_PER_DAY = 8
 GROUPED = {Kind.ACCEPTED, Kind.ARCHIVED, Kind.WITHDREW}  # Pause everything: one line
 
 STATE_WORDS = {
-    Rule.State.ACTIVE: "In force",
-    Rule.State.PROPOSED: "Proposed, not in force yet",
-    Rule.State.PAUSED: "Resting: not in force",
-    Rule.State.DECLINED: "Not agreed",
-    Rule.State.ARCHIVED: "Archived",
+    Rule.State.ACTIVE: gettext_lazy("In force"),
+    Rule.State.PROPOSED: gettext_lazy("Proposed, not in force yet"),
+    Rule.State.PAUSED: gettext_lazy("Resting: not in force"),
+    Rule.State.DECLINED: gettext_lazy("Not agreed"),
+    Rule.State.ARCHIVED: gettext_lazy("Archived"),
 }
 
 
@@ -78,10 +79,17 @@ def _by_this_therapist(event: Event | Comment, viewer: Viewer) -> bool:
     )
 
 
+def is_viewer(event: Event | Comment, viewer: Viewer) -> bool:
+    """Whether the viewer did it: the sentence is then told with "You" (its own grammar in
+    every language, so each sentence has a "You" form and a named form)."""
+    return bool(
+        (event.partner_id and event.partner_id == viewer.seat_id)
+        or _by_this_therapist(event, viewer)
+    )
+
+
 def who(event: Event | Comment, viewer: Viewer) -> str:
-    if event.partner_id and event.partner_id == viewer.seat_id:
-        return "You"
-    if _by_this_therapist(event, viewer):
+    if is_viewer(event, viewer):
         return _("You")
     if isinstance(event, Comment):
         return capfirst(event.author_name)
@@ -91,18 +99,24 @@ def who(event: Event | Comment, viewer: Viewer) -> str:
 def rule_words(rule: Rule | None, version: RuleVersion | None) -> str:
     """“rule 7 “Our own definition of sex””: the permanent number and the title."""
     if rule is None:
-        return "a rule"
+        return _("a rule")
     title = (version.title if version else "") or rule.latest_version.title
-    return f"rule {rule.position} “{title}”" if title else f"rule {rule.position}"
+    if title:
+        return _("rule %(number)s “%(title)s”") % {"number": rule.position, "title": title}
+    return _("rule %(number)s") % {"number": rule.position}
 
 
 def list_words(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def day_label(day: date, today: date) -> str:
-    label = f"{day:%A} {day.day} {day:%B}"
-    return label if day.year == today.year else f"{label} {day.year}"
+    # Date formats are translated like any string ("Monday 7 December", "lunes 7 de diciembre").
+    if day.year == today.year:
+        return formats.date_format(day, pgettext("timeline day", "l j F"))
+    return formats.date_format(day, pgettext("timeline day of another year", "l j F Y"))
 
 
 def _grouped_rules(events: list[Event]) -> str:
@@ -120,61 +134,157 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
         told = _for_the_therapist(event, actor, rule)
         if told:
             return told
+    you = is_viewer(event, viewer)
+    named = {"actor": actor, "rule": rule}
+
+    def told(yours: str, theirs: str) -> str:
+        return (yours if you else theirs) % named
+
     match event.kind:
         case Kind.CREATED:
-            both = "both partners accept" if viewer.is_therapist else "you both accept"
-            return f"The agreement started with nine proposed rules, none in force until {both} it"
+            if viewer.is_therapist:
+                return _(
+                    "The agreement started with nine proposed rules, none in force until both "
+                    "partners accept it"
+                )
+            return _(
+                "The agreement started with nine proposed rules, none in force until you both "
+                "accept it"
+            )
         case Kind.PROPOSED_RULE:
-            return f"{actor} proposed a new rule, {rule}"
+            return told(
+                _("You proposed a new rule, %(rule)s"),
+                _("%(actor)s proposed a new rule, %(rule)s"),
+            )
         case Kind.PROPOSED_CHANGE:
-            return f"{actor} proposed new wording for {rule}"
+            return told(
+                _("You proposed new wording for %(rule)s"),
+                _("%(actor)s proposed new wording for %(rule)s"),
+            )
+        case Kind.ACCEPTED if is_change and in_force:
+            return told(
+                _("You accepted the new wording for %(rule)s, so it is now in force"),
+                _("%(actor)s accepted the new wording for %(rule)s, so it is now in force"),
+            )
+        case Kind.ACCEPTED if is_change:
+            return told(
+                _("You accepted the new wording for %(rule)s"),
+                _("%(actor)s accepted the new wording for %(rule)s"),
+            )
+        case Kind.ACCEPTED if in_force:
+            return told(
+                _("You accepted %(rule)s, so it is now in force"),
+                _("%(actor)s accepted %(rule)s, so it is now in force"),
+            )
         case Kind.ACCEPTED:
-            text = f"{actor} accepted {'the new wording for ' if is_change else ''}{rule}"
-            return f"{text}, so it is now in force" if in_force else text
+            return told(_("You accepted %(rule)s"), _("%(actor)s accepted %(rule)s"))
         case Kind.IN_FORCE:
-            return f"{capfirst(rule)} came into force"
+            return _("%(rule)s came into force") % {"rule": capfirst(rule)}
+        case Kind.NOT_YET if is_change:
+            return told(
+                _("You said not yet to the new wording for %(rule)s"),
+                _("%(actor)s said not yet to the new wording for %(rule)s"),
+            )
         case Kind.NOT_YET:
-            return f"{actor} said not yet to {'the new wording for ' if is_change else ''}{rule}"
+            return told(_("You said not yet to %(rule)s"), _("%(actor)s said not yet to %(rule)s"))
+        case Kind.DECLINED if is_change:
+            return told(
+                _("You declined the new wording for %(rule)s"),
+                _("%(actor)s declined the new wording for %(rule)s"),
+            )
         case Kind.DECLINED:
-            return f"{actor} declined {'the new wording for ' if is_change else ''}{rule}"
+            return told(_("You declined %(rule)s"), _("%(actor)s declined %(rule)s"))
         case Kind.WITHDREW:
-            return f"{actor} withdrew consent from {rule}: it rests, not in force"
+            return told(
+                _("You withdrew consent from %(rule)s: it rests, not in force"),
+                _("%(actor)s withdrew consent from %(rule)s: it rests, not in force"),
+            )
         case Kind.ARCHIVED:
-            return f"{actor} archived {rule}"
+            return told(_("You archived %(rule)s"), _("%(actor)s archived %(rule)s"))
         case Kind.RESTORED:
-            return f"{actor} brought back {rule} as a proposal"
+            return told(
+                _("You brought back %(rule)s as a proposal"),
+                _("%(actor)s brought back %(rule)s as a proposal"),
+            )
         case Kind.TOOK_BACK:
-            return f"{actor} took back the proposal for {rule}"
+            return told(
+                _("You took back the proposal for %(rule)s"),
+                _("%(actor)s took back the proposal for %(rule)s"),
+            )
         case Kind.REOPENED:
-            return f"{actor} reopened {rule}, proposing the wording you had agreed"
+            return told(
+                _("You reopened %(rule)s, proposing the wording you had agreed"),
+                _("%(actor)s reopened %(rule)s, proposing the wording you had agreed"),
+            )
         case Kind.PARTNERSHIP_ENDED:
-            return f"{actor} ended the partnership"
+            return told(_("You ended the partnership"), _("%(actor)s ended the partnership"))
         case Kind.SUGGESTED_RULE:
-            return f"{actor} suggested a new rule"
+            return told(_("You suggested a new rule"), _("%(actor)s suggested a new rule"))
         case Kind.SUGGESTED_WORDING:
-            return f"{actor} suggested new wording for {rule}"
+            return told(
+                _("You suggested new wording for %(rule)s"),
+                _("%(actor)s suggested new wording for %(rule)s"),
+            )
         case Kind.SUGGESTION_ADOPTED:
-            return f"{actor} adopted {therapist_words(event)}'s suggestion as a proposal: {rule}"
+            named["therapist"] = therapist_words(event)
+            return told(
+                _("You adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
+                _("%(actor)s adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
+            )
         case Kind.SUGGESTION_SET_ASIDE:
-            about = f" for {rule}" if event.rule_id else ""
-            named = suggestion_words(event.suggestion) if event.suggestion_id else ""
-            return f"{actor} set aside {therapist_words(event)}'s suggestion{named}{about}"
+            named["therapist"] = therapist_words(event)
+            named["which"] = suggestion_words(event.suggestion) if event.suggestion_id else ""
+            if event.rule_id:
+                return told(
+                    _("You set aside %(therapist)s's suggestion%(which)s for %(rule)s"),
+                    _("%(actor)s set aside %(therapist)s's suggestion%(which)s for %(rule)s"),
+                )
+            return told(
+                _("You set aside %(therapist)s's suggestion%(which)s"),
+                _("%(actor)s set aside %(therapist)s's suggestion%(which)s"),
+            )
+        case Kind.CHECKIN_INVITED if viewer.is_therapist and event.rule_id:
+            return told(
+                _("You invited the couple to a check-in about %(rule)s"),
+                _("%(actor)s invited the couple to a check-in about %(rule)s"),
+            )
+        case Kind.CHECKIN_INVITED if viewer.is_therapist:
+            return told(
+                _("You invited the couple to a check-in"),
+                _("%(actor)s invited the couple to a check-in"),
+            )
+        case Kind.CHECKIN_INVITED if event.rule_id:
+            return _("%(actor)s invited you both to a check-in about %(rule)s") % named
         case Kind.CHECKIN_INVITED:
-            whom = "the couple" if viewer.is_therapist else "you both"
-            about = f" about {rule}" if event.rule_id else ""
-            return f"{actor} invited {whom} to a check-in{about}"
+            return _("%(actor)s invited you both to a check-in") % named
         case Kind.EXERCISE_STARTED:
-            return f"{actor} started the check-in {therapist_words(event)} suggested"
+            named["therapist"] = therapist_words(event)
+            return told(
+                _("You started the check-in %(therapist)s suggested"),
+                _("%(actor)s started the check-in %(therapist)s suggested"),
+            )
         case Kind.SCOPE_WIDEN_ASKED:
-            return f"{actor} asked to share your history with {therapist_words(event)} too"
+            named["therapist"] = therapist_words(event)
+            return told(
+                _("You asked to share your history with %(therapist)s too"),
+                _("%(actor)s asked to share your history with %(therapist)s too"),
+            )
         case Kind.SCOPE_WIDENED:
-            return f"{actor} agreed to share your history with {therapist_words(event)}"
+            named["therapist"] = therapist_words(event)
+            return told(
+                _("You agreed to share your history with %(therapist)s"),
+                _("%(actor)s agreed to share your history with %(therapist)s"),
+            )
         case Kind.SCOPE_NARROWED:
-            return f"{actor} limited {therapist_words(event)}'s access to the rules"
+            named["therapist"] = therapist_words(event)
+            return told(
+                _("You limited %(therapist)s's access to the rules"),
+                _("%(actor)s limited %(therapist)s's access to the rules"),
+            )
         case Kind.CHECKIN_REVEALED:
-            return "Check-in revealed"
+            return _("Check-in revealed")
         case Kind.WORDS_REMOVED:
-            if actor == "You":
+            if you:
                 return _("You removed your own words from this archive")
             return _("%(name)s removed their own words from this archive") % {"name": actor}
         case Kind.KEEP_ANSWER:
@@ -205,9 +315,46 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
                 "%(either)s can reopen it"
             ) % {"rule": capfirst(rule), "either": either}
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
+    if event.kind in ALSO_TOLD:
+        yours, theirs = ALSO_TOLD[event.kind]
+        return told(str(yours), str(theirs))
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
     return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+
+
+# The kinds told from their label ("Asked to give a therapist access"), as whole sentences so that
+# each language can conjugate "You" and a name apart.
+ALSO_TOLD = {
+    Kind.ACCESS_REQUESTED: (
+        gettext_lazy("You asked to give a therapist access"),
+        gettext_lazy("%(actor)s asked to give a therapist access"),
+    ),
+    Kind.ACCESS_GRANTED: (
+        gettext_lazy("You agreed to give a therapist access"),
+        gettext_lazy("%(actor)s agreed to give a therapist access"),
+    ),
+    Kind.ACCESS_DECLINED: (
+        gettext_lazy("You declined therapist access"),
+        gettext_lazy("%(actor)s declined therapist access"),
+    ),
+    Kind.ACCESS_ENDED: (
+        gettext_lazy("You ended therapist access"),
+        gettext_lazy("%(actor)s ended therapist access"),
+    ),
+    Kind.PAUSED_EVERYTHING: (
+        gettext_lazy("You paused everything"),
+        gettext_lazy("%(actor)s paused everything"),
+    ),
+    Kind.REOPENED_ALL: (
+        gettext_lazy("You reopened all the paused rules"),
+        gettext_lazy("%(actor)s reopened all the paused rules"),
+    ),
+    Kind.SCOPE_KEPT: (
+        gettext_lazy("You kept the therapist's access to the rules"),
+        gettext_lazy("%(actor)s kept the therapist's access to the rules"),
+    ),
+}
 
 
 def _for_the_therapist(event: Event, actor: str, rule: str) -> str:
@@ -247,12 +394,19 @@ def suggestion_words(suggestion) -> str:
 
 
 def therapist_words(event: Event) -> str:
-    return event.therapist.display_name if event.therapist_id else "a former therapist"
+    return event.therapist.display_name if event.therapist_id else _("a former therapist")
 
 
 def comment_sentence(comment: Comment, viewer: Viewer) -> str:
-    where = rule_words(comment.rule, None) if comment.rule_id else "the whole agreement"
-    return f"{who(comment, viewer)} commented on {where}"
+    named = {"actor": who(comment, viewer), "rule": rule_words(comment.rule, None)}
+    you = is_viewer(comment, viewer)
+    if comment.rule_id:
+        return (_("You commented on %(rule)s") if you else _("%(actor)s commented on %(rule)s")) % (
+            named
+        )
+    if you:
+        return _("You commented on the whole agreement")
+    return _("%(actor)s commented on the whole agreement") % named
 
 
 def _line(text: str, at: datetime, note: str = "", note_removed: bool = False, **extra) -> Line:
@@ -260,6 +414,20 @@ def _line(text: str, at: datetime, note: str = "", note_removed: bool = False, *
     return Line(
         text=text + (":" if said else "."), at=at, note=note, note_removed=note_removed, **extra
     )
+
+
+def _grouped_sentence(item: Event, run: list[Event], viewer: Viewer) -> str:
+    """One person's acceptances, archivings or withdrawals in a row, told as one sentence."""
+    named = {"actor": who(item, viewer), "rules": _grouped_rules(run)}
+    you = is_viewer(item, viewer)
+    if item.kind == Kind.ACCEPTED:
+        yours, theirs = _("You accepted %(rules)s"), _("%(actor)s accepted %(rules)s")
+    elif item.kind == Kind.ARCHIVED:
+        yours, theirs = _("You archived %(rules)s"), _("%(actor)s archived %(rules)s")
+    else:
+        yours = _("You withdrew consent from %(rules)s: they rest, not in force")
+        theirs = _("%(actor)s withdrew consent from %(rules)s: they rest, not in force")
+    return (yours if you else theirs) % named
 
 
 def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False) -> list[Line]:
@@ -313,12 +481,7 @@ def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False
                 run.append(other)
                 j += 1
             if len(run) > 1:
-                verb = {Kind.ACCEPTED: "accepted", Kind.ARCHIVED: "archived"}.get(
-                    item.kind, "withdrew consent from"
-                )
-                text = f"{who(item, viewer)} {verb} {_grouped_rules(run)}"
-                if item.kind == Kind.WITHDREW:
-                    text += ": they rest, not in force"
+                text = _grouped_sentence(item, run, viewer)
                 lines.append(_line(text, item.created_at))
                 i = j
                 continue
@@ -404,8 +567,8 @@ def history_page(rule: Rule, viewer: Viewer) -> dict:
 
 def state_words(rule: Rule) -> str:
     if rule.has_pending_change:
-        return "In force, with new wording proposed"
-    return STATE_WORDS.get(rule.state, capfirst(rule.get_state_display()))
+        return _("In force, with new wording proposed")
+    return str(STATE_WORDS.get(rule.state, capfirst(rule.get_state_display())))
 
 
 def timeline_page(agreement: Agreement, viewer: Viewer, page: object = 1) -> dict:

@@ -89,7 +89,7 @@ def new_rule(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Your proposal was added. It comes into force when your partner accepts it too.",
+                _("Your proposal was added. It comes into force when your partner accepts it too."),
             )
             target = f"{reverse('agreements:agreement')}#rule-{rule.pk}"
             return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
@@ -132,7 +132,7 @@ def reply(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         rule = None
         if form.cleaned_data["rule"]:
-            rule, _ = rule_of_partner_or_404(request, form.cleaned_data["rule"])
+            rule, _rw = rule_of_partner_or_404(request, form.cleaned_data["rule"])
             anchor = f"#rule-{rule.pk}"
         try:
             therapy.add_comment(
@@ -144,7 +144,7 @@ def reply(request: HttpRequest) -> HttpResponse:
         except consent.ConsentError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, "Your reply was added.")
+            messages.success(request, _("Your reply was added."))
     else:
         messages.error(request, first_error(form))
     return redirect(reverse("agreements:agreement") + anchor)
@@ -180,21 +180,27 @@ def _agree_to_the_rules(*, partner, access_id: int):
 
 
 ACCESS_ACTIONS = {
-    "agree": (therapy.agree, "Your answer is recorded: the therapist has access from now on."),
+    "agree": (
+        therapy.agree,
+        gettext_lazy("Your answer is recorded: the therapist has access from now on."),
+    ),
     "agree_rules": (
         _agree_to_the_rules,
         gettext_lazy("Your answer is recorded: the therapist sees the rules only, from now on."),
     ),
-    "refuse": (therapy.decline, "Your answer is recorded. Nothing was shared."),
-    "decline": (therapy.decline, "Your answer is recorded. Nothing was shared."),
+    "refuse": (therapy.decline, gettext_lazy("Your answer is recorded. Nothing was shared.")),
+    "decline": (therapy.decline, gettext_lazy("Your answer is recorded. Nothing was shared.")),
     "widen": (
         therapy.widen_scope,
-        "Recorded. Your history is shared only once both of you have agreed to it.",
+        gettext_lazy("Recorded. Your history is shared only once both of you have agreed to it."),
     ),
-    "narrow": (therapy.narrow_scope, "Done: the therapist sees the rules only, from now on."),
+    "narrow": (
+        therapy.narrow_scope,
+        gettext_lazy("Done: the therapist sees the rules only, from now on."),
+    ),
     "end": (
         therapy.end_access,
-        "Access has ended. The therapist can no longer see your agreement.",
+        gettext_lazy("Access has ended. The therapist can no longer see your agreement."),
     ),
 }
 
@@ -248,8 +254,10 @@ def client_link(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("agreements:therapist_access")
         messages.success(
             request,
-            "Your partner is asked. Nothing is shared unless they agree too, and until then the "
-            "therapist learns nothing.",
+            _(
+                "Your partner is asked. Nothing is shared unless they agree too, and until then the "
+                "therapist learns nothing."
+            ),
         )
         return redirect("agreements:therapist_request", access_id=asked.pk)
     if request.method == "POST":
@@ -288,9 +296,9 @@ def therapist_request(request: HttpRequest, access_id: int) -> HttpResponse:
                     "name": asked.therapist_name
                 }
             elif agreeing:
-                done = f"{asked.therapist_name} has access from now on."
+                done = _("%(name)s has access from now on.") % {"name": asked.therapist_name}
             else:
-                done = "Your answer is recorded. Nothing was shared."
+                done = _("Your answer is recorded. Nothing was shared.")
             messages.success(request, done)
         return redirect("agreements:therapist_access")
     return render(
@@ -311,7 +319,7 @@ def adopt_suggestion(request: HttpRequest, suggestion_id: int) -> HttpResponse:
         return redirect(reverse("agreements:agreement") + "#suggestions")
     messages.success(
         request,
-        "It is your proposal now. It comes into force when your partner accepts it too.",
+        _("It is your proposal now. It comes into force when your partner accepts it too."),
     )
     return redirect(f"{reverse('agreements:agreement')}#rule-{adopted.adopted_rule_id}")
 
@@ -325,7 +333,7 @@ def set_aside_suggestion(request: HttpRequest, suggestion_id: int) -> HttpRespon
     except consent.ConsentError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Set aside, for both of you. Nothing changed in your rules.")
+        messages.success(request, _("Set aside, for both of you. Nothing changed in your rules."))
     return redirect(reverse("agreements:agreement") + "#suggestions")
 
 

@@ -62,7 +62,7 @@ def cancel_link(request: HttpRequest, link_id: int) -> HttpResponse:
     except therapy.LinkNotFound:
         messages.error(request, "That link is no longer open.")
     else:
-        messages.success(request, "The link is cancelled: it opens nothing any more.")
+        messages.success(request, _("The link is cancelled: it opens nothing any more."))
     return redirect(reverse("therapist:home") + "#invite")
 
 
@@ -131,7 +131,7 @@ def print_page(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_POST
 def comment(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """A review comment on one rule (the form's `rule`) or on the whole agreement."""
-    agreement, _ = therapist_agreement_or_404(request, agreement_id)
+    agreement, _viewer = therapist_agreement_or_404(request, agreement_id)
     page = reverse("therapist:couple", args=[agreement.pk])
     form = CommentForm(request.POST)
     if not form.is_valid():
@@ -146,7 +146,7 @@ def comment(request: HttpRequest, agreement_id: int) -> HttpResponse:
         )
     except PermissionError:
         raise Http404 from None  # the access ended a moment ago
-    messages.success(request, "Your comment was added. Both partners can read it and reply.")
+    messages.success(request, _("Your comment was added. Both partners can read it and reply."))
     return redirect(page + (f"#rule-{rule.pk}" if rule else "#comments"))
 
 
@@ -154,9 +154,9 @@ def comment(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_POST
 def step_away(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """The therapist ends their own access, at once."""
-    _, viewer = therapist_agreement_or_404(request, agreement_id)
+    _agreement, viewer = therapist_agreement_or_404(request, agreement_id)
     therapy.end_access(access_id=viewer.therapist_access.pk, therapist=request.user)
-    messages.success(request, "You stepped away. You no longer have access to that agreement.")
+    messages.success(request, _("You stepped away. You no longer have access to that agreement."))
     return redirect("therapist:home")
 
 
@@ -187,14 +187,16 @@ def suggest_rule(request: HttpRequest, agreement_id: int) -> HttpResponse:
     return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#suggestions")
 
 
-SUGGESTED = "Your suggestion is with the couple. It changes nothing unless one of them adopts it."
+SUGGESTED = _(
+    "Your suggestion is with the couple. It changes nothing unless one of them adopts it."
+)
 
 
 @therapist_required
 @require_http_methods(["GET", "POST"])
 def suggest_wording(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpResponse:
     """**Suggest new wording** for one rule, starting from its wording as it stands."""
-    agreement, _ = therapist_agreement_or_404(request, agreement_id)
+    agreement, _viewer = therapist_agreement_or_404(request, agreement_id)
     rule = rule_of_agreement_or_404(agreement, rule_id)
     form = SuggestionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -232,7 +234,7 @@ def session_notes(request: HttpRequest, agreement_id: int) -> HttpResponse:
         )
     except PermissionError:
         raise Http404 from None
-    messages.success(request, "Your notes are saved. Only you can read them.")
+    messages.success(request, _("Your notes are saved. Only you can read them."))
     return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#session-notes")
 
 
@@ -261,5 +263,5 @@ def invite_checkin(request: HttpRequest, agreement_id: int) -> HttpResponse:
     except ConsentError as error:
         messages.error(request, error.message)
         return _couple_with(request, agreement, viewer, 409, exercise_form=form)
-    messages.success(request, "Both partners now see a check-in ready to start.")
+    messages.success(request, _("Both partners now see a check-in ready to start."))
     return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#exercises")
