@@ -87,7 +87,7 @@ def test_the_partnership_ended_email_is_in_the_recipients_language(
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         linking.end_partnership(user=alice)
     [message] = [m for m in mailoutbox if m.to == [bob.email]]
-    assert "Hola Bob," in message.body
+    assert "Hola, Bob:" in message.body
     assert "Hello" not in message.body
 
 
@@ -98,27 +98,24 @@ def test_a_person_without_a_language_gets_the_sites_whatever_the_actors_page_was
     link(alice, bob)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        client_for(alice).post(
-            reverse("agreements:new_rule"), {"title": "תה", "text": "אחרי, תה."}
-        )
+        client_for(alice).post(reverse("agreements:new_rule"), {"title": "תה", "text": "אחרי, תה."})
     [message] = [m for m in mailoutbox if m.to == [bob.email]]
     assert message.subject == "You have an update on Rules of the Road"
 
 
-def test_allauths_emails_are_in_the_accounts_language(alice, mailoutbox):
+def test_allauths_emails_are_in_the_accounts_language(
+    alice, mailoutbox, django_capture_on_commit_callbacks, fresh_cache
+):
     speaks(alice, "de")
-    Client().post(
-        reverse("account_reset_password"),
-        {"email": alice.email},
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(
+            reverse("account_reset_password"),
+            {"email": alice.email},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
     [message] = [m for m in mailoutbox if m.to == [alice.email]]
-    with translation.override("de"):
-        from django.utils.translation import gettext
-
-        german_subject_word = gettext("Password Reset")
-    assert german_subject_word != "Password Reset"
-    assert german_subject_word in message.subject
+    # Our override of allauth's subject, in her language though the page asking was English.
+    assert message.subject == "Rules of the Road: Wähle ein neues Passwort"
 
 
 # -- the nine defaults in the inviter's language ----------------------------------------------------
@@ -303,10 +300,9 @@ def test_bob_sees_german_pages_while_alice_sees_english_ones_on_the_same_agreeme
     # The same agreement, the same English wording (alice invited), two languages around it.
     first = DEFAULT_RULES[0][0]
     assert first in alices and first in bobs
+    not_yet = "Not yet"
     with translation.override("de"):
-        from django.utils.translation import pgettext
-
-        german_not_yet = pgettext("answer", "Not yet")
+        german_not_yet = translation.pgettext("answer", not_yet)
     assert german_not_yet in bobs and german_not_yet not in alices
     assert ">Not yet<" in alices.replace("\n", "").replace("  ", "") or "Not yet" in alices
     # data-* values are the same in both languages.
@@ -329,6 +325,5 @@ def test_what_a_person_wrote_carries_dir_auto_on_the_agreement_and_the_printable
     page = client_for(bob).get(reverse("agreements:agreement")).content.decode()
     for words in ("שקט בבוקר", "בבקרים של שבת אנחנו לוקחים את הזמן!"):
         assert re.search(r'<[^>]*dir="auto"[^>]*>\s*' + re.escape(words), page), words
-    assert re.search(r'<[^>]*dir="auto"[^>]*>\s*Alice\s*<', page)
     printed = client_for(bob).get(reverse("agreements:print")).content.decode()
     assert re.search(r'<html lang="en" dir="ltr"', printed)
