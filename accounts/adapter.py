@@ -7,6 +7,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal import flows
 from allauth.core.exceptions import ImmediateHttpResponse
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from intimacy import emails
 
@@ -27,9 +28,12 @@ class AccountAdapter(DefaultAccountAdapter):
         for name in LINKS:
             if context.get(name):
                 context[name] = on_site(context[name])
-        # In the recipient's zone: the account's, when allauth says whose it is.
-        zone = getattr(context.get("user"), "time_zone", "")
-        with emails.in_zone(zone):
+        # In the recipient's zone and language: the account's, when allauth says whose it is;
+        # else (no account for the address) the language of the page that asked for it.
+        user = context.get("user")
+        zone = getattr(user, "time_zone", "")
+        language = getattr(user, "language", "") or translation.get_language() or ""
+        with emails.in_zone(zone), emails.in_language(language):
             message = self.render_mail(template_prefix, email, context)
         emails.queue(message)
 

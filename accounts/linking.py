@@ -54,6 +54,7 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
                 "invitation",
                 email,
                 {"inviter": inviter_name, "link": invitation.get_absolute_url()},
+                language=inviter.language,
             )
     return invitation
 
@@ -90,7 +91,10 @@ def email_invitation(*, inviter: User, email: str) -> Invitation:
         invitation.save(update_fields=["email"])
         inviter_name = " ".join(inviter.display_name.split())
         emails.send(
-            "invitation", email, {"inviter": inviter_name, "link": invitation.get_absolute_url()}
+            "invitation",
+            email,
+            {"inviter": inviter_name, "link": invitation.get_absolute_url()},
+            language=inviter.language,
         )
     return invitation
 
@@ -199,5 +203,6 @@ def end_partnership(*, user: User) -> Couple:
                     other.user.email,
                     {"name": other.user.display_name, "when": now},
                     time_zone=other.user.time_zone,
+                    language=other.user.language,
                 )
     return couple

@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
@@ -47,6 +48,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     # at sign-up, changed in Settings.
     time_zone = models.CharField(
         max_length=64, default="UTC", db_default="UTC", validators=[validate_time_zone]
+    )
+    # The language this person reads the app and their emails in (intimacy.language; emails in
+    # the recipient's, whoever caused them). Blank: the browser's wish (Accept-Language).
+    language = models.CharField(
+        max_length=8, blank=True, default="", db_default="", choices=settings.LANGUAGES
     )
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)

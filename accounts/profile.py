@@ -1,5 +1,6 @@
 """What a person says about themselves when they sign up: the one way it is written."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -8,7 +9,13 @@ from intimacy.validators import is_time_zone
 
 
 def complete_sign_up(
-    *, user: User, display_name: str, is_therapist: bool, practice_name: str, time_zone: str = ""
+    *,
+    user: User,
+    display_name: str,
+    is_therapist: bool,
+    practice_name: str,
+    time_zone: str = "",
+    language: str = "",
 ) -> User:
     """The name shown to a partner, the kind of account and the browser's time zone, for an
     account allauth just made (it has no couple and no agreement yet, so no page shows it
@@ -19,7 +26,11 @@ def complete_sign_up(
         user.is_therapist = is_therapist
         user.practice_name = practice_name.strip() if is_therapist else ""
         user.time_zone = time_zone if is_time_zone(time_zone) else "UTC"
-        user.save(update_fields=["display_name", "is_therapist", "practice_name", "time_zone"])
+        # A language this site does not speak is the browser's wish (blank).
+        user.language = language if language in dict(settings.LANGUAGES) else ""
+        user.save(
+            update_fields=["display_name", "is_therapist", "practice_name", "time_zone", "language"]
+        )
     return user
 
 

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from accounts.models import Couple, Partner
 from agreements import notify, revision, rounds
-from agreements.defaults import DEFAULT_RULES
+from agreements.defaults import in_active_language
 from agreements.models import (
     COOLING_OFF,
     REVIEW_GRACE,
@@ -80,7 +80,7 @@ def create_agreement(*, couple: Couple) -> Agreement:
     """The couple's agreement with the nine default rules, proposed and accepted by no one."""
     with transaction.atomic():
         agreement = Agreement.objects.create(couple=couple)
-        for position, (title, text) in enumerate(DEFAULT_RULES, start=1):
+        for position, (title, text) in enumerate(in_active_language(), start=1):
             rule = Rule.objects.create(agreement=agreement, position=position)
             version = RuleVersion.objects.create(rule=rule, number=1, title=title, text=text)
             rule.pending_version = rule.latest_version = version

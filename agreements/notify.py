@@ -84,6 +84,7 @@ def partner_of(actor: Partner) -> None:
         other.user.email,
         {"name": other.user.display_name, "when": timezone.now()},
         time_zone=other.user.time_zone,
+        language=other.user.language,
     )
 
     def claim() -> bool:
@@ -112,7 +113,13 @@ def review_due(couple_id: int) -> None:
     for seat in seats:
         if not seat.user.partner_update_emails or is_present(seat.user_id):
             continue
-        message = emails.render("review_due", seat.user.email, {"name": seat.user.display_name})
+        message = emails.render(
+            "review_due",
+            seat.user.email,
+            {"name": seat.user.display_name},
+            time_zone=seat.user.time_zone,
+            language=seat.user.language,
+        )
         emails.queue(message, claim=_claim(seat.pk))
 
 

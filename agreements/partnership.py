@@ -2,15 +2,16 @@
 erased when nobody can open it any more. accounts.linking and accounts.erasure call these (and
 nothing else of the agreement's internals)."""
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Couple, Partner
+from accounts.models import Couple, Invitation, Partner
 from agreements import consent, drafts
 from agreements.consent import create_agreement, record_event
-from agreements.defaults import DEFAULT_RULES
+from agreements.defaults import in_active_language
 from agreements.models import (
     Acceptance,
     Agreement,
@@ -23,14 +24,23 @@ from agreements.models import (
 
 
 def default_rules() -> list[tuple[str, str]]:
-    """The nine rules (title, wording) every agreement starts with: the landing page shows them."""
-    return DEFAULT_RULES
+    """The nine rules (title, wording) every agreement starts with, in the reader's language: the
+    landing page shows them."""
+    return in_active_language()
 
 
 def start_agreement(*, couple: Couple) -> Agreement:
     """The new couple's agreement, with the nine default rules, and what each partner drafted
-    before the other joined as their own proposals (agreements.drafts)."""
-    with transaction.atomic():
+    before the other joined as their own proposals (agreements.drafts).
+
+    The defaults are written in the language of the partner who invited (the site's when they
+    chose none), whoever's request this is, and stored as ordinary wording: they never change
+    language by themselves afterwards."""
+    invitation = Invitation.objects.filter(couple=couple).select_related("inviter").first()
+    language = invitation.inviter.language if invitation is not None else ""
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+    with transaction.atomic(), translation.override(language):
         agreement = create_agreement(couple=couple)
         drafts.promote(couple=couple, agreement=agreement)
     return agreement

@@ -16,7 +16,12 @@ from intimacy.validators import validate_time_zone
 
 @retry_on_conflict
 def save_settings(
-    *, user: User, display_name: str, partner_update_emails: bool, time_zone: str | None = None
+    *,
+    user: User,
+    display_name: str,
+    partner_update_emails: bool,
+    time_zone: str | None = None,
+    language: str | None = None,
 ) -> User:
     """`time_zone` None: unchanged. A new zone changes every time this person reads, and nobody
     else's: it moves only their own seats' revision (their open page's next poll brings the
@@ -30,7 +35,13 @@ def save_settings(
         if time_zone is not None:
             validate_time_zone(time_zone)
             user.time_zone = time_zone
-        user.save(update_fields=["display_name", "partner_update_emails", "time_zone"])
+        if language is not None:
+            # Like a zone, a language is this person's only: their own pages are redrawn in it.
+            # A language this site does not speak is refused (ValidationError), as a zone is.
+            language = User._meta.get_field("language").clean(language, user)
+            moved = moved or user.language != language
+            user.language = language
+        user.save(update_fields=["display_name", "partner_update_emails", "time_zone", "language"])
         if renamed:
             revision.move(revision.agreements_showing(user))
         if moved:

@@ -314,7 +314,13 @@ def agree(*, partner: Partner, access_id: int, scope: str = "") -> TherapistAcce
         access.statement = statement(access.scope, therapist)
         access.save(update_fields=["status", "approved_by", "granted_at", "scope", "statement"])
         record_event(access.agreement, Kind.ACCESS_GRANTED, partner=seat, therapist=therapist)
-        emails.send("therapist_access", therapist.email, {"name": therapist.display_name})
+        emails.send(
+            "therapist_access",
+            therapist.email,
+            {"name": therapist.display_name},
+            time_zone=therapist.time_zone,
+            language=therapist.language,
+        )
     return access
 
 

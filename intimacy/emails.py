@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.tasks import TaskContext, task, task_backends
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from intimacy import crypto
 from intimacy.validators import is_time_zone
@@ -70,13 +70,13 @@ def site_url() -> str:
 
 
 def render(
-    template: str, to: str, context: dict | None = None, *, time_zone: str = ""
+    template: str, to: str, context: dict | None = None, *, time_zone: str = "", language: str = ""
 ) -> EmailMessage:
     """templates/emails/<template>_subject.txt and _body.txt, as one message to one address,
     with every date and time in the recipient's zone (`time_zone`, their User.time_zone), not
     in the zone of whoever caused the email."""
     context = {"site_url": site_url(), **(context or {})}
-    with in_zone(time_zone):
+    with in_zone(time_zone), in_language(language):
         subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
         body = render_to_string(f"emails/{template}_body.txt", context)
     return EmailMessage(subject=subject, body=body, to=[to])
@@ -87,12 +87,28 @@ def in_zone(time_zone: str) -> contextlib.AbstractContextManager:
     return timezone.override(zoneinfo.ZoneInfo(time_zone) if is_time_zone(time_zone) else None)
 
 
-def send(template: str, to: str, context: dict | None = None, *, time_zone: str = "") -> None:
+def in_language(language: str) -> contextlib.AbstractContextManager:
+    """The recipient's language (their User.language) for what is rendered inside, whoever
+    caused the email; the site's (LANGUAGE_CODE) when they chose none: a worker or another
+    person's request has no browser of theirs to ask."""
+    return translation.override(
+        language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    )
+
+
+def send(
+    template: str,
+    to: str,
+    context: dict | None = None,
+    *,
+    time_zone: str = "",
+    language: str = "",
+) -> None:
     """Renders one of our emails and queues it once the surrounding transaction commits (never
     for a change that was rolled back)."""
     if is_muted():
         return
-    queue(render(template, to, context, time_zone=time_zone))
+    queue(render(template, to, context, time_zone=time_zone, language=language))
 
 
 def queue(message: EmailMessage, *, claim: Callable[[], bool] | None = None) -> None:

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "intimacy.middleware.session_lifetime",
     "intimacy.middleware.time_zone",
+    # The signed-in person's own language wins over the browser's (User.language).
+    "intimacy.language.person_language",
     "intimacy.middleware.log_access_denials",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

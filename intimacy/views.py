@@ -35,6 +35,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             display_name=form.cleaned_data["display_name"],
             partner_update_emails=form.cleaned_data["partner_update_emails"],
             time_zone=form.cleaned_data["time_zone"] or None,
+            language=form.cleaned_data["language"] if "language" in request.POST else None,
         )
         messages.success(request, _("Your settings were saved."))
         return redirect("accounts:settings")

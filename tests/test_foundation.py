@@ -48,8 +48,8 @@ def test_seed_demo_is_idempotent_and_shows_every_state(db, settings):
     settings.DEBUG = True
     seed()
     seed()
-    assert User.objects.count() == 6  # the two couples, the therapist, and erin, alone
-    assert Couple.objects.count() == 2
+    assert User.objects.count() == 8  # the three couples, the therapist, and erin, alone
+    assert Couple.objects.count() == 3
     erin = User.objects.get(email="erin@example.com")
     assert erin.rule_drafts.count() == 1 and erin.introduction_dismissed_at is None
     assert Invitation.objects.filter(inviter=erin, status="open").count() == 1

@@ -1,4 +1,4 @@
-"""Demo data for development: two couples and a therapist, idempotent. Never in production.
+"""Demo data for development: three couples and a therapist, idempotent. Never in production.
 Above the apps (it tells a story in each of them), so in the project package."""
 
 import secrets
@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts import linking, profile
 from accounts.models import Invitation, User
-from agreements import drafts, stories
+from agreements import drafts, people, stories
 from checkins.stories import seed_demo_checkins
 from intimacy import emails
 
@@ -24,7 +24,13 @@ PEOPLE = {
     "dana@example.com": ("Dr Dana Reyes", True),
     # Someone new, alone: her first minute (the nine rules, a draft, an invitation waiting).
     "erin@example.com": ("Erin", False),
+    # A couple who use the app in Spanish: their agreement started in Lucía's language.
+    "lucia@example.com": ("Lucía", False),
+    "mateo@example.com": ("Mateo", False),
 }
+# Each person's own language (blank: the browser's). Bob reads German while Alice reads English:
+# one couple, one agreement, two languages at once.
+LANGUAGES = {"bob@example.com": "de", "lucia@example.com": "es", "mateo@example.com": "es"}
 
 
 def _kept_secret(name: str, make) -> str:
@@ -37,7 +43,10 @@ def _kept_secret(name: str, make) -> str:
 
 
 class Command(BaseCommand):
-    help = "Creates the demo couples (alice & bob, carol & dave) and the demo therapist (dana)."
+    help = (
+        "Creates the demo couples (alice & bob, carol & dave, lucia & mateo) and the demo "
+        "therapist (dana)."
+    )
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
@@ -71,6 +80,10 @@ class Command(BaseCommand):
             "dana@example.com (therapist, two-factor on, with an open client link for alice and bob); "
             "erin@example.com (new, alone: a draft and an invitation waiting)."
         )
+        self.stdout.write(
+            "Languages: bob@example.com reads German; lucia@example.com and mateo@example.com "
+            "(a couple) read Spanish, and their agreement started in Spanish."
+        )
         self.stdout.write(f"password: {password}")
         self.stdout.write(f"totp secret (dana): {totp_secret}")
         self.stdout.write(f"client link (dana): {client_link}")
@@ -84,6 +97,15 @@ class Command(BaseCommand):
         EmailAddress.objects.update_or_create(
             user=user, email=email, defaults={"verified": True, "primary": True}
         )
+        language = LANGUAGES.get(email, "")
+        if user.language != language:
+            people.save_settings(
+                user=user,
+                display_name=user.display_name,
+                partner_update_emails=user.partner_update_emails,
+                language=language,
+            )
+            user.refresh_from_db()
         return user
 
     def _stories(self, users: dict[str, User]) -> None:
@@ -109,6 +131,15 @@ class Command(BaseCommand):
             )
         if not Invitation.objects.filter(inviter=erin, status=Invitation.Status.OPEN).exists():
             linking.create_invitation(inviter=erin)
+        lucia, mateo = users["lucia@example.com"], users["mateo@example.com"]
+        if not lucia.current_partner_seat():
+            # Lucía invites, so the nine rules start in Spanish; they have agreed on three.
+            seats = stories.link(lucia, mateo)
+            rules = stories.rules_of(seats[0])
+            for rule in rules[:3]:
+                stories.accept(seats[0], rule)
+                stories.accept(seats[1], rule)
+            stories.accept(seats[1], rules[3])
         if not carol.current_partner_seat():
             seats = stories.link(carol, dave)
             rules = stories.agreement_in_every_state(*seats)
