@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Couple, User
 from agreements import consent
-from agreements.defaults import DEFAULT_RULES
+from agreements.defaults import DEFAULT_RULES, in_active_language
 from agreements.models import Agreement, Draft, Rule
 
 # Enough for every default and a page of new rules; a bound on what one account can store.
@@ -62,7 +62,8 @@ def save_draft(
                 raise DraftError(_("There is no default rule with that number."))
             draft = Draft.objects.filter(user=user, default_position=default_position).first()
         if default_position is not None:
-            default_title, default_text = DEFAULT_RULES[default_position - 1]
+            # The rule as this person reads it (their language): a draft must change something.
+            default_title, default_text = in_active_language()[default_position - 1]
             if consent.normalise(text) == consent.normalise(default_text) and consent.normalise(
                 title
             ) in ("", consent.normalise(default_title)):

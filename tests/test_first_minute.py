@@ -51,6 +51,19 @@ def test_alone_the_agreement_page_shows_the_nine_rules_and_the_next_step(mallory
     assert "Nothing you draft is in force" in html
 
 
+def test_alone_the_nine_rules_read_in_the_persons_language(mallory):
+    from django.utils import translation
+
+    with translation.override("es"):
+        spanish = [translation.gettext(title) for title, _ in DEFAULT_RULES]
+    assert spanish[0] != DEFAULT_RULES[0][0]
+    response = client_for(mallory).get("/agreement/", headers={"Accept-Language": "es"})
+    html = text_of(response)
+    for title in spanish:
+        assert title in html
+    assert DEFAULT_RULES[0][0] not in html
+
+
 def test_a_draft_of_a_default_rule_is_kept_and_shown_to_its_author_only(mallory, alice):
     client = client_for(mallory)
     url = reverse("agreements:change_default", args=[3])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from accounts.models import User
 from agreements.access import no_couple_context
-from agreements.defaults import DEFAULT_RULES
+from agreements.defaults import DEFAULT_RULES, in_active_language
 from agreements.models import Draft
 
 
@@ -25,7 +25,7 @@ def solo_page(user: User) -> dict:
     context.update(
         defaults=[
             DefaultRule(position, title, text, changed.get(position))
-            for position, (title, text) in enumerate(DEFAULT_RULES, start=1)
+            for position, (title, text) in enumerate(in_active_language(), start=1)
         ],
         new_drafts=[d for d in drafts if d.default_position is None],
     )
@@ -41,5 +41,5 @@ def draft_form_page(
 def default_rule(position: int) -> DefaultRule | None:
     if not 1 <= position <= len(DEFAULT_RULES):
         return None
-    title, text = DEFAULT_RULES[position - 1]
+    title, text = in_active_language()[position - 1]
     return DefaultRule(position, title, text, None)
