@@ -162,7 +162,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "accounts/invitation_invalid.html", {"message": error.message}, status=409
         )
-    messages.info(request, "You declined the invitation. Nothing was shared.")
+    messages.info(request, _("You declined the invitation. Nothing was shared."))
     return redirect("home")
 
 
@@ -172,7 +172,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def end_partnership(request: HttpRequest) -> HttpResponse:
     seat = request.user.current_partner_seat()
     if seat is None:
-        messages.info(request, "You are not linked with a partner.")
+        messages.info(request, _("You are not linked with a partner."))
         return redirect("home")
     if request.method == "POST":
         try:

@@ -77,7 +77,7 @@ def start(request: HttpRequest) -> HttpResponse:
         messages.error(request, error.message)
         return redirect("checkins:list")
     if not created:
-        messages.info(request, "A check-in is already open, so here it is.")
+        messages.info(request, _("A check-in is already open, so here it is."))
     target = reverse("checkins:checkin", args=[checkin.pk])
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 

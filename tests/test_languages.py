@@ -235,6 +235,7 @@ def test_every_page_in_hebrew_is_right_to_left_and_passes_the_nu_html_checker(se
 # -- phase 2: no English left ------------------------------------------------------------------
 
 PRODUCT = "Rules of the Road"
+LANGUAGE_NAMES = {name for _code, name in settings.LANGUAGES}
 # A word of English shape that is also the word of the language (glossary: "check-in" stays).
 SAME_IN = {
     "es": {"Check-in", "Check-ins", "check-in", "check-ins"},
@@ -247,7 +248,8 @@ VOID = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
     "track", "wbr",
 }  # fmt: skip
-ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+# Words of English shape, hyphenated ones whole ("Check-in" is one word of the glossary).
+ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]+)*")
 TIME_ZONES = zoneinfo.available_timezones()
 
 
@@ -331,6 +333,8 @@ def english_left(piece: str, english: set[str], code: str, written: list[str]) -
     rendering of the page, and once names, what people wrote, the product's name, addresses,
     numbers and dates are taken out, words of English shape remain."""
     if piece not in english or piece in SAME_IN[code] or is_time_zone(piece):
+        return False
+    if piece in LANGUAGE_NAMES:  # the language chooser names each language in its own words
         return False
     rest = piece.replace(PRODUCT, " ")
     for text in written:

@@ -215,7 +215,7 @@ def therapist_access(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = ACCESS_ACTIONS.get(request.POST.get("action", ""))
         if action is None:
-            messages.error(request, "That is not something this page can do.")
+            messages.error(request, _("That is not something this page can do."))
             return redirect("agreements:therapist_access")
         access_id = access_of_couple_or_404(agreement, request.POST.get("access"))
         service, done = action

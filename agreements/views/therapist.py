@@ -60,7 +60,7 @@ def cancel_link(request: HttpRequest, link_id: int) -> HttpResponse:
     try:
         therapy.cancel_client_link(therapist=request.user, link_id=link_id)
     except therapy.LinkNotFound:
-        messages.error(request, "That link is no longer open.")
+        messages.error(request, _("That link is no longer open."))
     else:
         messages.success(request, _("The link is cancelled: it opens nothing any more."))
     return redirect(reverse("therapist:home") + "#invite")
