@@ -58,7 +58,9 @@ def test_every_change_to_a_check_in_shows_on_the_other_partners_next_request(
     assert "A check-in is open" not in html(bob_client, reverse("checkins:list"))
 
     checkin = open_checkin(alice_client)
-    assert f"A check-in is open: {TOPIC}" in html(bob_client, reverse("checkins:list"))
+    assert f'A check-in is open: <span dir="auto">{TOPIC}</span>' in html(
+        bob_client, reverse("checkins:list")
+    )
 
     act(alice_client, "seal", checkin, {"emotion": SEALED})
     bobs = html(bob_client, checkin_path(checkin))
@@ -76,13 +78,13 @@ def test_every_change_to_a_check_in_shows_on_the_other_partners_next_request(
     assert "status-revealed" in html(alice_client, reverse("checkins:list"))
 
     act(bob_client, "reply", checkin, {"text": REPLY})
-    assert f"replied: {REPLY}" in html(alice_client, checkin_path(checkin))
+    assert f'replied: <span dir="auto">{REPLY}</span>' in html(alice_client, checkin_path(checkin))
 
     assert "Share with our therapist" not in html(alice_client, checkin_path(checkin))
     grant_therapist(couple, dana_2fa)  # sharing is offered only when a therapist has access
     assert "Share with our therapist" in html(alice_client, checkin_path(checkin))
     act(alice_client, "share", checkin, {"share": "yes"})
-    assert "Alice: shares it" in html(bob_client, checkin_path(checkin))
+    assert '<span dir="auto">Alice</span>: shares it' in html(bob_client, checkin_path(checkin))
 
 
 def test_letting_go_and_deleting_ones_answer_show_on_the_next_request(
@@ -137,7 +139,9 @@ def test_a_new_check_in_can_start_once_the_open_one_went_stale(couple, alice_cli
     fresh = open_checkin(alice_client)
     assert fresh.pk != stale.pk
     assert CheckIn.objects.get(pk=stale.pk).closed_at == later  # closed by the next write
-    assert f"A check-in is open: {TOPIC}" in html(alice_client, reverse("checkins:list"))
+    assert f'A check-in is open: <span dir="auto">{TOPIC}</span>' in html(
+        alice_client, reverse("checkins:list")
+    )
 
 
 def test_a_rename_and_a_therapists_invitation_show_on_the_next_request(
