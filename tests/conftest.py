@@ -152,3 +152,31 @@ def fresh_totp_code(secret: str, *, margin: float = 5) -> str:
     if 30 - time.time() % 30 < margin:
         time.sleep(30 - time.time() % 30 + 0.1)
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues():
+    """The .mo files are built by the setup (`make test`), never committed: under a plain
+    `pytest` build any that is missing or older than its .po, once, before any page is drawn."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.utils import translation
+
+    locale = Path(settings.BASE_DIR) / "locale"
+    stale = [
+        po
+        for po in locale.glob("*/LC_MESSAGES/*.po")
+        if not po.with_suffix(".mo").exists()
+        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        call_command(
+            "compilemessages",
+            locale=sorted({po.parts[-3] for po in stale}),
+            ignore_patterns=[".venv", "var", "node_modules", "static"],
+            verbosity=0,
+        )
+        translation.trans_real._translations = {}  # the catalogues just built are read afresh
+        translation.trans_real._active = translation.trans_real.Local()

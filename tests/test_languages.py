@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -25,28 +24,6 @@ pytestmark = pytest.mark.django_db
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
 TRANSLATED = [code for code, _name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_catalogues():
-    """The .mo files are built, never committed: build any that is missing or older than its .po."""
-    stale = [
-        po
-        for po in LOCALE.glob("*/LC_MESSAGES/*.po")
-        if not po.with_suffix(".mo").exists()
-        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
-        call_command(
-            "compilemessages",
-            locale=sorted({po.parts[-3] for po in stale}),
-            ignore_patterns=[".venv", "var", "node_modules", "static"],
-            verbosity=0,
-        )
-    from django.utils import translation
-
-    translation.trans_real._translations = {}  # the catalogues just built are read afresh
-    translation.trans_real._active = translation.trans_real.Local()
 
 
 def statistics(po: Path) -> str:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
@@ -26,26 +25,6 @@ from tests.conftest import both_accept, rules_of
 pytestmark = pytest.mark.django_db
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled_catalogues():
-    """The .mo files are built, never committed: build any that is missing or older than its .po."""
-    stale = [
-        po
-        for po in LOCALE.glob("*/LC_MESSAGES/*.po")
-        if not po.with_suffix(".mo").exists()
-        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
-        call_command(
-            "compilemessages",
-            locale=sorted({po.parts[-3] for po in stale}),
-            ignore_patterns=[".venv", "var", "node_modules", "static"],
-            verbosity=0,
-        )
-    translation.trans_real._translations = {}  # the catalogues just built are read afresh
-    translation.trans_real._active = translation.trans_real.Local()
 
 
 def refusal(partner, rule) -> str:
