@@ -37,6 +37,14 @@ REVIEW_CHOICES = [
     ("6m", _("In six months")),
     ("12m", _("In a year")),
 ]
+# The same intervals inside a sentence ("Comes up for review in a month once …"): their own
+# strings, since a language may not lower-case a label (German nouns keep their capital).
+REVIEW_PHRASES = {
+    "1m": _("in a month"),
+    "3m": _("in three months"),
+    "6m": _("in six months"),
+    "12m": _("in a year"),
+}
 REVIEW_GRACE = timedelta(days=14)
 
 
@@ -583,6 +591,11 @@ class RuleVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["rule", "number"], name="version_number_unique"),
         ]
+
+    @property
+    def review_phrase(self) -> str:
+        """The review interval inside a sentence ("in a month"), or "" for none."""
+        return REVIEW_PHRASES.get(self.review_after, "")
 
     def __str__(self) -> str:
         return f"Rule {self.rule_id} v{self.number}"
