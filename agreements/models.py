@@ -592,13 +592,13 @@ class RuleVersion(models.Model):
             models.UniqueConstraint(fields=["rule", "number"], name="version_number_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"Rule {self.rule_id} v{self.number}"
+
     @property
     def review_phrase(self) -> str:
         """The review interval inside a sentence ("in a month"), or "" for none."""
         return REVIEW_PHRASES.get(self.review_after, "")
-
-    def __str__(self) -> str:
-        return f"Rule {self.rule_id} v{self.number}"
 
 
 class Acceptance(models.Model):
