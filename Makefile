@@ -47,8 +47,14 @@ install: $(INSTALLED)
 
 # The catalogues are compiled from locale/*/LC_MESSAGES/*.po; the .mo files are never committed
 # (docs/translating.md). Needs GNU gettext's msgfmt (Debian: apt-get install gettext).
+# The translation catalogues, compiled with GNU gettext's msgfmt. Without it the app still runs,
+# in English only, and the language tests fail saying so.
 messages: $(INSTALLED)
-	$(PYTHON) manage.py compilemessages --ignore .venv --ignore var --ignore node_modules --verbosity 0
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(PYTHON) manage.py compilemessages --ignore .venv --ignore var --ignore node_modules --verbosity 0; \
+	else \
+		echo "msgfmt not found: pages stay in English until GNU gettext is installed (apt-get install gettext)"; \
+	fi
 
 run: messages
 	$(PYTHON) manage.py migrate --noinput
