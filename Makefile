@@ -15,7 +15,7 @@ PORT ?= 8000
 .PHONY: help install messages run test lint fmt bench screenshots lock audit clean distclean
 
 # Development settings for the commands people run by hand, unless the caller chose otherwise.
-run test screenshots: export DJANGO_DEBUG ?= true
+run test screenshots messages: export DJANGO_DEBUG ?= true
 # Links in emails follow the address the development server really has.
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 
