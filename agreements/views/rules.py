@@ -82,13 +82,19 @@ def _act(request: HttpRequest, rule_id: int, action, form_class=VersionForm) -> 
     return _card_response(request, rule, viewer)
 
 
+def _versioned(service):
+    """The version form posts `version`; the consent services take it as `version_id`."""
+
+    def call(*, rule, partner, version, note=""):
+        return service(rule=rule, partner=partner, version_id=version, note=note)
+
+    return call
+
+
 @partner_required
 @require_POST
 def accept(request: HttpRequest, rule_id: int) -> HttpResponse:
-    def call(*, rule, partner, version, note=""):
-        return consent.accept(rule=rule, partner=partner, version_id=version, note=note)
-
-    return _act(request, rule_id, call)
+    return _act(request, rule_id, _versioned(consent.accept))
 
 
 def _answer(request: HttpRequest, rule_id: int, kind: str, action) -> HttpResponse:
@@ -96,10 +102,7 @@ def _answer(request: HttpRequest, rule_id: int, kind: str, action) -> HttpRespon
     if request.method == "GET":
         return _form_page(request, *rule_of_partner_or_404(request, rule_id), kind)
 
-    def call(*, rule, partner, version, note=""):
-        return action(rule=rule, partner=partner, version_id=version, note=note)
-
-    return _act(request, rule_id, call)
+    return _act(request, rule_id, _versioned(action))
 
 
 @partner_required
@@ -140,10 +143,7 @@ def answer(request: HttpRequest, rule_id: int) -> HttpResponse:
 def keep(request: HttpRequest, rule_id: int) -> HttpResponse:
     """Keep it, at the rule's review (sealed until both have kept it)."""
 
-    def call(*, rule, partner, version, note=""):
-        return consent.keep(rule=rule, partner=partner, version_id=version, note=note)
-
-    return _act(request, rule_id, call)
+    return _act(request, rule_id, _versioned(consent.keep))
 
 
 @partner_required
@@ -151,10 +151,7 @@ def keep(request: HttpRequest, rule_id: int) -> HttpResponse:
 def let_rest(request: HttpRequest, rule_id: int) -> HttpResponse:
     """Let it rest, at the rule's review: at once, as a withdrawal."""
 
-    def call(*, rule, partner, version, note=""):
-        return consent.let_rest(rule=rule, partner=partner, version_id=version, note=note)
-
-    return _act(request, rule_id, call)
+    return _act(request, rule_id, _versioned(consent.let_rest))
 
 
 @partner_required
@@ -172,10 +169,7 @@ def card(request: HttpRequest, rule_id: int) -> HttpResponse:
 def take_back(request: HttpRequest, rule_id: int) -> HttpResponse:
     """The proposer ends their own waiting proposal."""
 
-    def call(*, rule, partner, version, note=""):
-        return consent.take_back(rule=rule, partner=partner, version_id=version, note=note)
-
-    return _act(request, rule_id, call)
+    return _act(request, rule_id, _versioned(consent.take_back))
 
 
 @partner_required
