@@ -16,7 +16,6 @@ from agreements import consent, people
 from agreements.defaults import DEFAULT_RULES
 from agreements.models import Rule
 from tests.conftest import PASSWORD, agreement_of, client_for, fresh, link, rules_of
-from tests.test_languages import compiled_catalogues  # noqa: F401  (builds the .mo files)
 
 pytestmark = pytest.mark.django_db
 
