@@ -63,12 +63,6 @@ def reauthenticate(client: Client, user: User) -> None:
     assert response.status_code == 302, f"re-authentication failed: {response.status_code}"
 
 
-@pytest.fixture
-def fresh_cache():
-    """Rate limits (re-authentication allows 10 a minute per user) start afresh in each test."""
-    cache.clear()
-
-
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -77,10 +71,11 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _no_notes_of_this_worker():
     """Ids come back from test to test: what a worker or the shared cache noted about them (that
-    a user polled, notify.py) must not. (The database cache's table is no model's, so a
+    a user polled, notify.py) must not, nor the rate limits (re-authentication allows 10 a minute
+    per user), whatever order the tests run in. (The database cache's table is no model's, so a
     transactional test's flush leaves it as it was.)"""
     notify._known_fresh.clear()
-    cache.delete_many([notify._presence_key(n) for n in range(1, 200)])
+    cache.clear()
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def test_after_the_partnership_ended_every_partner_page_leads_to_the_archive(cou
         assert reverse("agreements:archived_timeline", args=[agreement.pk]) in html, name
 
 
-def test_therapist_access_after_the_end_is_the_same_calm_page(couple, alice, fresh_cache):
+def test_therapist_access_after_the_end_is_the_same_calm_page(couple, alice):
     from tests.conftest import reauthenticate
 
     linking.end_partnership(user=alice)

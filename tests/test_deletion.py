@@ -33,9 +33,6 @@ from tests.conftest import (
 DELETE_URL = "/settings/delete/"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_cache")
-
-
 def signed_in(email: str, agent: str = "a browser") -> Client:
     """Through allauth's log-in form, so that allauth tracks the session like any other."""
     client = Client(HTTP_USER_AGENT=agent)

@@ -73,7 +73,7 @@ def test_an_invitation_and_a_password_reset_point_at_the_same_address(
 
 
 def test_an_account_notification_is_neutral_and_points_at_the_settings_page(
-    alice, fresh_cache, django_capture_on_commit_callbacks
+    alice, django_capture_on_commit_callbacks
 ):
     client = client_for(alice)
     reauthenticate(client, alice)

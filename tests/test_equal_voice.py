@@ -52,7 +52,7 @@ def test_the_other_partners_answer_is_sealed_until_you_answer(
 
 
 def test_an_acceptance_the_other_cannot_see_sends_them_no_email(
-    couple, mailoutbox, django_capture_on_commit_callbacks, fresh_cache
+    couple, mailoutbox, django_capture_on_commit_callbacks
 ):
     alice, bob = couple
     rule = rules_of(alice)[0]

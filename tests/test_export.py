@@ -34,9 +34,6 @@ MARKDOWN_URL = "/settings/export/agreement.md"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 
 
-pytestmark = pytest.mark.usefixtures("fresh_cache")
-
-
 @pytest.fixture
 def history(alice, bob, carol, dave, dana) -> dict:
     """Alice was with Dave once (ended), and is now with Bob: rules in every state, notes, a

@@ -103,7 +103,7 @@ def test_a_person_without_a_language_gets_the_sites_whatever_the_actors_page_was
 
 
 def test_allauths_emails_are_in_the_accounts_language(
-    alice, mailoutbox, django_capture_on_commit_callbacks, fresh_cache
+    alice, mailoutbox, django_capture_on_commit_callbacks
 ):
     speaks(alice, "de")
     with django_capture_on_commit_callbacks(execute=True):

@@ -226,7 +226,7 @@ def test_the_other_partners_pause_during_a_pause_rests_what_came_back_and_keeps_
 
 
 def test_a_pause_emails_the_other_partner_once(
-    couple, story, mailoutbox, django_capture_on_commit_callbacks, fresh_cache
+    couple, story, mailoutbox, django_capture_on_commit_callbacks
 ):
     alice, bob = couple
     mailoutbox.clear()

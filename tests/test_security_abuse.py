@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,13 +16,6 @@ from agreements import consent, stories, therapy
 from agreements.models import Comment, Event, Rule, RuleVersion, TherapistAccess
 from intimacy import privacy
 from tests.conftest import client_for, make_user
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def invite(client, email):

@@ -25,8 +25,6 @@ ISO_WITHOUT_MICROSECONDS = re.compile(
     r'datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d\d:?\d\d)?"|datetime="\d{4}-\d\d-\d\d"'
 )
 
-pytestmark = pytest.mark.usefixtures("fresh_cache")
-
 
 @pytest.fixture
 def apart(alice, bob, couple):

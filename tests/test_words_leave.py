@@ -22,8 +22,6 @@ from checkins.models import Answer
 from intimacy import privacy
 from tests.conftest import both_accept, client_for, fresh, reauthenticate, rules_of
 
-pytestmark = pytest.mark.usefixtures("fresh_cache")
-
 # Everything Alice writes, each sentence found nowhere else.
 ALICE_SAYS = {
     "proposal_note": "Alicenote one: I would love this on slow mornings.",
