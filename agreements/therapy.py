@@ -276,7 +276,7 @@ def ask_partner(*, partner: Partner, token: str, scope: str) -> TherapistAccess:
                     "%(name)s already has access, or a request for it is waiting: "
                     "see the therapist access page."
                 )
-                % {"name": therapist.display_name}
+                % {"name": f"\u2068{therapist.display_name}\u2069"}  # isolated: plain text
             )
         now = timezone.now()
         link.used_at = now
@@ -330,7 +330,14 @@ def agree(*, partner: Partner, access_id: int, scope: str = "") -> TherapistAcce
         access.granted_at = now
         _keep_statement(access, therapist)
         access.save(
-            update_fields=["status", "approved_by", "granted_at", "scope", "statement", "statements"]
+            update_fields=[
+                "status",
+                "approved_by",
+                "granted_at",
+                "scope",
+                "statement",
+                "statements",
+            ]
         )
         record_event(access.agreement, Kind.ACCESS_GRANTED, partner=seat, therapist=therapist)
         emails.send(
