@@ -101,6 +101,8 @@ def test_names_are_isolated_on_the_agreement_print_and_therapist_pages(
     assert bdis(heading) == names, heading
 
     couple_page = dana.get(reverse("therapist:couple", args=[agreement.pk])).content.decode()
+    heading = re.search(r"<h1>(.*?)</h1>", couple_page, re.S).group(1)
+    assert bdis(heading) == names, heading
     line = partners_line(couple_page)
     assert bdis(line) == names, line
     access = re.search(r'<p data-scope="history">(.*?)</p>', couple_page, re.S).group(1)

@@ -21,3 +21,9 @@ def bdi(words: object) -> str:
 def bdi_names(people: object) -> str:
     """A list of names, “Alice and Bob” in the page's language, each isolated."""
     return isolation.names(people or [])
+
+
+@register.filter
+def bdi_each(people: object) -> list:
+    """Each name of a list isolated, for |join: partners|bdi_each|join:" & "."""
+    return [isolation.isolate(name) for name in people or []]
