@@ -59,7 +59,7 @@ def test_a_not_yet_and_its_note_read_as_the_persons_own_words(alice_client, bob_
     html = page(alice_client, reverse("agreements:timeline"))
     assert (
         f"<bdi>Bob</bdi> said not yet to rule 7 “<bdi>{title}</bdi>”: "
-        '<q class="note">I&#x27;d like a pause word.</q>' in html
+        '<q class="note" dir="auto">I&#x27;d like a pause word.</q>' in html
     )
     today = timezone.localdate()
     assert f"{today:%A} {today.day} {today:%B}" in text_of(html)
