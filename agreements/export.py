@@ -277,7 +277,7 @@ def _access(access: TherapistAccess) -> dict:
         "email": access.email,
         "status": access.status,
         "scope": access.scope,
-        "statement": access.statement,
+        "statement": access.statement_shown,
         "requested_by": access.requested_by.name,
         "approved_by": access.approved_by.name if access.approved_by_id else None,
         "requested_at": iso(access.requested_at),

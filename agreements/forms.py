@@ -125,11 +125,18 @@ class ExerciseForm(forms.Form):
 
     def __init__(self, *args, rules=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # An <option> holds no markup: the title (the couple's words) is isolated with Unicode's
+        # first-strong isolate, the plain-text <bdi>, so "Rule 4:" stays whole in Hebrew.
         self.fields["rule"].choices = [("", _("No rule in particular"))] + [
             (
                 rule.pk,
                 _("Rule %(number)s: %(title)s")
-                % {"number": rule.position, "title": rule.shown_version.title or _("untitled")},
+                % {
+                    "number": rule.position,
+                    "title": f"\u2068{rule.shown_version.title}\u2069"
+                    if rule.shown_version.title
+                    else _("untitled"),
+                },
             )
             for rule in rules
         ]

@@ -9,7 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.lookups import Exact
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -866,8 +866,12 @@ class TherapistAccess(models.Model):
     scope_requested_by = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The words both partners saw when they agreed, kept as they read them.
+    # The words both partners saw when they agreed, kept as they read them: `statement` in the
+    # language of the partner who took the step, `statements` the same words at that moment in
+    # every language the site speaks ({"es": "…"}), so that each reader (either partner, in
+    # their own language) reads what was agreed in theirs. Rows from before `statements`: {}.
     statement = models.TextField(blank=True)
+    statements = models.JSONField(default=dict, blank=True)
     client_link = models.ForeignKey(
         "ClientLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="accesses"
     )
@@ -888,6 +892,14 @@ class TherapistAccess(models.Model):
 
     def __str__(self) -> str:
         return f"Therapist access {self.pk}"
+
+    @property
+    def statement_shown(self) -> str:
+        """The statement in the reader's language (the active one) as it stood when it was
+        agreed; for an access from before the languages, the one text that was kept."""
+        language = translation.get_language() or ""
+        words = self.statements or {}
+        return words.get(language) or words.get(language.split("-")[0]) or self.statement
 
     @property
     def therapist_name(self) -> str:

@@ -9,9 +9,10 @@ suggestion), so that two of them can never wait for each other.
 import functools
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -68,12 +69,27 @@ class LinkNotFound(Exception):
 
 
 def statement(scope: str, therapist: User | None) -> str:
+    """What a level shares, in the active language. Plain text (it is kept, and exported): the
+    therapist's name is isolated with Unicode's first-strong isolate (U+2068 … U+2069), the
+    plain-text form of <bdi>, so that a Hebrew name reads right in an English sentence."""
     name = _("The therapist")
     if therapist is not None:
         name = therapist.display_name
         if therapist.practice_name:
             name = f"{name} ({therapist.practice_name})"
+        name = f"\u2068{name}\u2069"
     return f"{SCOPE_STATEMENTS[Scope(scope)]} {ALWAYS}" % {"name": name}
+
+
+def _keep_statement(access: TherapistAccess, therapist: User | None) -> None:
+    """The words of the access's level as they read now: in the language of the partner taking
+    the step (the one active), and in every language, for each reader to read in their own."""
+    access.statement = statement(access.scope, therapist)
+    statements = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            statements[code] = statement(access.scope, therapist)
+    access.statements = statements
 
 
 # -- locks ----------------------------------------------------------------------------------------
@@ -260,23 +276,24 @@ def ask_partner(*, partner: Partner, token: str, scope: str) -> TherapistAccess:
                     "%(name)s already has access, or a request for it is waiting: "
                     "see the therapist access page."
                 )
-                % {"name": therapist.display_name}
+                % {"name": f"\u2068{therapist.display_name}\u2069"}  # isolated: plain text
             )
         now = timezone.now()
         link.used_at = now
         link.used_by = seat
         link.agreement = agreement
         link.save(update_fields=["used_at", "used_by", "agreement"])
-        access = TherapistAccess.objects.create(
+        access = TherapistAccess(
             agreement=agreement,
             therapist=therapist,
             email="",
             requested_by=seat,
             requested_at=now,
             scope=scope,
-            statement=statement(scope, therapist),
             client_link=link,
         )
+        _keep_statement(access, therapist)
+        access.save()
         record_event(agreement, Kind.ACCESS_REQUESTED, partner=seat, therapist=therapist)
         notify.partner_of(seat)
     return access
@@ -311,8 +328,17 @@ def agree(*, partner: Partner, access_id: int, scope: str = "") -> TherapistAcce
         access.status = Status.ACTIVE
         access.approved_by = seat
         access.granted_at = now
-        access.statement = statement(access.scope, therapist)
-        access.save(update_fields=["status", "approved_by", "granted_at", "scope", "statement"])
+        _keep_statement(access, therapist)
+        access.save(
+            update_fields=[
+                "status",
+                "approved_by",
+                "granted_at",
+                "scope",
+                "statement",
+                "statements",
+            ]
+        )
         record_event(access.agreement, Kind.ACCESS_GRANTED, partner=seat, therapist=therapist)
         emails.send(
             "therapist_access",
@@ -362,8 +388,16 @@ def widen_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
         access.scope = Scope.HISTORY
         access.requested_scope = ""
         access.scope_requested_by = None
-        access.statement = statement(Scope.HISTORY, access.therapist)
-        access.save(update_fields=["scope", "requested_scope", "scope_requested_by", "statement"])
+        _keep_statement(access, access.therapist)
+        access.save(
+            update_fields=[
+                "scope",
+                "requested_scope",
+                "scope_requested_by",
+                "statement",
+                "statements",
+            ]
+        )
         record_event(access.agreement, Kind.SCOPE_WIDENED, partner=seat, therapist=access.therapist)
     return access
 
@@ -383,8 +417,16 @@ def narrow_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
         access.scope = Scope.RULES
         access.requested_scope = ""
         access.scope_requested_by = None
-        access.statement = statement(Scope.RULES, access.therapist)
-        access.save(update_fields=["scope", "requested_scope", "scope_requested_by", "statement"])
+        _keep_statement(access, access.therapist)
+        access.save(
+            update_fields=[
+                "scope",
+                "requested_scope",
+                "scope_requested_by",
+                "statement",
+                "statements",
+            ]
+        )
         record_event(access.agreement, kind, partner=seat, therapist=access.therapist)
     return access
 

@@ -142,7 +142,7 @@ def test_nobody_but_alice_reads_or_infers_her_sealed_answer(sealed_world, caplog
     assert not changed, changed
     # bob learns that it is sealed, and that is all.
     page = world.clients["other_partner"].get(reverse("checkins:checkin", args=[checkin.pk]))
-    assert "Alice: <strong>sealed</strong>" in page.content.decode()
+    assert "<bdi>Alice</bdi>: <strong>sealed</strong>" in page.content.decode()
     _no_words_in_mail_or_logs(caplog)
     # and alice herself reads her own words.
     mine = world.clients["partner"].get(reverse("checkins:checkin", args=[checkin.pk]))

@@ -48,7 +48,7 @@ def test_the_other_partners_answer_is_sealed_until_you_answer(
     assert scrubbed(alice_client.get(reverse("agreements:poll"))) == poll_before
     # Bob's own card says what he answered, and that it is sealed.
     bobs = cards_of(bob_client.get("/agreement/").content.decode())[3]
-    assert 'data-sealed="true"' in bobs and "sealed until Alice answers" in bobs
+    assert 'data-sealed="true"' in bobs and "sealed until <bdi>Alice</bdi> answers" in bobs
 
 
 def test_an_acceptance_the_other_cannot_see_sends_them_no_email(
@@ -70,7 +70,7 @@ def test_once_you_answered_you_see_the_other_answer(alice_client, couple):
     consent.accept(partner=bob, rule=rule, version_id=rule.pending_version_id)
     consent.not_yet(partner=alice, rule=rule, version_id=rule.pending_version_id, note="Soon")
     card = cards_of(alice_client.get("/agreement/").content.decode())[1]
-    assert "Bob: accepted" in card
+    assert "<bdi>Bob</bdi>: accepted" in card
     assert "You: not yet" in card
 
 
@@ -84,7 +84,9 @@ def test_a_proposal_names_its_author_and_the_defaults_have_none(alice_client, co
         note="What do you think?",
     )
     cards = cards_of(alice_client.get("/agreement/").content.decode())
-    assert 'Proposed by Bob: <q dir="auto">What do you think?</q>' in cards[rule.position]
+    assert (
+        'Proposed by <bdi>Bob</bdi>: <q dir="auto">What do you think?</q>' in cards[rule.position]
+    )
     assert "Proposed by" not in cards[1]
 
 
@@ -103,7 +105,7 @@ def test_a_not_yet_with_a_note_is_heard_on_the_other_partners_card_once_both_ans
     assert response.status_code == 302
     assert "Sunday" not in alice_client.get("/agreement/").content.decode()  # sealed
     bobs = cards_of(bob_client.get("/agreement/").content.decode())[7]
-    assert "You said not yet — sealed until Alice answers" in bobs
+    assert "You said not yet — sealed until <bdi>Alice</bdi> answers" in bobs
     response = alice_client.post(
         reverse("agreements:accept", args=[rule.pk]),
         {"version": rule.pending_version_id, "note": "Whenever you are ready."},
@@ -111,9 +113,9 @@ def test_a_not_yet_with_a_note_is_heard_on_the_other_partners_card_once_both_ans
     assert response.status_code == 302
     # Both answers, with both notes, revealed together.
     card = cards_of(alice_client.get("/agreement/").content.decode())[7]
-    assert 'Bob: not yet — <q dir="auto">Can we talk about this on Sunday?</q>' in card
+    assert '<bdi>Bob</bdi>: not yet — <q dir="auto">Can we talk about this on Sunday?</q>' in card
     bobs = cards_of(bob_client.get("/agreement/").content.decode())[7]
-    assert 'Alice: accepted — <q dir="auto">Whenever you are ready.</q>' in bobs
+    assert '<bdi>Alice</bdi>: accepted — <q dir="auto">Whenever you are ready.</q>' in bobs
     assert "You said not yet" in bobs and 'data-sealed="true"' not in bobs
 
 
@@ -235,8 +237,8 @@ def test_the_page_says_what_the_other_partner_did_since_your_last_visit(alice_cl
     consent.accept(partner=bob, rule=rules[5], version_id=rules[5].pending_version_id)
     html = alice_client.get("/agreement/").content.decode()
     news = html.split("Since your last visit", 1)[1].split("</section>", 1)[0]
-    assert "Bob archived rule 4" in news
-    assert "Bob said not yet to rule 5" in news and '<q dir="auto">Hm</q>' in news
+    assert "<bdi>Bob</bdi> archived rule 4" in news
+    assert "<bdi>Bob</bdi> said not yet to rule 5" in news and '<q dir="auto">Hm</q>' in news
     assert "rule 6" not in news
     # A reload within the visit keeps what was new.
-    assert "Bob archived rule 4" in alice_client.get("/agreement/").content.decode()
+    assert "<bdi>Bob</bdi> archived rule 4" in alice_client.get("/agreement/").content.decode()

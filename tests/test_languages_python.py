@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import strip_tags
 
 from agreements import consent
 from agreements.forms import WordingForm
@@ -80,9 +81,15 @@ def test_the_rules_not_in_force_are_whole_sentences_with_each_languages_plurals(
     }
 
 
-def timeline_texts(agreement, seat) -> list[str]:
+def timeline_lines(agreement, seat) -> list[str]:
+    """The timeline's sentences as markup (names and titles isolated in <bdi>)."""
     days = ledger.timeline_page(agreement, ledger.Viewer("partner", seat))["days"]
     return [line.text for day in days for line in day.lines]
+
+
+def timeline_texts(agreement, seat) -> list[str]:
+    """The same sentences as a reader reads them."""
+    return [html.unescape(strip_tags(line)) for line in timeline_lines(agreement, seat)]
 
 
 def test_the_timeline_tells_you_and_your_partner_each_in_their_own_grammar(couple):
@@ -106,6 +113,10 @@ def test_the_timeline_tells_you_and_your_partner_each_in_their_own_grammar(coupl
     assert f"Alice hat Regel 1 „{wording}“ angenommen." in german
     assert f"Du hast Regel 1 „{wording}“ angenommen, damit ist sie jetzt in Kraft." in german
     assert f"קיבלת את כלל 1 “{wording}”." in hebrew
+    # The names and titles in them are isolated: each keeps its own direction.
+    with translation.override("he"):
+        marked = timeline_lines(agreement, alice)
+    assert f"<bdi>Bob</bdi> קיבל/ה את כלל 1 “<bdi>{wording}</bdi>”" in marked[-1]
     # The agreement's start, told to the couple, in each language; no English left over.
     assert english[0] == (
         "The agreement started with nine proposed rules, none in force until you both accept it."

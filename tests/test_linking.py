@@ -70,7 +70,7 @@ def test_the_invitee_sees_who_invited_them_and_accepts(alice, bob):
     invitation = linking.create_invitation(inviter=alice)
     bob_client = client_for(bob)
     page = bob_client.get(invitation.get_absolute_url())
-    assert "Alice invited you" in page.content.decode()
+    assert "<bdi>Alice</bdi> invited you" in page.content.decode()
     response = bob_client.post(invitation.get_absolute_url(), {"choice": "accept"})
     assert response.status_code == 302 and response["Location"] == "/agreement/"
     couple = Couple.objects.get()

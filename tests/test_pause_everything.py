@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.html import strip_tags
 
 from accounts.models import Partner
 from agreements import consent
@@ -251,7 +252,7 @@ def test_the_other_partner_sees_every_rule_resting_and_who_paused_when_with_the_
     when = day(agreement_of(alice).paused_at)
 
     page = bob_client.get(reverse("agreements:agreement")).content.decode()
-    assert f"Alice paused everything on {when}" in page
+    assert f"<bdi>Alice</bdi> paused everything on {when}" in page
     assert f'<q dir="auto">{NOTE}</q>' in page
     assert "Reopen all" not in page
     assert 'data-paused="by-partner"' in page
@@ -275,7 +276,7 @@ def test_the_open_page_of_the_other_partner_gets_the_pause_at_its_next_poll(
         reverse("agreements:poll"), headers={"hx-request": "true", "if-none-match": etag}
     )
     assert poll.status_code == 200
-    assert "Alice paused everything on" in poll.content.decode()
+    assert "<bdi>Alice</bdi> paused everything on" in poll.content.decode()
     assert NOTE in poll.content.decode()
 
 
@@ -350,15 +351,15 @@ def test_the_timeline_tells_the_pause_with_its_note_and_the_reopening(
 
     news = bob_client.get(reverse("agreements:agreement")).content.decode()
     since = news[news.index('id="news-heading"') :]
-    assert "Alice paused everything:" in since and NOTE in since
+    assert "<bdi>Alice</bdi> paused everything:" in since and NOTE in since
 
     consent.reopen_all(partner=alice, note="Thank you for waiting.")
     timeline = bob_client.get(reverse("agreements:timeline")).content.decode()
-    assert "Alice paused everything:" in timeline and NOTE in timeline
-    assert "Alice reopened all the paused rules:" in timeline
+    assert "<bdi>Alice</bdi> paused everything:" in timeline and NOTE in timeline
+    assert "<bdi>Alice</bdi> reopened all the paused rules:" in timeline
     # The withdrawals of the pause are one sentence, not one per rule.
     # (The other line is the story's own withdrawal, with its note, days before.)
-    assert timeline.count("Alice withdrew consent from rule") == 2
+    assert timeline.count("<bdi>Alice</bdi> withdrew consent from rule") == 2
     assert timeline.count(": they rest, not in force") == 1
     assert "Thank you for waiting." in timeline
     assert (
@@ -384,8 +385,8 @@ def test_the_therapist_sees_that_everything_is_paused_and_who_only_with_the_hist
     )
     assert "Reopen all" not in page and 'data-paused="by-partner"' in page
     if scope == "history":
-        assert f"Alice paused everything on {day(agreement_of(alice).paused_at)}" in page
+        assert f"<bdi>Alice</bdi> paused everything on {day(agreement_of(alice).paused_at)}" in page
         assert NOTE in page
     else:
         assert "One of the partners paused everything" in page
-        assert NOTE not in page and "Alice paused" not in page
+        assert NOTE not in page and "Alice paused" not in strip_tags(page)

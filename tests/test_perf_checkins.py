@@ -64,11 +64,13 @@ def test_every_change_to_a_check_in_shows_on_the_other_partners_next_request(
 
     act(alice_client, "seal", checkin, {"emotion": SEALED})
     bobs = html(bob_client, checkin_path(checkin))
-    assert "Alice: <strong>sealed</strong>" in bobs
+    assert "<bdi>Alice</bdi>: <strong>sealed</strong>" in bobs
     assert SEALED not in bobs
 
     act(alice_client, "reopen", checkin)
-    assert "Alice: <strong>not sealed yet</strong>" in html(bob_client, checkin_path(checkin))
+    assert "<bdi>Alice</bdi>: <strong>not sealed yet</strong>" in html(
+        bob_client, checkin_path(checkin)
+    )
 
     act(alice_client, "seal", checkin, {"emotion": SEALED})
     act(bob_client, "seal", checkin, {"want": BOBS})
@@ -160,7 +162,7 @@ def test_a_rename_and_a_therapists_invitation_show_on_the_next_request(
     bob.user.display_name = "Bobby"
     bob.user.save(update_fields=["display_name"])
     page = html(alice_client, checkin_path(checkin))
-    assert "Bobby: <strong>not started</strong>" in page
+    assert "<bdi>Bobby</bdi>: <strong>not started</strong>" in page
 
 
 def test_a_sealed_answer_stays_sealed_on_every_one_of_the_other_partners_screens(
@@ -177,7 +179,7 @@ def test_a_sealed_answer_stays_sealed_on_every_one_of_the_other_partners_screens
     ]:
         bobs = html(bob_client, path, **headers)
         assert SEALED not in bobs and "data-overall" not in bobs, path
-    assert "Alice: <strong>sealed</strong>" in html(bob_client, checkin_path(checkin))
+    assert "<bdi>Alice</bdi>: <strong>sealed</strong>" in html(bob_client, checkin_path(checkin))
 
     act(bob_client, "seal", checkin, {"want": BOBS})
     assert SEALED in html(bob_client, checkin_path(checkin))

@@ -343,7 +343,7 @@ def test_a_keep_is_sealed_from_the_partner_the_therapist_the_poll_and_email(
         assert "keep" not in timeline.lower()
         # Alice sees her own answer, sealed.
         mine = client_for(alice.user).get(reverse("agreements:agreement")).content.decode()
-        assert "You said keep it. Sealed until Bob answers too." in mine
+        assert "You said keep it. Sealed until <bdi>Bob</bdi> answers too." in mine
         # Both kept: revealed together, told in the history.
         consent.keep(partner=bob, rule=rule, version_id=rule.current_version_id)
         timeline = bob_client.get(reverse("agreements:timeline")).content.decode()

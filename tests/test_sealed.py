@@ -114,14 +114,17 @@ def test_both_answers_and_both_notes_are_revealed_together(couple):
     assert "After the holidays" not in alice_client.get("/agreement/").content.decode()
     consent.accept(partner=alice, rule=rule, version_id=version(rule), note="I'd like this.")
     for client, theirs in (
-        (alice_client, 'Bob: not yet — <q dir="auto">After the holidays?</q>'),
-        (client_for(bob.user), 'Alice: accepted — <q dir="auto">I&#x27;d like this.</q>'),
+        (alice_client, '<bdi>Bob</bdi>: not yet — <q dir="auto">After the holidays?</q>'),
+        (
+            client_for(bob.user),
+            '<bdi>Alice</bdi>: accepted — <q dir="auto">I&#x27;d like this.</q>',
+        ),
     ):
         html = client.get("/agreement/").content.decode()
         assert theirs in html
         assert 'data-sealed="true"' not in html
     timeline = alice_client.get(reverse("agreements:timeline")).content.decode()
-    assert "Bob said not yet to rule 1" in timeline and "After the holidays?" in timeline
+    assert "<bdi>Bob</bdi> said not yet to rule 1" in timeline and "After the holidays?" in timeline
 
 
 def test_a_note_given_with_accept_is_kept_and_shown_after_the_reveal(couple):
@@ -190,7 +193,7 @@ def test_the_partner_told_no_cannot_ask_again_for_seven_days_and_is_told_until_w
         consent.restore(partner=alice, rule=fresh(rule))
     card = alice_client.get("/agreement/").content.decode()
     assert f'data-cooling-until="{timezone.localtime(until):%Y-%m-%d}"' in card
-    assert "Declined by Bob on" in card
+    assert "Declined by <bdi>Bob</bdi> on" in card
 
 
 def test_the_one_who_declined_can_reopen_at_any_time(couple, bob_client):

@@ -158,7 +158,9 @@ def test_access_starts_only_when_both_partners_agree(
     assert asked.status == Status.REQUESTED
 
     # The other partner sees the request on the agreement, and the same statement to agree to.
-    assert "asked to give Dana" in text_of(bob_client.get(reverse("agreements:agreement")))
+    assert "asked to give <bdi>Dana (Harbour Couples Practice)</bdi>" in text_of(
+        bob_client.get(reverse("agreements:agreement"))
+    )
     reauthenticate(bob_client, bob)
     consent_page = text_of(bob_client.get(reverse("agreements:therapist_request", args=[asked.pk])))
     assert asked.statement in consent_page.replace("&#x27;", "'")
@@ -173,7 +175,7 @@ def test_access_starts_only_when_both_partners_agree(
 
     home = text_of(dana_client.get(reverse("therapist:home")))
     assert f'data-client="{agreement.pk}"' in home
-    assert "Alice &amp; Bob" in home
+    assert "<bdi>Alice</bdi> &amp; <bdi>Bob</bdi>" in home
     assert 'data-link="' not in home  # the link is no longer open: access started
     assert dana_client.get(reverse("therapist:couple", args=[agreement.pk])).status_code == 200
 
@@ -289,11 +291,11 @@ def test_the_therapist_can_step_away(carol_dave_access, dana_client, carol):
     # The partners see it in their timeline and on the access page.
     carol_client = client_for(carol)
     timeline = text_of(carol_client.get(reverse("agreements:timeline")))
-    assert "Dana ended therapist access" in timeline
+    assert "<bdi>Dana</bdi> ended therapist access" in timeline
     reauthenticate(carol_client, carol)
     page = text_of(carol_client.get(reverse("agreements:therapist_access")))
     assert "No one but the two of you." in page
-    assert "Dana: had access from" in page
+    assert "<bdi>Dana</bdi>: had access from" in page
 
 
 def test_ending_the_partnership_ends_the_access(carol_dave_access, carol, dana_client):
@@ -344,8 +346,8 @@ def test_two_therapists_with_two_couples_each_see_only_their_own(
     erin_client = client_for(erin)
 
     for client, own, other, names in [
-        (dana_client, carol_and_dave, alice_and_bob, "Carol &amp; Dave"),
-        (erin_client, alice_and_bob, carol_and_dave, "Alice &amp; Bob"),
+        (dana_client, carol_and_dave, alice_and_bob, "<bdi>Carol</bdi> &amp; <bdi>Dave</bdi>"),
+        (erin_client, alice_and_bob, carol_and_dave, "<bdi>Alice</bdi> &amp; <bdi>Bob</bdi>"),
     ]:
         home = text_of(client.get(reverse("therapist:home")))
         assert re.findall(r'data-client="(\d+)"', home) == [str(own.pk)]
@@ -407,7 +409,9 @@ def test_the_therapist_pages_show_no_partner_action(carol_dave_access, dana_clie
     history = text_of(dana_client.get(reverse("therapist:history", args=[agreement.pk, second.pk])))
     assert "<ins>" in history  # the diff between versions
     printed = text_of(dana_client.get(reverse("therapist:print", args=[agreement.pk])))
-    assert DEFAULT_RULES[0][0] in printed and "Between Carol and Dave" in printed
+    assert (
+        DEFAULT_RULES[0][0] in printed and "Between <bdi>Carol</bdi> and <bdi>Dave</bdi>" in printed
+    )
 
 
 def partner_urls(rule: Rule) -> list[str]:
@@ -605,7 +609,7 @@ def test_partners_see_who_has_access_since_when_and_the_last_view(
     before = text_of(carol_client.get(page))
     assert '<strong dir="auto">Dana</strong>' in before
     assert "Sees <strong>the rules and our history</strong> · since" in before
-    assert "asked by Carol, agreed by Dave" in before
+    assert "asked by <bdi>Carol</bdi>, agreed by <bdi>Dave</bdi>" in before
     assert "last viewed your agreement: never" in before
 
     dana_client.get(reverse("therapist:couple", args=[carol_dave_access.agreement_id]))
@@ -615,7 +619,7 @@ def test_partners_see_who_has_access_since_when_and_the_last_view(
     assert "last viewed your agreement: never" not in after
     assert carol_dave_access.last_viewed_at.strftime("%Y-%m-%dT%H:%M") in after
     agreement_page = text_of(carol_client.get(reverse("agreements:agreement")))
-    assert "Dana sees the rules and our history, since" in agreement_page
+    assert "<bdi>Dana</bdi> sees the rules and our history, since" in agreement_page
 
 
 def test_the_home_page_gives_counts_news_and_last_activity(

@@ -363,5 +363,5 @@ def test_the_timeline_names_the_suggestion_set_aside(live, agreement, couple, da
     therapy.set_aside_suggestion(partner=alice, suggestion_id=titled.pk)
     therapy.set_aside_suggestion(partner=alice, suggestion_id=untitled.pk)
     html = " ".join(client_for(alice.user).get("/agreement/timeline/").content.decode().split())
-    assert "suggestion “Slow Sundays”" in html
-    assert "suggestion “We hold hands before we talk.”" in html
+    assert "suggestion “<bdi>Slow Sundays</bdi>”" in html
+    assert "suggestion “<bdi>We hold hands before we talk.</bdi>”" in html

@@ -214,7 +214,8 @@ def test_the_statement_says_who_reads_and_what_each_level_shares(dana, couple, t
     dana.refresh_from_db()
     rules = therapy.statement(Scope.RULES, dana)
     history = therapy.statement(Scope.HISTORY, dana)
-    assert "Dana (Harbour Practice) would see the rules:" in rules
+    # The name is isolated in the kept plain text (U+2068 … U+2069: the plain-text <bdi>).
+    assert "\u2068Dana (Harbour Practice)\u2069 would see the rules:" in rules
     assert "would not see earlier wordings" in rules
     assert "every earlier wording, every note" in history
     assert "the timeline" in history

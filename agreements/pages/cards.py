@@ -22,6 +22,7 @@ from agreements.rounds import (
     round_of,
     rounds_for,
 )
+from intimacy.bidi import fill, isolate
 
 State = Rule.State
 Kind = Event.Kind
@@ -166,13 +167,14 @@ class Card:
 
     @property
     def status(self) -> str:
-        """The card's state in plain words, for this viewer."""
+        """The card's state in plain words, for this viewer (markup: a name in it is isolated)."""
         state = self.rule.state
         if state == State.ACTIVE and self.review_due:
             if self.my_keep is not None:
-                return _("In force · you said keep it — sealed until %(name)s answers") % {
-                    "name": self.other_name or _("your partner")
-                }
+                return fill(
+                    _("In force · you said keep it — sealed until %(name)s answers"),
+                    {"name": isolate(self.other_name or _("your partner"))},
+                )
             return _("In force · time to review")
         if state == State.ACTIVE:
             if self.rule.pending_version_id:
@@ -187,16 +189,17 @@ class Card:
         if self.needs_you:
             return _("Waiting for you")
         if self.sealed:
-            return str(SEALED_WORDS[self.my_answer.kind]) % {
-                "name": self.other_name or _("your partner")
-            }
+            return fill(
+                str(SEALED_WORDS[self.my_answer.kind]),
+                {"name": isolate(self.other_name or _("your partner"))},
+            )
         if self.my_answer is not None and self.my_answer.kind == Kind.NOT_YET:
             return _("You said not yet")
         for answer in self.other_answers:
             if answer.kind == Kind.NOT_YET:
-                return _("%(name)s said not yet") % {"name": answer.name}
+                return fill(_("%(name)s said not yet"), {"name": isolate(answer.name)})
         if self.viewer.is_partner and self.other_name:
-            return _("Waiting for %(name)s") % {"name": self.other_name}
+            return fill(_("Waiting for %(name)s"), {"name": isolate(self.other_name)})
         return _("Waiting for an answer")
 
     @cached_property

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from django.db.models import QuerySet
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -18,6 +19,7 @@ from agreements.access import Viewer
 from agreements.diff import Segment, word_diff
 from agreements.models import Agreement, Comment, Event, Rule, RuleVersion
 from agreements.pages.agreement import home_url
+from intimacy.bidi import fill, isolate, join, upper_first
 
 Kind = Event.Kind
 # Days of the timeline on one page, and lines of a day shown before "Earlier that day": a phone
@@ -40,7 +42,8 @@ STATE_WORDS = {
 @dataclass
 class Line:
     """One sentence of the ledger. `text` ends with a full stop, or with a colon when the note
-    (the person's own words) follows."""
+    (the person's own words) follows. It is markup: the names and titles in it are isolated
+    (intimacy/bidi.py), so that they keep their own direction in any language."""
 
     text: str
     at: datetime
@@ -92,8 +95,8 @@ def who(event: Event | Comment, viewer: Viewer) -> str:
     if is_viewer(event, viewer):
         return _("You")
     if isinstance(event, Comment):
-        return capfirst(event.author_name)
-    return capfirst(event.actor_name)
+        return isolate(capfirst(event.author_name))
+    return isolate(capfirst(event.actor_name))
 
 
 def rule_words(rule: Rule | None, version: RuleVersion | None) -> str:
@@ -102,14 +105,22 @@ def rule_words(rule: Rule | None, version: RuleVersion | None) -> str:
         return _("a rule")
     title = (version.title if version else "") or rule.latest_version.title
     if title:
-        return _("rule %(number)s “%(title)s”") % {"number": rule.position, "title": title}
+        return fill(
+            _("rule %(number)s “%(title)s”"), {"number": rule.position, "title": isolate(title)}
+        )
     return _("rule %(number)s") % {"number": rule.position}
 
 
 def list_words(items: list[str]) -> str:
     if len(items) == 1:
         return items[0]
-    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+    return fill(
+        _("%(items)s and %(last)s"),
+        {
+            "items": join(items[:-1]),
+            "last": items[-1],
+        },
+    )
 
 
 def day_label(day: date, today: date) -> str:
@@ -138,7 +149,7 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
     named = {"actor": actor, "rule": rule}
 
     def told(yours: str, theirs: str) -> str:
-        return (yours if you else theirs) % named
+        return fill(yours if you else theirs, named)
 
     match event.kind:
         case Kind.CREATED:
@@ -179,7 +190,7 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
         case Kind.ACCEPTED:
             return told(_("You accepted %(rule)s"), _("%(actor)s accepted %(rule)s"))
         case Kind.IN_FORCE:
-            return _("%(rule)s came into force") % {"rule": capfirst(rule)}
+            return fill(_("%(rule)s came into force"), {"rule": upper_first(rule)})
         case Kind.NOT_YET if is_change:
             return told(
                 _("You said not yet to the new wording for %(rule)s"),
@@ -254,9 +265,9 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
                 _("%(actor)s invited the couple to a check-in"),
             )
         case Kind.CHECKIN_INVITED if event.rule_id:
-            return _("%(actor)s invited you both to a check-in about %(rule)s") % named
+            return fill(_("%(actor)s invited you both to a check-in about %(rule)s"), named)
         case Kind.CHECKIN_INVITED:
-            return _("%(actor)s invited you both to a check-in") % named
+            return fill(_("%(actor)s invited you both to a check-in"), named)
         case Kind.EXERCISE_STARTED:
             named["therapist"] = therapist_words(event)
             return told(
@@ -286,41 +297,48 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
         case Kind.WORDS_REMOVED:
             if you:
                 return _("You removed your own words from this archive")
-            return _("%(name)s removed their own words from this archive") % {"name": actor}
+            return fill(_("%(name)s removed their own words from this archive"), {"name": actor})
         case Kind.KEEP_ANSWER:
-            return _("%(actor)s said keep it to %(rule)s at its review") % {
-                "actor": actor,
-                "rule": rule,
-            }
+            return fill(
+                _("%(actor)s said keep it to %(rule)s at its review"),
+                {"actor": actor, "rule": rule},
+            )
         case Kind.KEPT:
             both = _("Both partners") if viewer.is_therapist else _("You both")
-            return _("%(both)s kept %(rule)s at its review: it stays in force") % {
-                "both": both,
-                "rule": rule,
-            }
+            return fill(
+                _("%(both)s kept %(rule)s at its review: it stays in force"),
+                {"both": both, "rule": rule},
+            )
         case Kind.LET_REST:
-            return _("%(actor)s let %(rule)s rest at its review: it rests, not in force") % {
-                "actor": actor,
-                "rule": rule,
-            }
+            return fill(
+                _("%(actor)s let %(rule)s rest at its review: it rests, not in force"),
+                {"actor": actor, "rule": rule},
+            )
         case Kind.CHANGED_AT_REVIEW:
-            return _("%(actor)s proposed new wording for %(rule)s at its review") % {
-                "actor": actor,
-                "rule": rule,
-            }
+            return fill(
+                _("%(actor)s proposed new wording for %(rule)s at its review"),
+                {"actor": actor, "rule": rule},
+            )
         case Kind.LAPSED:
             either = _("either partner") if viewer.is_therapist else _("either of you")
-            return _(
-                "%(rule)s rested by itself: nobody answered its review within two weeks, and "
-                "%(either)s can reopen it"
-            ) % {"rule": capfirst(rule), "either": either}
+            return fill(
+                _(
+                    "%(rule)s rested by itself: nobody answered its review within two weeks, "
+                    "and %(either)s can reopen it"
+                ),
+                {"rule": upper_first(rule), "either": either},
+            )
     # Therapist access, and kinds this module does not know by name: their label reads as a verb.
     if event.kind in ALSO_TOLD:
         yours, theirs = ALSO_TOLD[event.kind]
         return told(str(yours), str(theirs))
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
-    return f"{actor} {verb} {rule}" if event.rule_id else f"{actor} {verb}"
+    return (
+        format_html("{} {} {}", actor, verb, rule)
+        if event.rule_id
+        else format_html("{} {}", actor, verb)
+    )
 
 
 # The kinds told from their label ("Asked to give a therapist access"), as whole sentences so that
@@ -363,56 +381,61 @@ def _for_the_therapist(event: Event, actor: str, rule: str) -> str:
     named = {"actor": actor, "rule": rule}
     match event.kind:
         case Kind.REOPENED:
-            return _("%(actor)s reopened %(rule)s, proposing the wording they had agreed") % named
+            return fill(
+                _("%(actor)s reopened %(rule)s, proposing the wording they had agreed"), named
+            )
         case Kind.SUGGESTION_ADOPTED:
-            return _("%(actor)s adopted your suggestion as a proposal: %(rule)s") % named
+            return fill(_("%(actor)s adopted your suggestion as a proposal: %(rule)s"), named)
         case Kind.SUGGESTION_SET_ASIDE:
             which = suggestion_words(event.suggestion) if event.suggestion_id else ""
-            about = _(" for %(rule)s") % named if event.rule_id else ""
-            return _("%(actor)s set aside your suggestion%(which)s%(about)s") % {
-                **named,
-                "which": which,
-                "about": about,
-            }
+            about = fill(_(" for %(rule)s"), named) if event.rule_id else ""
+            return fill(
+                _("%(actor)s set aside your suggestion%(which)s%(about)s"),
+                {**named, "which": which, "about": about},
+            )
         case Kind.EXERCISE_STARTED:
-            return _("%(actor)s started the check-in you suggested") % named
+            return fill(_("%(actor)s started the check-in you suggested"), named)
         case Kind.ACCESS_GRANTED:
-            return _("%(actor)s agreed too, and your access began") % named
+            return fill(_("%(actor)s agreed too, and your access began"), named)
         case Kind.SCOPE_WIDENED:
-            return _("%(actor)s agreed too: they share their history with you") % named
+            return fill(_("%(actor)s agreed too: they share their history with you"), named)
         case Kind.SCOPE_NARROWED:
-            return _("%(actor)s limited your access to the rules") % named
+            return fill(_("%(actor)s limited your access to the rules"), named)
     return ""
 
 
 def suggestion_words(suggestion) -> str:
     """“Slow Sundays”, or the first words of an untitled one: which suggestion it was."""
     if suggestion.title:
-        return f" “{suggestion.title}”"
+        return format_html(" “{}”", isolate(suggestion.title))
     words = suggestion.text.split()
-    return f" “{' '.join(words[:8])}{'…' if len(words) > 8 else ''}”"
+    return format_html(" “{}”", isolate(f"{' '.join(words[:8])}{'…' if len(words) > 8 else ''}"))
 
 
 def therapist_words(event: Event) -> str:
-    return event.therapist.display_name if event.therapist_id else _("a former therapist")
+    return isolate(event.therapist.display_name) if event.therapist_id else _("a former therapist")
 
 
 def comment_sentence(comment: Comment, viewer: Viewer) -> str:
     named = {"actor": who(comment, viewer), "rule": rule_words(comment.rule, None)}
     you = is_viewer(comment, viewer)
     if comment.rule_id:
-        return (_("You commented on %(rule)s") if you else _("%(actor)s commented on %(rule)s")) % (
-            named
+        return fill(
+            _("You commented on %(rule)s") if you else _("%(actor)s commented on %(rule)s"), named
         )
     if you:
         return _("You commented on the whole agreement")
-    return _("%(actor)s commented on the whole agreement") % named
+    return fill(_("%(actor)s commented on the whole agreement"), named)
 
 
 def _line(text: str, at: datetime, note: str = "", note_removed: bool = False, **extra) -> Line:
     said = bool(note) or note_removed
     return Line(
-        text=text + (":" if said else "."), at=at, note=note, note_removed=note_removed, **extra
+        text=format_html("{}{}", text, ":" if said else "."),
+        at=at,
+        note=note,
+        note_removed=note_removed,
+        **extra,
     )
 
 
@@ -427,7 +450,7 @@ def _grouped_sentence(item: Event, run: list[Event], viewer: Viewer) -> str:
     else:
         yours = _("You withdrew consent from %(rules)s: they rest, not in force")
         theirs = _("%(actor)s withdrew consent from %(rules)s: they rest, not in force")
-    return (yours if you else theirs) % named
+    return fill(yours if you else theirs, named)
 
 
 def tell(items: list[Event | Comment], viewer: Viewer, *, wordings: bool = False) -> list[Line]:

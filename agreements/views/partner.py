@@ -37,6 +37,7 @@ from agreements.models import TherapistAccess
 from agreements.pages import agreement as pages
 from agreements.pages import ledger, solo
 from agreements.pages import therapy as therapy_pages
+from intimacy.bidi import fill, isolate
 
 PAGE = pages.PAGE[Viewer.PARTNER]
 
@@ -292,11 +293,14 @@ def therapist_request(request: HttpRequest, access_id: int) -> HttpResponse:
             messages.error(request, error.message)
         else:
             if answer == "agree_rules":
-                done = _("%(name)s sees the rules only, from now on.") % {
-                    "name": asked.therapist_name
-                }
+                done = fill(
+                    _("%(name)s sees the rules only, from now on."),
+                    {"name": isolate(asked.therapist_name)},
+                )
             elif agreeing:
-                done = _("%(name)s has access from now on.") % {"name": asked.therapist_name}
+                done = fill(
+                    _("%(name)s has access from now on."), {"name": isolate(asked.therapist_name)}
+                )
             else:
                 done = _("Your answer is recorded. Nothing was shared.")
             messages.success(request, done)

@@ -142,3 +142,55 @@ def test_the_main_pages_are_accessible_in_every_language(contexts, alice, couple
     assert not found, "WCAG 2.1 A/AA violations, or a page in another language:\n" + "\n".join(
         found
     )
+
+
+@pytest.mark.parametrize("code", ["de", "es"])
+def test_no_badge_reaches_past_its_card_on_a_phone(contexts, alice, couple, code):
+    """The longest badges ("Du hast angenommen — versiegelt, bis Bob antwortet") wrap inside
+    their card at 390 px instead of running over its edge."""
+    agreement_in_every_state(*couple)
+    page = contexts.page(alice, viewport=PHONE, locale=LOCALES[code])
+    page.goto("/agreement/")
+    expect(page.locator("html")).to_have_attribute("lang", code)
+    measured = page.evaluate(
+        """() => [...document.querySelectorAll(".rule-card .badge")].map((badge) => {
+          const b = badge.getBoundingClientRect();
+          const c = badge.closest(".rule-card").getBoundingClientRect();
+          return {text: badge.textContent, left: b.left, right: b.right, cardLeft: c.left,
+                  cardRight: c.right, lines: Math.round(b.height / parseFloat(getComputedStyle(badge).lineHeight))};
+        })"""
+    )
+    assert len(measured) >= 9, measured
+    outside = [
+        m for m in measured if m["left"] < m["cardLeft"] - 0.5 or m["right"] > m["cardRight"] + 0.5
+    ]
+    assert not outside, outside
+    assert any(m["lines"] > 1 for m in measured), "no badge was long enough to need two lines"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_rule_numbers_stay_whole_beside_english_titles_in_hebrew(contexts, alice, couple):
+    """ "כלל 4:" (the number label) keeps together on the reading side, the right, of the
+    English title a person wrote, in the lists at the top of the agreement page."""
+    agreement_in_every_state(*couple)
+    page = contexts.page(alice, viewport=PHONE, locale=LOCALES["he"])
+    page.goto("/agreement/")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    items = page.evaluate(
+        """() => [...document.querySelectorAll(".needs-you a, .review-due-list a")].map((a) => {
+          const label = a.querySelector(".rule-label");
+          const title = a.querySelector("[dir=auto]");
+          const range = document.createRange();
+          range.selectNodeContents(label);
+          const l = label.getBoundingClientRect(), t = title.getBoundingClientRect();
+          return {label: label.textContent, title: title.textContent,
+                  labelLines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size, labelLeft: l.left, titleRight: t.right,
+                  titleDirection: getComputedStyle(title).direction};
+        })"""
+    )
+    assert items, "no list of rules at the top of the page"
+    for item in items:
+        assert item["label"].startswith("כלל ") and item["label"].endswith(":"), item
+        assert item["labelLines"] == 1, item  # "כלל" and "4:" on one line
+        assert item["labelLeft"] >= item["titleRight"] - 1, item  # the label on the right
+        assert item["titleDirection"] == "ltr", item  # the English title in its own direction
