@@ -135,7 +135,9 @@ class Changes:
         return seen_by
 
     def one(self) -> tuple[Couple, str]:
-        couple = self.couples[self.next % len(self.couples)]
+        """The next change: each couple in turn goes through the whole cycle (reopen, accept,
+        withdraw), so that every third measured request is each of them."""
+        couple = self.couples[self.next // 3 % len(self.couples)]
         self.next += 1
         return couple, self.post(couple)
 
@@ -197,10 +199,11 @@ def measure(mode: str, fixtures: Path, count: int, profile: bool) -> dict:
             profiler.disable()
         counter.on = False
 
-    warm_up = max(len(changes.couples) if changes else len(requests), 20)
+    # Every person once; a few whole cycles of changes (each couple's is three requests).
+    warm_up = 30 if changes else max(len(requests), 20)
     with connection.execute_wrapper(counter):
         try:
-            for i in range(warm_up):  # every person (every couple) once
+            for i in range(warm_up):
                 one(i, measured=False)
             for i in range(count):
                 one(i, measured=True)
