@@ -31,22 +31,23 @@ from tests.conftest import agreement_of, client_for, grant_therapist, link, make
 # The budgets, counted as production runs them: nothing is kept between requests, every page is
 # read afresh. The session is in the cache; the user is read by Django's own backend.
 SIGNED_IN_FLOOR = 1  # the user
-AGREEMENT_PAGE = 11  # the user; the seat with its couple and agreement, the partners; the rules,
+AGREEMENT_PAGE = 10  # the user; the seat with its couple, agreement and partners; the rules,
 # then every wording they point at; every comment (on a rule or on the whole agreement); who
 # answered the waiting wordings (events, acceptances); whether there are therapist access notes
 # or offers (a therapist's open suggestions, check-in invitations), and the access notes (this
 # couple has a therapist, no offers); the visit's "since your last visit"; a check-in waiting
 THERAPIST_COUPLE_PAGE = 14  # the user, a second factor, the access with the couple and partners,
 # the page's own reads as a partner's, the therapist's news count, suggestions, exercises, notes
-PRINT_PAGE = 4  # the user, the seat, the partners, the rules with their wording
+PRINT_PAGE = 3  # the user, the seat with its couple, agreement and partners, the rules with
+# their wording
 POLL = 2  # the user, and the agreement's revision
 # An action in the test's transaction adds a savepoint and its release (2 of these).
-ACCEPT = 29  # the user, the seat and partners, the rule; the consent change (couple, agreement
+ACCEPT = 28  # the user, the seat with the partners, the rule; the consent change (couple, agreement
 # and rule locked in that order, the live acceptances, the acceptance, the accepted wording's
 # review interval (it comes into force with its review date), who answered the wording
 # so far (events, acceptances), unsealing the other's answer and acceptance, two events each
 # moving the revision, the rule, the email throttle); the answer (ANSWER)
-WITHDRAW = 22  # the same for a withdrawal (one event, the acceptances ended)
+WITHDRAW = 21  # the same for a withdrawal (one event, the acceptances ended)
 ANSWER = 6  # what an action answers with, read after it: the agreement with the seat's own
 # revision; the rules (for the summary) and the wordings they point at; the one rule's comments;
 # who answered the waiting wordings (events, acceptances). One card is made, not every card (one

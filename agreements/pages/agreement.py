@@ -38,8 +38,8 @@ def home_url(agreement: Agreement, viewer: Viewer) -> str:
 
 
 def partners_of(couple) -> list:
-    """The couple's seats with their people, in order (every gate prefetches them)."""
-    return list(couple.partners.all())
+    """The couple's seats with their people, in order (every gate reads them: `seats`)."""
+    return couple.seats
 
 
 # The wordings a rule points at, each shown by some card (rule.wording, rule.change, the declined
