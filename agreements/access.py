@@ -179,21 +179,27 @@ def id_or_404(value: int) -> int:
 
 
 def with_partners(path: str) -> Prefetch:
-    """The seats of the couple at `path`, with their people: every page names the partners."""
-    return Prefetch(path, queryset=Partner.objects.select_related("user"))
+    """The seats of the couple at `path` (current and former), with their people, as the
+    couple's `seats`: every page names the partners."""
+    return Prefetch(path, queryset=Partner.objects.select_related("user"), to_attr="seats")
 
 
 def current_seat(user: User) -> Partner | None:
     """The person's seat in their current couple, with the couple, its agreement and the
-    couple's seats with their people: two queries."""
-    seat = (
-        Partner.objects.filter(user=user, left_at__isnull=True)
-        .select_related("couple__agreement")
-        .prefetch_related(with_partners("couple__partners"))
-        .first()
+    couple's `seats` (current and former) with their people, as `with_partners` gives them: one
+    query, for every seat of the couple in which this person sits now."""
+    seats = list(
+        Partner.objects.filter(couple__partners__user=user, couple__partners__left_at__isnull=True)
+        .select_related("user", "couple__agreement")
+        .order_by("joined_at", "pk")
     )
-    if seat is not None:
-        seat.user = user  # the person authentication read, not joined again
+    seat = next((p for p in seats if p.user_id == user.pk and p.left_at is None), None)
+    if seat is None:
+        return None
+    seat.user = user  # the person authentication read
+    seat.couple.seats = [p for p in seats if p.couple_id == seat.couple_id]
+    for partner in seat.couple.seats:
+        partner.couple = seat.couple  # one couple for all its seats, not a write
     return seat
 
 

@@ -202,9 +202,9 @@ class Rule(models.Model):
     The ``may_*`` questions are asked by consent.py (which refuses exactly when they say no) and
     by the card (which offers exactly what they allow). They take the viewer's seat id and read
     only this row's own columns and, for may_accept and may_withdraw, the live acceptances of
-    the pending version: pass ``accepted_by`` (seat ids), or prefetch them as
-    ``pending_version.live_acceptances`` (agreements.pages.agreement.rules_for_page does), or the
-    question makes one query.
+    the pending version: pass ``accepted_by`` (seat ids; a card passes its round's, read with the
+    page's rounds), or prefetch them as ``pending_version.live_acceptances``, or the question
+    makes one query.
     """
 
     class State(models.TextChoices):

@@ -7,13 +7,16 @@ written at most once a minute) and only the page's own queries are counted."""
 from datetime import timedelta
 
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from agreements import consent
+from agreements.access import Viewer, current_seat
 from agreements.models import Rule
+from agreements.pages import agreement as pages
 from agreements.stories import (
     agreement_in_every_state,
     as_of,
@@ -28,23 +31,29 @@ from tests.conftest import agreement_of, client_for, grant_therapist, link, make
 # The budgets, counted as production runs them: nothing is kept between requests, every page is
 # read afresh. The session is in the cache; the user is read by Django's own backend.
 SIGNED_IN_FLOOR = 1  # the user
-AGREEMENT_PAGE = 13  # the user; the seat with its couple and agreement, the partners; the rules
-# with their versions, live acceptances and comments; who answered the waiting wordings (events,
-# acceptances); comments on the whole agreement; therapist access notes; a therapist's open
-# suggestions and check-in invitations; the visit's "since your last visit"; a check-in waiting
-THERAPIST_COUPLE_PAGE = 15  # the user, a second factor, the access with the couple and partners,
+AGREEMENT_PAGE = 10  # the user; the seat with its couple, agreement and partners; the rules,
+# then every wording they point at; every comment (on a rule or on the whole agreement); who
+# answered the waiting wordings (events, acceptances); whether there are therapist access notes
+# or offers (a therapist's open suggestions, check-in invitations), and the access notes (this
+# couple has a therapist, no offers); the visit's "since your last visit"; a check-in waiting
+THERAPIST_COUPLE_PAGE = 14  # the user, a second factor, the access with the couple and partners,
 # the page's own reads as a partner's, the therapist's news count, suggestions, exercises, notes
-PRINT_PAGE = 4  # the user, the seat, the partners, the rules with their wording
+PRINT_PAGE = 3  # the user, the seat with its couple, agreement and partners, the rules with
+# their wording
 POLL = 2  # the user, and the agreement's revision
 # An action in the test's transaction adds a savepoint and its release (2 of these).
-ACCEPT = 29  # the user, the seat and partners, the rule; the consent change (couple, agreement
+ACCEPT = 28  # the user, the seat with the partners, the rule; the consent change (couple, agreement
 # and rule locked in that order, the live acceptances, the acceptance, the accepted wording's
 # review interval (it comes into force with its review date), who answered the wording
 # so far (events, acceptances), unsealing the other's answer and acceptance, two events each
-# moving the revision, the rule, the email throttle); the answer: the agreement with the seat's
-# own revision, the one rule with its comments, the summary's rules and who answered their
-# waiting wordings (events, acceptances)
-WITHDRAW = 22  # the same for a withdrawal (one event, the acceptances ended)
+# moving the revision, the rule, the email throttle); the answer (ANSWER)
+WITHDRAW = 21  # the same for a withdrawal (one event, the acceptances ended)
+ANSWER = 6  # what an action answers with, read after it: the agreement with the seat's own
+# revision; the rules (for the summary) and the wordings they point at; the one rule's comments;
+# who answered the waiting wordings (events, acceptances). One card is made, not every card (one
+# query fewer than before for a card with a wording waiting: its live acceptances are its
+# round's; for the card of a rule in force or resting, as accepting and withdrawing leave it, the
+# same six as before, the wordings read by id instead of joined)
 THERAPIST_HOME = 5  # the user, a second factor, the live accesses with their counts, the
 # current partners of those couples, the open links
 # The check-in screens read everything afresh for each request (checkins/pages.py): the same
@@ -194,6 +203,30 @@ def test_withdrawing_costs_the_same_queries_for_10_or_200_rules(couple, alice_cl
     assert ten == WITHDRAW
     rules_of_their_own(*couple, 190)
     assert withdraw_one() == ten
+
+
+def test_an_actions_answer_costs_the_same_queries_for_10_or_200_rules(couple, rf):
+    """The answer to an action, read after it and rendered: the one card and the summary out of
+    band, never every card."""
+
+    def answer() -> int:
+        seat = current_seat(couple[1].user)
+        viewer = Viewer(Viewer.PARTNER, seat)
+        rule = rules_of(couple[0])[4]  # Alice's yes, sealed: waiting for Bob
+        request = rf.get(reverse("agreements:agreement"))
+        request.user = couple[1].user
+        with CaptureQueriesContext(connection) as captured:
+            context = pages.card_after_action(seat, rule.pk, viewer)
+            html = render_to_string(f"{pages.PAGE[Viewer.PARTNER]}#card-response", context, request)
+        assert html.count('class="rule-card ') == 1
+        assert context["card"].needs_you and context["summary"]["needs_you"]
+        return len(captured)
+
+    lived_in(couple)
+    ten = answer()
+    assert ten == ANSWER
+    rules_of_their_own(*couple, 190)
+    assert answer() == ten
 
 
 def test_the_therapist_home_costs_the_same_queries_for_1_or_50_couples(dana_2fa):

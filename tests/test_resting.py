@@ -372,14 +372,25 @@ def test_the_questions_need_no_query_beyond_what_the_page_prefetches(
 ):
     rules = every_state(couple, agreement)
     rounds = rounds_for(rules)
+    answers = {}
     with django_assert_num_queries(0):
         for rule in rules:
+            # The live acceptances of the waiting wording, as the card passes them: its round's.
+            standing = set(round_of(rule, rounds).accepted_at)
             for seat in couple:
                 for action in ACTIONS:
-                    getattr(rule, f"may_{action}")(seat.pk)
+                    question = getattr(rule, f"may_{action}")
+                    if action in ("accept", "withdraw"):
+                        answer = question(seat.pk, standing)
+                    else:
+                        answer = question(seat.pk)
+                    answers[rule.pk, seat.pk, action] = answer
                 rule.waits_for(seat.pk, round_of(rule, rounds))
             assert rule.wording and rule.draft and rule.number
             assert (rule.change, rule.pending) is not None
+    # The same answers as the questions give reading the acceptances themselves.
+    for (rule_id, seat_id, action), answer in answers.items():
+        assert getattr(Rule.objects.get(pk=rule_id), f"may_{action}")(seat_id) == answer
 
 
 def test_the_wording_shown_and_the_wording_a_change_starts_from(couple, agreement):

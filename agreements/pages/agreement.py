@@ -6,15 +6,16 @@ rules."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Exists, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Partner
+from agreements import therapy
 from agreements.access import Viewer
-from agreements.models import Acceptance, Agreement, Comment, Rule, TherapistAccess
+from agreements.models import Agreement, Rule, RuleVersion, Suggestion, TherapistAccess
 from agreements.pages import therapy as therapy_pages
 from agreements.pages.cards import make_card, make_cards, summary
 from agreements.rounds import rounds_for
@@ -37,33 +38,54 @@ def home_url(agreement: Agreement, viewer: Viewer) -> str:
 
 
 def partners_of(couple) -> list:
-    """The couple's seats with their people, in order (every gate prefetches them)."""
-    return list(couple.partners.all())
+    """The couple's seats with their people, in order (every gate reads them: `seats`)."""
+    return couple.seats
+
+
+# The wordings a rule points at, each shown by some card (rule.wording, rule.change, the declined
+# one): read by id in one query, each once however many pointers name it, and set on the rule.
+WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
 
 
 def rules_for_page(agreement: Agreement, partners: list, **filters) -> list[Rule]:
-    """Everything the rule cards show, in a number of queries that does not grow with the rules.
-    The people named on a card (who proposed, withdrew, declined, commented) are the couple's
-    seats the gate read already (`partners`), not joined again for every rule."""
-    live = Acceptance.objects.filter(withdrawn_at__isnull=True)
-    rules = list(
-        agreement.rules.filter(**filters)
-        .select_related("current_version", "pending_version__previous", "agreed_version")
-        .select_related("latest_version")
-        .prefetch_related(
-            Prefetch("pending_version__acceptances", queryset=live, to_attr="live_acceptances"),
-            Prefetch("comments", queryset=Comment.objects.select_related("therapist")),
-        )
-        .order_by("position", "pk")
-    )
+    """Everything the rule cards show but their comments (`comments_by_rule`) and answers
+    (`rounds.rounds_for`), in two queries for any number of rules: the rules, then every wording
+    they point at with each waiting wording's previous one (its diff). The people named on a card
+    (who proposed, withdrew, declined) are the couple's seats the gate read already (`partners`),
+    not joined again for every rule."""
+    rules = list(agreement.rules.filter(**filters).order_by("position", "pk"))
+    wanted = {getattr(rule, f"{name}_id") for rule in rules for name in WORDINGS} - {None}
+    if wanted:
+        which = Q(pk__in=wanted)
+        waiting = [rule.pending_version_id for rule in rules if rule.pending_version_id]
+        if waiting:
+            which |= Q(pk__in=RuleVersion.objects.filter(pk__in=waiting).values("previous_id"))
+        versions = {version.pk: version for version in RuleVersion.objects.filter(which)}
+        for version in versions.values():
+            if version.previous_id in versions:
+                version.previous = versions[version.previous_id]
+        for rule in rules:
+            for name in WORDINGS:
+                version = versions.get(getattr(rule, f"{name}_id"))
+                if version is not None:
+                    setattr(rule, name, version)  # the wording read above, not a write
     seats = {p.pk: p for p in partners}
     for rule in rules:
         for role in ("proposed_by", "withdrawn_by", "declined_by"):
             seat = seats.get(getattr(rule, f"{role}_id"))
             if seat is not None:
                 setattr(rule, role, seat)  # the seat already read, not a write
-        with_people(rule.comments.all(), seats)
     return rules
+
+
+def comments_by_rule(agreement: Agreement, partners: list, **filters) -> dict[int | None, list]:
+    """The agreement's comments by rule id (None: on the whole agreement), in one query, with
+    their authors' seats taken from the couple's."""
+    found: dict[int | None, list] = {}
+    comments = agreement.comments.filter(**filters).select_related("therapist")
+    for comment in with_people(comments, {p.pk: p for p in partners}):
+        found.setdefault(comment.rule_id, []).append(comment)
+    return found
 
 
 def with_people(comments, seats: dict) -> list:
@@ -80,10 +102,14 @@ def _other_name(partners: list, viewer: Viewer) -> str:
     return next((p.name for p in partners if p.pk != viewer.seat_id), "")
 
 
-def live_region(agreement: Agreement, viewer: Viewer) -> dict:
-    """The context of the page's `live` partial: the summary and the cards, read afresh."""
+def live_region(agreement: Agreement, viewer: Viewer, comments: dict | None = None) -> dict:
+    """The context of the page's `live` partial: the summary and the cards, read afresh.
+    `comments`: the agreement's comments by rule (`comments_by_rule`), when the caller read them
+    already (the whole page, which shows the general ones too)."""
     partners = partners_of(agreement.couple)
     rules = rules_for_page(agreement, partners)
+    if comments is None:
+        comments = comments_by_rule(agreement, partners, rule__isnull=False)
     rounds = rounds_for(rules, {p.pk: p for p in partners})
     other = _other_name(partners, viewer)
     shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
@@ -98,8 +124,8 @@ def live_region(agreement: Agreement, viewer: Viewer) -> dict:
         "etag": agreement.etag_for(viewer.seat) if partner_side else "",
         "revision": agreement.revision_for(viewer.seat) if partner_side else "",
         "partners": partners,
-        "cards": make_cards(shown, viewer, other, rounds),
-        "archived_cards": make_cards(archived, viewer, other, rounds),
+        "cards": make_cards(shown, viewer, other, rounds, comments),
+        "archived_cards": make_cards(archived, viewer, other, rounds, comments),
         "summary": summary(shown, viewer, rounds),
         "pause": pause_of(agreement, partners, viewer),
     }
@@ -142,24 +168,43 @@ def after_pause(seat, viewer: Viewer, *, error: str = "", told: str = "") -> dic
 
 
 def agreement_page(agreement: Agreement, viewer: Viewer) -> dict:
-    context = live_region(agreement, viewer)
-    seats = {p.pk: p for p in context["partners"]}
-    context["general_comments"] = with_people(
-        agreement.comments.filter(rule__isnull=True).select_related("therapist"), seats
-    )
+    partners = partners_of(agreement.couple)
+    comments = comments_by_rule(agreement, partners)
+    context = live_region(agreement, viewer, comments)
+    context["general_comments"] = comments.get(None, [])
     if viewer.is_partner:
-        context["access_requests"] = _access_notes(agreement)
+        # What a partner's page shows besides the rules is there on few pages: one query asks
+        # whether it is, and only what is there is read.
+        requests, offers = _besides_the_rules(agreement)
+        context["access_requests"] = list(_access_notes(agreement)) if requests else []
         cards = [*context["cards"], *context["archived_cards"]]
-        context.update(therapy_pages.offered(agreement, {c.rule.pk: c.rule for c in cards}))
+        if offers:
+            context.update(therapy_pages.offered(agreement, {c.rule.pk: c.rule for c in cards}))
+        else:
+            context.update(suggestions=[], exercises=[])
     return context
 
 
-def _access_notes(agreement: Agreement) -> list[TherapistAccess]:
-    return list(
-        agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
-            status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
-        )
+def _access_notes(agreement: Agreement) -> QuerySet[TherapistAccess]:
+    return agreement.therapist_accesses.select_related("therapist", "requested_by__user").filter(
+        status__in=[TherapistAccess.Status.REQUESTED, TherapistAccess.Status.ACTIVE]
     )
+
+
+def _besides_the_rules(agreement: Agreement) -> tuple[bool, bool]:
+    """Whether the page has access notes, and whether it has offers (open suggestions or
+    check-ins ready to start: `therapy_pages.offered`), in one query."""
+    open_suggestions = agreement.suggestions.filter(status=Suggestion.Status.OPEN)
+    requests, suggestions, exercises = (
+        Agreement.objects.filter(pk=agreement.pk)
+        .values_list(
+            Exists(_access_notes(agreement)),
+            Exists(open_suggestions),
+            Exists(therapy.pending_exercises(agreement)),
+        )
+        .get()
+    )
+    return requests, suggestions or exercises
 
 
 def card_after_action(
@@ -179,20 +224,19 @@ def card_after_action(
     agreement = now.couple.agreement
     agreement.couple = seat.couple
     partners = partners_of(seat.couple)
-    found = rules_for_page(agreement, partners, pk=rule_id)
-    if not found:
+    # Every rule, for the summary's counts and the titles of what waits for this viewer (a
+    # waiting rule's wording is the one in force, the one agreed, or the proposal: never only
+    # the latest); the card itself is made for the one rule only.
+    rules = rules_for_page(agreement, partners)
+    rule = next((r for r in rules if r.pk == rule_id), None)
+    if rule is None:
         raise Rule.DoesNotExist(rule_id)
-    rule = found[0]
-    # The summary: counts, and the titles of what waits for this viewer (a waiting rule's
-    # wording is the one in force, the one agreed, or the proposal: never only the latest).
-    shown = list(
-        agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related("current_version", "agreed_version", "pending_version")
-        .order_by("position", "pk")
-    )
+    shown = [r for r in rules if r.state != Rule.State.ARCHIVED]
     rounds = rounds_for([*shown, rule], {p.pk: p for p in partners})
     agreement.read_clock_from(shown)
-    card = make_card(rule, rule.position, viewer, rounds, _other_name(partners, viewer))
+    comments = comments_by_rule(agreement, partners, rule_id=rule_id).get(rule_id, [])
+    other = _other_name(partners, viewer)
+    card = make_card(rule, rule.position, viewer, rounds, other, comments=comments)
     card.error = error
     if open_kind:
         card.open(open_kind, form)

@@ -20,7 +20,6 @@ from agreements.rounds import (
     review_of,
     reviews_for,
     round_of,
-    rounds_for,
 )
 from intimacy.bidi import fill, isolate
 
@@ -99,6 +98,8 @@ class Card:
     round: Round | None = None
     # The open review of a rule due for review (rounds.reviews_for), None when not due.
     review: Review | None = None
+    # The comments on this rule, with their authors (pages.agreement.comments_by_rule).
+    comments: list = field(default_factory=list)
 
     # -- reviews ------------------------------------------------------------------------------
 
@@ -244,7 +245,8 @@ class Card:
 
     @property
     def may_accept(self) -> bool:
-        return self._may("accept")
+        # The live acceptances of the waiting wording: the round's, read with the page's.
+        return self.may_act and self.rule.may_accept(self.viewer.seat_id, self.standing_yes)
 
     @property
     def may_take_back(self) -> bool:
@@ -252,7 +254,7 @@ class Card:
 
     @property
     def may_withdraw(self) -> bool:
-        return self._may("withdraw")
+        return self.may_act and self.rule.may_withdraw(self.viewer.seat_id, self.standing_yes)
 
     @property
     def may_reopen(self) -> bool:
@@ -330,10 +332,14 @@ def make_card(
     rounds: dict | None = None,
     other_name: str = "",
     reviews: dict | None = None,
+    comments: list | None = None,
 ) -> Card:
     """`rounds`: the current rounds of the page's waiting wordings (rounds.rounds_for, read once
-    for the page); without it, read for this rule alone. `other_name`: the viewer's partner."""
-    card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name)
+    for the page); without it, read for this rule alone. `other_name`: the viewer's partner.
+    `comments`: the rule's comments (read for it alone when not given)."""
+    if comments is None:
+        comments = list(rule.comments.all())
+    card = Card(rule=rule, number=number, viewer=viewer, other_name=other_name, comments=comments)
     if rule.review_due:
         card.review = review_of(rule, reviews)
     waiting = rule.pending_version
@@ -364,14 +370,16 @@ def make_card(
     return card
 
 
-def make_cards(
-    rules, viewer: Viewer, other_name: str = "", rounds: dict | None = None
-) -> list[Card]:
-    """`rounds`: as `rounds.rounds_for(rules)` gives them (read here when not given)."""
-    if rounds is None:
-        rounds = rounds_for(rules)
+def make_cards(rules, viewer: Viewer, other_name: str, rounds: dict, comments: dict) -> list[Card]:
+    """`rounds`: as `rounds.rounds_for(rules)` gives them; `comments`: the rules' comments by
+    rule id (`pages.agreement.comments_by_rule`)."""
     reviews = reviews_for(rules)
-    return [make_card(rule, rule.position, viewer, rounds, other_name, reviews) for rule in rules]
+    return [
+        make_card(
+            rule, rule.position, viewer, rounds, other_name, reviews, comments.get(rule.pk, [])
+        )
+        for rule in rules
+    ]
 
 
 def summary(rules: list[Rule], viewer: Viewer, rounds: dict) -> dict:
