@@ -40,7 +40,7 @@ class Dates:
         self._offsets: dict[tuple, str] = {}
 
     def local(self, moment: datetime) -> datetime:
-        return timezone.localtime(moment, self.zone)
+        return moment.astimezone(self.zone)  # aware, as USE_TZ reads every moment
 
     def day(self, moment: datetime, format: str = "j F Y") -> str:
         """`moment|date:format`, for a format of the day alone ("j F Y", "j M Y")."""

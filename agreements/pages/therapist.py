@@ -156,24 +156,20 @@ class _Sentences:
                 ("new",),
                 lambda: sentence(_("<strong>New:</strong> you have not opened this agreement yet")),
             )
-        when = self.dates.day_and_time(last_viewed_at)
-        if not news:
-            return self._once(
-                ("nothing new", when),
-                lambda: sentence(_("Nothing new since your last visit on %(when)s"), when=when),
-            )
-        return self._once(
-            ("news", news, when),
-            lambda: sentence(
-                ngettext(
+        if news:
+            said = self._once(
+                ("news", news),
+                lambda: ngettext(
                     "<strong>%(n)s update</strong> since your last visit on %(when)s",
                     "<strong>%(n)s updates</strong> since your last visit on %(when)s",
                     news,
                 ),
-                n=news,
-                when=when,
-            ),
-        )
+            )
+        else:
+            said = self._once(
+                ("nothing new",), lambda: _("Nothing new since your last visit on %(when)s")
+            )
+        return sentence(said, n=news, when=self.dates.day_and_time(last_viewed_at))
 
     def since(self, granted_at) -> str:
         day = self.dates.day(granted_at)
