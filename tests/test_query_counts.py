@@ -45,8 +45,8 @@ ACCEPT = 29  # the user, the seat and partners, the rule; the consent change (co
 # own revision, the one rule with its comments, the summary's rules and who answered their
 # waiting wordings (events, acceptances)
 WITHDRAW = 22  # the same for a withdrawal (one event, the acceptances ended)
-THERAPIST_HOME = 5  # the user, a second factor, the live accesses with their counts, the
-# current partners of those couples, the open links
+THERAPIST_HOME = 6  # the user, a second factor, the live accesses with their news and last
+# activity, the counts of their rules, the current partners of those couples, the open links
 # The check-in screens read everything afresh for each request (checkins/pages.py): the same
 # queries on the first request and every other.
 CHECKIN_LIST = 7  # the user; the partner's current seat with the couple and agreement; the

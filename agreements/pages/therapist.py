@@ -22,6 +22,8 @@ from agreements.models import (
     Rule,
     Suggestion,
     TherapistAccess,
+    in_force_now,
+    resting_now,
 )
 from agreements.pages.agreement import agreement_page
 from intimacy.rows import Dates, address, sentence
@@ -47,11 +49,8 @@ def _live(therapist: User):
     )
 
 
-def _with_counts(accesses, therapist: User):
-    """Each access with its couple's counts: correlated subqueries, so dear per row."""
-    rules = Rule.objects.filter(agreement=OuterRef("agreement_id")).exclude(
-        state=Rule.State.ARCHIVED
-    )
+def _with_news(accesses, therapist: User):
+    """Each access with its couple's news and last activity: correlated subqueries."""
     # What the ledger lets this therapist read is all that counts as news or activity: nothing
     # sealed, nothing about a request or a declined one (Event.objects.seen_by_therapist).
     events = Event.objects.seen_by_therapist(
@@ -59,20 +58,17 @@ def _with_counts(accesses, therapist: User):
     ).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
-        in_force=_count(rules.in_force_now()),
-        waiting=_count(rules.filter(pending_version__isnull=False)),
-        paused=_count(rules.resting_now()),
-        total=_count(rules),
         news=_count(events.filter(news(therapist.pk, since_last_visit))),
         last_activity=Subquery(events.order_by("-created_at").values("created_at")[:1]),
     )
 
 
-def client_accesses(therapist: User):
+def client_accesses(therapist: User) -> list[dict]:
     """The therapist's live accesses with everything the home page shows, most recent activity
-    first, as plain rows (no model is built for them): one query for any number of couples."""
-    return (
-        _with_counts(_live(therapist), therapist)
+    first, as plain rows (no model is built for them): two queries for any number of couples,
+    the accesses with their news, and the counts of their rules."""
+    accesses = list(
+        _with_news(_live(therapist), therapist)
         .order_by(F("last_activity").desc(nulls_last=True), "pk")
         .values(
             "agreement_id",
@@ -82,14 +78,27 @@ def client_accesses(therapist: User):
             "scope",
             "granted_at",
             "last_viewed_at",
-            "in_force",
-            "waiting",
-            "paused",
-            "total",
             "news",
             "last_activity",
         )
     )
+    counts = {
+        row.pop("agreement_id"): row
+        for row in Rule.objects.filter(agreement_id__in=[a["agreement_id"] for a in accesses])
+        .exclude(state=Rule.State.ARCHIVED)
+        .order_by()
+        .values("agreement_id")
+        .annotate(
+            in_force=Count("pk", filter=in_force_now()),
+            waiting=Count("pk", filter=Q(pending_version__isnull=False)),
+            paused=Count("pk", filter=resting_now()),
+            total=Count("pk"),
+        )
+    }
+    none = {"in_force": 0, "waiting": 0, "paused": 0, "total": 0}
+    for access in accesses:
+        access.update(counts.get(access["agreement_id"], none))
+    return accesses
 
 
 @dataclass
@@ -179,7 +188,7 @@ class _Sentences:
 def client_rows(therapist: User) -> list[ClientRow]:
     """The cards of the therapist's home (see client_accesses), with the couples' current
     partners (one query more) and the addresses made once for all of them."""
-    accesses = list(client_accesses(therapist))
+    accesses = client_accesses(therapist)
     names = defaultdict(list)
     for couple_id, display_name in (
         Partner.objects.filter(
