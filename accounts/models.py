@@ -127,7 +127,13 @@ class Partner(models.Model):
 
     @property
     def name(self) -> str:
-        return self.user.display_name if self.user_id else FORMER_PARTNER
+        return self.name_of(self.user.display_name if self.user_id else None)
+
+    @staticmethod
+    def name_of(display_name: str | None) -> str:
+        """A seat's name from its person's display name (None once the account is gone), for
+        lists that read the names without building the seats."""
+        return FORMER_PARTNER if display_name is None else display_name
 
 
 def _token_digest(token: str) -> str:

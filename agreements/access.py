@@ -25,7 +25,6 @@ from agreements.models import (
     Rule,
     Suggestion,
     TherapistAccess,
-    clock_marks,
 )
 
 # The largest id a database column holds. A larger number in a URL is refused here: SQLite cannot
@@ -222,25 +221,18 @@ def partner_agreement_or_404(request: HttpRequest) -> tuple[Agreement, Viewer]:
     return seat.couple.agreement, Viewer(Viewer.PARTNER, seat)
 
 
-def partner_etag_or_404(request: HttpRequest) -> str:
-    """The ETag of the signed-in partner's current agreement, for them (the poll): one query."""
+def partner_etag_or_404(request: HttpRequest) -> tuple[int, int, int]:
+    """What the signed-in partner's page is read at, for the poll (one query): their current
+    agreement, its revision and their own sealed revision (see Agreement.held_etag)."""
     row = (
         Partner.objects.filter(user=request.user, left_at__isnull=True)
-        .values("couple__agreement__pk", "couple__agreement__revision", "sealed_revision")
-        .annotate(**clock_marks("couple__agreement__rules__"))
-        .values_list(
-            "couple__agreement__pk",
-            "couple__agreement__revision",
-            "sealed_revision",
-            "due",
-            "lapsed",
-        )
+        .values_list("couple__agreement__pk", "couple__agreement__revision", "sealed_revision")
         .order_by("pk")
         .first()
     )
     if row is None:
         raise NotLinked
-    return Agreement.make_etag(*row)
+    return row
 
 
 def rule_of_partner_or_404(request: HttpRequest, rule_id: int) -> tuple[Rule, Viewer]:

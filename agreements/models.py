@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
@@ -95,67 +95,86 @@ class Agreement(models.Model):
         return self.revision + (seat.sealed_revision if seat is not None else 0)
 
     def etag_for(self, seat) -> str:
-        due, lapsed = self.clock_marks()
         return self.make_etag(
-            self.pk, self.revision, seat.sealed_revision if seat else 0, due, lapsed
+            self.pk, self.revision, seat.sealed_revision if seat else 0, self.next_clock_mark()
         )
 
-    def clock_marks(self) -> "tuple[datetime | None, datetime | None]":
-        """What the clock changed on the page without any write: the latest review moment that
-        has come (a rule now due for review) and the latest whose grace has run out (a rule now
-        resting). Each only grows while nothing is written, so the ETag changes at the moment
-        the page would."""
-        marks = self.__dict__.get("_clock_marks")
-        if marks is None:
-            marks = tuple(
-                Rule.objects.filter(agreement_id=self.pk).aggregate(**clock_marks()).values()
+    def next_clock_mark(self) -> "datetime | None":
+        """The next moment the clock changes the page without any write: a rule in force comes
+        up for review, or its review's grace runs out and it rests. None when no such moment is
+        ahead. The ETag carries it, so that the poll knows without reading the rules."""
+        if "_next_clock_mark" not in self.__dict__:
+            now = timezone.now()
+            marks = Rule.objects.filter(agreement_id=self.pk).aggregate(
+                review=models.Min("review_at", filter=_in_force_row() & Q(review_at__gt=now)),
+                grace=models.Min(
+                    "review_at",
+                    filter=_in_force_row() & Q(review_at__gt=now - REVIEW_GRACE),
+                ),
             )
-            self._clock_marks = marks
-        return marks
+            self._next_clock_mark = _earliest(
+                marks["review"], marks["grace"] and marks["grace"] + REVIEW_GRACE
+            )
+        return self._next_clock_mark
 
     def read_clock_from(self, rules) -> None:
-        """The clock marks from the agreement's rules a page read already (every rule not
-        archived), instead of a query: the same answer as the aggregate in `clock_marks`."""
+        """The next clock mark from the agreement's rules a page read already (every rule not
+        archived), instead of a query: the same answer as the aggregate in `next_clock_mark`."""
         now = timezone.now()
-        stored_in_force = [
-            r.review_at
-            for r in rules
-            if (r.state == Rule.State.ACTIVE or r.lapse_unrecorded) and r.review_at is not None
-        ]
-        due = [at for at in stored_in_force if at <= now]
-        lapsed = [at for at in due if at <= now - REVIEW_GRACE]
-        self._clock_marks = (max(due, default=None), max(lapsed, default=None))
+        moments = []
+        for r in rules:
+            if (r.state == Rule.State.ACTIVE or r.lapse_unrecorded) and r.review_at is not None:
+                moments += [r.review_at, r.review_at + REVIEW_GRACE]
+        self._next_clock_mark = min((at for at in moments if at > now), default=None)
 
     @staticmethod
     def make_etag(
         pk: int,
         revision: int,
         sealed_revision: int = 0,
-        due: "datetime | None" = None,
-        lapsed: "datetime | None" = None,
+        next_clock_mark: "datetime | None" = None,
     ) -> str:
-        """The poll's ETag, for one viewer. app.js reads the revision from the page's
+        """The poll's ETag, for one viewer: what it was read at, and until when the clock leaves
+        the page as it is (`held_etag`). app.js reads the revision from the page's
         data-revision, never from this string."""
-        clock = ""
-        if due is not None:
-            clock = f"d{int(due.timestamp())}"
-        if lapsed is not None:
-            clock += f"l{int(lapsed.timestamp())}"
+        clock = "" if next_clock_mark is None else f"c{_microseconds(next_clock_mark)}"
         return f'"a{pk}r{revision}s{sealed_revision}{clock}"'
 
+    @staticmethod
+    def held_etag(if_none_match: str, pk: int, revision: int, sealed_revision: int) -> str | None:
+        """The ETag among those the page sent that is still its page's now: read at this
+        revision, and its next clock mark (if any) not come yet. None when none is."""
+        base = f'"a{pk}r{revision}s{sealed_revision}'
+        now = None
+        for tag in if_none_match.split(","):
+            tag = tag.strip().removeprefix("W/")  # GZipMiddleware weakens the page's ETag
+            if not tag.startswith(base):
+                continue
+            rest = tag[len(base) :]
+            if rest == '"':
+                return tag
+            if rest.startswith("c") and rest.endswith('"') and rest[1:-1].isdigit():
+                now = now or _microseconds(timezone.now())
+                if int(rest[1:-1]) > now:
+                    return tag
+        return None
 
-def clock_marks(prefix: str = "") -> dict:
-    """Aggregates over an agreement's rules (through `prefix`, e.g. "couple__agreement__rules__")
-    that give Agreement.clock_marks: the latest review moment passed, and the latest lapse."""
-    now = timezone.now()
-    active = Q(**{f"{prefix}state": "active", f"{prefix}review_at__lte": now})
-    return {
-        "due": models.Max(f"{prefix}review_at", filter=active),
-        "lapsed": models.Max(
-            f"{prefix}review_at",
-            filter=active & Q(**{f"{prefix}review_at__lte": now - REVIEW_GRACE}),
-        ),
-    }
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _earliest(*moments: "datetime | None") -> "datetime | None":
+    return min((m for m in moments if m is not None), default=None)
+
+
+def _in_force_row() -> Q:
+    """A rule the clock may still change: in force in its row (a lapse not yet recorded
+    included), its review date set."""
+    return Q(state="active", review_at__isnull=False)
 
 
 class ClockedModelIterable(models.query.ModelIterable):
@@ -175,15 +194,23 @@ class RuleQuerySet(models.QuerySet):
         self._iterable_class = ClockedModelIterable
 
     def in_force_now(self) -> "RuleQuerySet":
-        """In force at this moment, as the database can ask it (Rule._apply_clock's decision): a
-        rule whose review went unanswered past REVIEW_GRACE is not, whatever its row says."""
-        return self.filter(state="active").filter(
-            Q(review_at__isnull=True) | Q(review_at__gt=timezone.now() - REVIEW_GRACE)
-        )
+        return self.filter(in_force_now())
 
     def resting_now(self) -> "RuleQuerySet":
-        lapsed = Q(state="active", review_at__lte=timezone.now() - REVIEW_GRACE)
-        return self.filter(Q(state="paused") | lapsed)
+        return self.filter(resting_now())
+
+
+def in_force_now() -> Q:
+    """In force at this moment, as the database can ask it (Rule._apply_clock's decision): a
+    rule whose review went unanswered past REVIEW_GRACE is not, whatever its row says. A
+    condition, for counts that ask it of many agreements at once."""
+    return Q(state="active") & (
+        Q(review_at__isnull=True) | Q(review_at__gt=timezone.now() - REVIEW_GRACE)
+    )
+
+
+def resting_now() -> Q:
+    return Q(state="paused") | Q(state="active", review_at__lte=timezone.now() - REVIEW_GRACE)
 
 
 class Rule(models.Model):

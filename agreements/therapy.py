@@ -6,7 +6,6 @@ Every change takes its locks in one order, client link → couple → agreement 
 suggestion), so that two of them can never wait for each other.
 """
 
-import functools
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -174,17 +173,10 @@ def open_links(therapist: User) -> QuerySet[ClientLink]:
     """The therapist's links that are still open to their eyes: not cancelled, not expired, and
     with no access started from them. A partner having asked (or a request declined) does not
     show: until both partners agree the therapist learns nothing."""
-    return _links_not_cancelled_nor_used().filter(
-        therapist=therapist, expires_at__gt=timezone.now()
-    )
-
-
-@functools.cache
-def _links_not_cancelled_nor_used() -> QuerySet[ClientLink]:
-    # Built once per process: the therapist's home asks on every load (issue 17).
     return (
         ClientLink.objects.filter(cancelled_at__isnull=True)
         .exclude(accesses__granted_at__isnull=False)
+        .filter(therapist=therapist, expires_at__gt=timezone.now())
         .order_by("-created_at", "pk")
     )
 

@@ -16,6 +16,7 @@ from accounts.models import Couple, Partner
 from agreements import therapy
 from agreements.models import Agreement, Rule
 from checkins.models import Answer, CheckIn
+from intimacy.rows import Dates, address
 
 REMOVED = gettext_lazy("removed by its author")
 
@@ -51,6 +52,9 @@ class CheckInView:
     therapist_may_read: bool = False
     propose_url: str = ""
     etag: str = ""
+    # In the list: the check-in's address and the day it started, as the viewer reads it.
+    url: str = ""
+    started_on: str = ""
 
 
 # -- what a screen reads ---------------------------------------------------------------------------
@@ -70,10 +74,19 @@ def with_answers_and_rules(checkins: list[CheckIn]) -> list[CheckIn]:
     return checkins
 
 
+# What an answer says in words: the list shows none of it, so it reads none of it (each word is
+# decrypted when read).
+WORDS = ("sensation", "emotion", "want", "reply")
+
+
 def checkins_of(couple: Couple) -> list[CheckIn]:
-    """The couple's check-ins, newest first, each with its answers and named rules (and its
-    couple: this one, not read again)."""
-    return with_answers_and_rules(list(couple.checkins.order_by("-created_at", "-pk")))
+    """The couple's check-ins, newest first, each with its answers without their words (and its
+    couple: this one, not read again): what the list shows."""
+    checkins = list(couple.checkins.order_by("-created_at", "-pk"))
+    prefetch_related_objects(
+        checkins, Prefetch("answers", queryset=Answer.objects.defer(*WORDS).order_by("pk"))
+    )
+    return checkins
 
 
 def partners_of(couple_id: int) -> list[Partner]:
@@ -121,9 +134,12 @@ def view_for_partner(
     can_write: bool,
     partners: list[Partner],
     care_rule: Rule | None = None,
+    in_list: bool = False,
 ) -> CheckInView:
     """What this partner sees of the check-in (its answers and rules read already): the other
-    partner's answer only once the check-in is revealed."""
+    partner's answer only once the check-in is revealed. In the list (`in_list`), a line: who
+    answered and the status, without what only the check-in's own page shows (the care note, the
+    named rules, sharing, the proposal from one's Want, the poll's ETag)."""
     answers = {a.partner_id: a for a in checkin.answers.all()}
     status = _status(checkin, checkin.couple.ended_at is not None)
     mine = answers.get(seat.pk)
@@ -149,6 +165,8 @@ def view_for_partner(
     view.can_answer = can_write and status == "open"
     view.can_let_go = can_write and status == "open"
     view.waiting_for_you = status == "open" and (mine is None or not mine.is_sealed)
+    if in_list:
+        return view
     if checkin.is_revealed:
         _care(view, checkin, answers.values(), care_rule)
         view.shared_by_both = len(answers) == 2 and all(
@@ -342,15 +360,23 @@ def list_page(
 ) -> ListPage:
     """The couple's check-ins as this partner sees them, newest first, with the chart."""
     checkins = checkins_of(couple)
-    care_rule = care_rule_for(checkins) if checkins else None
     views = [
-        view_for_partner(c, seat, can_write=can_write, partners=partners, care_rule=care_rule)
+        view_for_partner(c, seat, can_write=can_write, partners=partners, in_list=True)
         for c in checkins
     ]
+    dates = Dates()
+    page = address("checkins:checkin")
+    for view in views:
+        view.url = page(view.checkin.pk)
+        view.started_on = dates.day(view.checkin.created_at, "j M Y")
+    found = chart(checkins, partners)
+    if found is not None:
+        for row in found.rows:
+            row["day"] = dates.day(row["when"], "j M Y")
     return ListPage(
         views=views,
         open_view=next((v for v in views if v.status == "open"), None),
-        chart=chart(checkins, partners),
+        chart=found,
         can_write=can_write,
     )
 
@@ -360,6 +386,7 @@ def rule_choices(agreement: Agreement) -> list[tuple[int, str]]:
     rules = (
         agreement.rules.exclude(state=Rule.State.ARCHIVED)
         .select_related(*WORDINGS)
+        .defer(*(f"{wording}__text" for wording in WORDINGS))  # titles only: none decrypted
         .order_by("position", "pk")
     )
     return [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules]

@@ -35,9 +35,12 @@ def checkin_list(request: HttpRequest) -> HttpResponse:
 
 def _list(request: HttpRequest, agreement, viewer, partners, form=None, *, status=200):
     seat = viewer.seat
+    page = pages.list_page(seat.couple, seat, partners, can_write=True)
+    if form is None and page.open_view is None:  # the start form shows only then
+        form = StartForm(rule_choices=pages.rule_choices(agreement))
     context = {
-        "page": pages.list_page(seat.couple, seat, partners, can_write=True),
-        "form": form or StartForm(rule_choices=pages.rule_choices(agreement)),
+        "page": page,
+        "form": form,
         "archived": None,
         "exercises": pages.exercises_of(agreement),
     }

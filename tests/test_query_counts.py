@@ -54,14 +54,14 @@ ANSWER = 6  # what an action answers with, read after it: the agreement with the
 # query fewer than before for a card with a wording waiting: its live acceptances are its
 # round's; for the card of a rule in force or resting, as accepting and withdrawing leave it, the
 # same six as before, the wordings read by id instead of joined)
-THERAPIST_HOME = 5  # the user, a second factor, the live accesses with their counts, the
-# current partners of those couples, the open links
+THERAPIST_HOME = 6  # the user, a second factor, the live accesses with their news and last
+# activity, the counts of their rules, the current partners of those couples, the open links
 # The check-in screens read everything afresh for each request (checkins/pages.py): the same
 # queries on the first request and every other.
-CHECKIN_LIST = 8  # the user; the partner's current seat with the couple and agreement; the
-# couple's partners; the check-ins, their answers, their named rules with the wordings; the rules
-# a new one may name; the check-ins a therapist invited to (and rule 1 when a revealed check-in
-# asks for care)
+CHECKIN_LIST = 7  # the user; the partner's current seat with the couple and agreement; the
+# couple's partners; the check-ins and their answers (the list shows no words and no named rule);
+# the rules a new one may name (only while none is open: the start form shows only then); the
+# check-ins a therapist invited to
 CHECKIN = 5  # the user; the check-in with its couple, agreement and who started it, found only
 # in a couple the person has a seat in; the couple's partners; its answers; its named rules
 REVEALED_CHECKIN = CHECKIN + 1  # and whether a therapist can read the agreement now (only then

@@ -1,7 +1,13 @@
 """Read models of the therapist's screens: the client list and a client couple's agreement."""
 
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Partner, User
 from agreements import therapy
@@ -16,8 +22,11 @@ from agreements.models import (
     Rule,
     Suggestion,
     TherapistAccess,
+    in_force_now,
+    resting_now,
 )
 from agreements.pages.agreement import agreement_page
+from intimacy.rows import Dates, address, sentence
 
 
 def news(therapist_id: int, since) -> Q:
@@ -40,11 +49,8 @@ def _live(therapist: User):
     )
 
 
-def _with_counts(accesses, therapist: User):
-    """Each access with its couple's counts: correlated subqueries, so dear per row."""
-    rules = Rule.objects.filter(agreement=OuterRef("agreement_id")).exclude(
-        state=Rule.State.ARCHIVED
-    )
+def _with_news(accesses, therapist: User):
+    """Each access with its couple's news and last activity: correlated subqueries."""
     # What the ledger lets this therapist read is all that counts as news or activity: nothing
     # sealed, nothing about a request or a declined one (Event.objects.seen_by_therapist).
     events = Event.objects.seen_by_therapist(
@@ -52,28 +58,171 @@ def _with_counts(accesses, therapist: User):
     ).filter(agreement=OuterRef("agreement_id"))
     since_last_visit = Coalesce(OuterRef("last_viewed_at"), OuterRef("granted_at"))
     return accesses.annotate(
-        in_force=_count(rules.in_force_now()),
-        waiting=_count(rules.filter(pending_version__isnull=False)),
-        paused=_count(rules.resting_now()),
-        total=_count(rules),
         news=_count(events.filter(news(therapist.pk, since_last_visit))),
         last_activity=Subquery(events.order_by("-created_at").values("created_at")[:1]),
     )
 
 
-def client_accesses(therapist: User):
+def client_accesses(therapist: User) -> list[dict]:
     """The therapist's live accesses with everything the home page shows, most recent activity
-    first: two queries for any number of couples."""
-    current = Partner.objects.filter(left_at__isnull=True).select_related("user")
-    return (
-        _with_counts(_live(therapist), therapist)
-        .select_related("agreement__couple", "client_link")
-        .defer("email")  # encrypted, and not shown here: no need to decrypt it for every couple
-        .prefetch_related(
-            Prefetch("agreement__couple__partners", queryset=current, to_attr="current_partners")
-        )
+    first, as plain rows (no model is built for them): two queries for any number of couples,
+    the accesses with their news, and the counts of their rules."""
+    accesses = list(
+        _with_news(_live(therapist), therapist)
         .order_by(F("last_activity").desc(nulls_last=True), "pk")
+        .values(
+            "agreement_id",
+            "agreement__couple_id",
+            "client_link_id",
+            "client_link__label",
+            "scope",
+            "granted_at",
+            "last_viewed_at",
+            "news",
+            "last_activity",
+        )
     )
+    counts = {
+        row.pop("agreement_id"): row
+        for row in Rule.objects.filter(agreement_id__in=[a["agreement_id"] for a in accesses])
+        .exclude(state=Rule.State.ARCHIVED)
+        .order_by()
+        .values("agreement_id")
+        .annotate(
+            in_force=Count("pk", filter=in_force_now()),
+            waiting=Count("pk", filter=Q(pending_version__isnull=False)),
+            paused=Count("pk", filter=resting_now()),
+            total=Count("pk"),
+        )
+    }
+    none = {"in_force": 0, "waiting": 0, "paused": 0, "total": 0}
+    for access in accesses:
+        access.update(counts.get(access["agreement_id"], none))
+    return accesses
+
+
+@dataclass
+class ClientRow:
+    """One client couple's card on the therapist's home, its sentences in the viewer's language
+    and time zone."""
+
+    agreement_id: int
+    names: list[str]  # of the couple's current partners
+    link: dict | None  # the therapist's client link: {"pk", "label"} for the label form
+    shares_history: bool
+    url: str
+    timeline_url: str
+    counts: str
+    visit: str
+    last_activity: str  # "" when nothing happened yet
+    last_activity_iso: str
+    since: str
+
+
+class _Sentences:
+    """The cards' sentences for one request, each distinct one made once: fifty couples mostly
+    share their counts and their days."""
+
+    def __init__(self) -> None:
+        self.dates = Dates()
+        self._made: dict[tuple, str] = {}
+
+    def _once(self, key: tuple, make) -> str:
+        text = self._made.get(key)
+        if text is None:
+            text = self._made[key] = make()
+        return text
+
+    def counts(self, in_force: int, total: int, waiting: int, paused: int) -> str:
+        return self._once(
+            ("counts", in_force, total, waiting, paused),
+            # Each part is safe (sentence): so is the line.
+            lambda: mark_safe(  # noqa: S308
+                " · ".join(
+                    (
+                        sentence(
+                            _("<strong>%(in_force)s of %(total)s</strong> rules in force"),
+                            in_force=in_force,
+                            total=total,
+                        ),
+                        sentence(
+                            ngettext(
+                                "%(n)s waiting for acceptance",
+                                "%(n)s waiting for acceptance",
+                                waiting,
+                            ),
+                            n=waiting,
+                        ),
+                        sentence(ngettext("%(n)s paused", "%(n)s paused", paused), n=paused),
+                    )
+                )
+            ),
+        )
+
+    def visit(self, news: int, last_viewed_at) -> str:
+        if last_viewed_at is None:
+            return self._once(
+                ("new",),
+                lambda: sentence(_("<strong>New:</strong> you have not opened this agreement yet")),
+            )
+        if news:
+            said = self._once(
+                ("news", news),
+                lambda: ngettext(
+                    "<strong>%(n)s update</strong> since your last visit on %(when)s",
+                    "<strong>%(n)s updates</strong> since your last visit on %(when)s",
+                    news,
+                ),
+            )
+        else:
+            said = self._once(
+                ("nothing new",), lambda: _("Nothing new since your last visit on %(when)s")
+            )
+        return sentence(said, n=news, when=self.dates.day_and_time(last_viewed_at))
+
+    def since(self, granted_at) -> str:
+        day = self.dates.day(granted_at)
+        return self._once(("since", day), lambda: sentence(_("access since %(day)s"), day=day))
+
+
+def client_rows(therapist: User) -> list[ClientRow]:
+    """The cards of the therapist's home (see client_accesses), with the couples' current
+    partners (one query more) and the addresses made once for all of them."""
+    accesses = client_accesses(therapist)
+    names = defaultdict(list)
+    for couple_id, display_name in (
+        Partner.objects.filter(
+            couple_id__in=[a["agreement__couple_id"] for a in accesses], left_at__isnull=True
+        )
+        .order_by("joined_at", "pk")
+        .values_list("couple_id", "user__display_name")
+    ):
+        names[couple_id].append(Partner.name_of(display_name))
+    couple = address("therapist:couple")
+    timeline = address("therapist:timeline")
+    say = _Sentences()
+    rows = []
+    for a in accesses:
+        agreement_id = a["agreement_id"]
+        last_activity = a["last_activity"]
+        rows.append(
+            ClientRow(
+                agreement_id=agreement_id,
+                names=names[a["agreement__couple_id"]],
+                link={"pk": a["client_link_id"], "label": a["client_link__label"]}
+                if a["client_link_id"]
+                else None,
+                shares_history=a["scope"] == TherapistAccess.Scope.HISTORY,
+                url=couple(agreement_id),
+                timeline_url=timeline(agreement_id),
+                counts=say.counts(a["in_force"], a["total"], a["waiting"], a["paused"]),
+                visit=say.visit(a["news"], a["last_viewed_at"]),
+                last_activity=say.dates.day_and_time(last_activity) if last_activity else "",
+                last_activity_iso=say.dates.iso(last_activity) if last_activity else "",
+                since=say.since(a["granted_at"]),
+            )
+        )
+    return rows
 
 
 def home_page(
@@ -81,7 +230,7 @@ def home_page(
 ) -> dict:
     """The client list, the links still open to this therapist's eyes, and (once, in the answer
     that made it) a new link."""
-    clients = list(client_accesses(therapist))
+    clients = client_rows(therapist)
     return {
         "clients": clients,
         "links": list(therapy.open_links(therapist)),

@@ -33,7 +33,7 @@ from agreements.forms import (
     ScopeForm,
     first_error,
 )
-from agreements.models import TherapistAccess
+from agreements.models import Agreement, TherapistAccess
 from agreements.pages import agreement as pages
 from agreements.pages import ledger, solo
 from agreements.pages import therapy as therapy_pages
@@ -61,15 +61,19 @@ def agreement(request: HttpRequest) -> HttpResponse:
 @partner_required
 @require_GET
 def poll(request: HttpRequest) -> HttpResponse:
-    """The live region of the page, or 304 when nothing happened since the ETag the page holds.
-    An unchanged poll costs the user lookup and one query for the revision."""
-    etag = partner_etag_or_404(request)
+    """The live region of the page, or 304 when nothing happened since the ETag the page holds
+    (no write, and no clock mark passed). An unchanged poll costs the user lookup and one query
+    for the revisions."""
+    read_at = partner_etag_or_404(request)
     notify.mark_present(request.user.pk)
-    if etag in request.headers.get("If-None-Match", ""):
+    etag = Agreement.held_etag(request.headers.get("If-None-Match", ""), *read_at)
+    if etag is not None:
         response = HttpResponse(status=304)
     else:
         agreement, viewer = partner_agreement_or_404(request)
-        response = render(request, f"{PAGE}#live", pages.live_region(agreement, viewer))
+        context = pages.live_region(agreement, viewer)
+        response = render(request, f"{PAGE}#live", context)
+        etag = context["etag"]
     response["ETag"] = etag
     response["Cache-Control"] = "no-store"
     return response
