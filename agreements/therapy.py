@@ -91,6 +91,17 @@ def _keep_statement(access: TherapistAccess, therapist: User | None) -> None:
     access.statements = statements
 
 
+def _settle_scope(access: TherapistAccess, scope: str) -> None:
+    """The access's level is now `scope`, nothing asked for any more, and its statement reads so."""
+    access.scope = scope
+    access.requested_scope = ""
+    access.scope_requested_by = None
+    _keep_statement(access, access.therapist)
+    access.save(
+        update_fields=["scope", "requested_scope", "scope_requested_by", "statement", "statements"]
+    )
+
+
 # -- locks ----------------------------------------------------------------------------------------
 
 
@@ -377,19 +388,7 @@ def widen_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
             return access
         if access.scope_requested_by_id == seat.pk:
             return access  # asked already: it waits for the other partner
-        access.scope = Scope.HISTORY
-        access.requested_scope = ""
-        access.scope_requested_by = None
-        _keep_statement(access, access.therapist)
-        access.save(
-            update_fields=[
-                "scope",
-                "requested_scope",
-                "scope_requested_by",
-                "statement",
-                "statements",
-            ]
-        )
+        _settle_scope(access, Scope.HISTORY)
         record_event(access.agreement, Kind.SCOPE_WIDENED, partner=seat, therapist=access.therapist)
     return access
 
@@ -406,19 +405,7 @@ def narrow_scope(*, partner: Partner, access_id: int) -> TherapistAccess:
         # Keeping to the rules when the history was only asked for declines a request: the
         # therapist's access did not change, and they never read of it (SCOPE_KEPT).
         kind = Kind.SCOPE_NARROWED if access.scope == Scope.HISTORY else Kind.SCOPE_KEPT
-        access.scope = Scope.RULES
-        access.requested_scope = ""
-        access.scope_requested_by = None
-        _keep_statement(access, access.therapist)
-        access.save(
-            update_fields=[
-                "scope",
-                "requested_scope",
-                "scope_requested_by",
-                "statement",
-                "statements",
-            ]
-        )
+        _settle_scope(access, Scope.RULES)
         record_event(access.agreement, kind, partner=seat, therapist=access.therapist)
     return access
 
