@@ -368,11 +368,11 @@ def list_page(
     page = address("checkins:checkin")
     for view in views:
         view.url = page(view.checkin.pk)
-        view.started_on = dates.day(view.checkin.created_at, "j M Y")
+        view.started_on = dates.day(view.checkin.created_at, _("j M Y"))
     found = chart(checkins, partners)
     if found is not None:
         for row in found.rows:
-            row["day"] = dates.day(row["when"], "j M Y")
+            row["day"] = dates.day(row["when"], _("j M Y"))
     return ListPage(
         views=views,
         open_view=next((v for v in views if v.status == "open"), None),

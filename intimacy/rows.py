@@ -1,7 +1,7 @@
 """For pages that list many rows (the therapist's client couples, the check-ins): what a
 template tag would do for each row, done once per page.
 
-`{{ moment|date:"j F Y" }}` converts to the viewer's time zone and looks up the localised month
+`{{ moment|date:_("j F Y") }}` converts to the viewer's time zone and looks up the localised month
 name for every row, `{% url %}` reverses for every row, `{% blocktranslate %}` translates for
 every row: for a list of fifty, most of the page's time. These give the same strings, in the
 language and time zone the request activated, each distinct one made once. They are made for
@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 _PLACEHOLDER = 4_611_686_018_427_387_904  # an id no row has: where the row's id goes
 
@@ -42,8 +43,10 @@ class Dates:
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)  # aware, as USE_TZ reads every moment
 
-    def day(self, moment: datetime, format: str = "j F Y") -> str:
-        """`moment|date:format`, for a format of the day alone ("j F Y", "j M Y")."""
+    def day(self, moment: datetime, format: str = "") -> str:
+        """`moment|date:format`, for a format of the day alone (the language's "j F Y" when none
+        is given, or its "j M Y")."""
+        format = format or gettext("j F Y")
         day = self.local(moment).date()
         text = self._days.get((day, format))
         if text is None:
@@ -51,7 +54,8 @@ class Dates:
         return text
 
     def day_and_time(self, moment: datetime) -> str:
-        """`moment|date:"j F Y, H:i"`."""
+        """`moment|date:_("j F Y, H:i")`: every language writes it as its "j F Y", then ", H:i"
+        (tests/test_rows.py)."""
         local = self.local(moment)
         return f"{self.day(local)}, {local:%H:%M}"
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, timezone, translation
 
 from accounts import linking
 from accounts.models import User
@@ -307,6 +307,26 @@ def test_bob_sees_german_pages_while_alice_sees_english_ones_on_the_same_agreeme
     assert f">{not_yet}</button>" not in bobs and german_not_yet not in alices
     # data-* values are the same in both languages.
     assert re.findall(r'data-action="[^"]*"', alices) == re.findall(r'data-action="[^"]*"', bobs)
+
+
+def test_each_reader_reads_the_days_in_the_order_of_their_language(alice, bob):
+    """A day is written as the reader's language writes it ("7. Dezember 2026", "7 de
+    diciembre de 2026"), not in the English order with translated month names."""
+    link(alice, bob)
+    made_on = timezone.localdate()  # the printable page says when it was made
+    expected = {}
+    for code in ("en", "de", "es"):
+        with translation.override(code):
+            expected[code] = formats.date_format(made_on, translation.gettext("j F Y"))
+    assert expected["en"] == f"{made_on.day} {made_on:%B %Y}"
+    assert expected["de"].startswith(f"{made_on.day}. ")
+    assert f"{made_on.day} de " in expected["es"]
+    for code, person in (("en", alice), ("de", speaks(bob, "de"))):
+        printed = client_for(person).get(reverse("agreements:print")).content.decode()
+        assert expected[code] in printed, code
+    speaks(bob, "es")
+    printed = client_for(bob).get(reverse("agreements:print")).content.decode()
+    assert expected["es"] in printed
 
 
 # -- what a person wrote carries dir="auto" ------------------------------------------------------------

@@ -23,7 +23,7 @@ MOMENTS = [
     datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
 ]
 FILTERS = Template(
-    '{{ m|date:"j F Y" }}|{{ m|date:"j M Y" }}|{{ m|date:"j F Y, H:i" }}|'
+    '{{ m|date:_("j F Y") }}|{{ m|date:_("j M Y") }}|{{ m|date:_("j F Y, H:i") }}|'
     "{{ m|date:'Y-m-d\\TH:i:sO' }}"
 )
 
@@ -37,12 +37,20 @@ def test_dates_are_written_as_the_date_filter_writes_them(language, zone):
             made = "|".join(
                 [
                     dates.day(moment),
-                    dates.day(moment, "j M Y"),
+                    dates.day(moment, translation.gettext("j M Y")),
                     dates.day_and_time(moment),
                     dates.iso(moment),
                 ]
             )
             assert made == FILTERS.render(Context({"m": moment})), (zone, moment)
+
+
+@pytest.mark.parametrize("language", ["en", "he", "de", "es"])
+def test_each_language_writes_a_day_and_time_as_its_day_then_the_time(language):
+    """What Dates.day_and_time relies on: a translator's "j F Y, H:i" is their "j F Y", then
+    ", H:i"."""
+    with translation.override(language):
+        assert translation.gettext("j F Y, H:i") == translation.gettext("j F Y") + ", H:i"
 
 
 def test_an_address_is_the_reversed_url_of_each_id():
