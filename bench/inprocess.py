@@ -212,7 +212,7 @@ def measure(mode: str, fixtures: Path, count: int, profile: bool) -> dict:
                 changes.settle()
     if profiler:
         print(f"\n== {mode}")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_LINES", "25")))
     return {"mode": mode, "cpu_ms": 1000 * spent / count, "queries": counter.count / count}
 
 

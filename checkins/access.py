@@ -8,10 +8,9 @@ partners share it and the access is live. Everything is read from the database o
 
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
-from django.utils.translation import gettext as _
 
 from accounts.models import Partner, User
-from agreements.access import NotLinked, Viewer, id_or_404, therapist_access_or_404
+from agreements.access import Viewer, id_or_404, seat_or_404, therapist_access_or_404
 from agreements.models import Agreement, CheckInInvitation
 from checkins.models import CheckIn
 
@@ -28,24 +27,11 @@ def _seat_among(partners: list[Partner], user: User) -> Partner | None:
     return next((p for p in partners if p.user_id == user.pk), None)
 
 
-def _current_seat(user: User) -> Partner | None:
-    """The signed-in partner's seat in their current couple, with the couple, its agreement and
-    the couple's partners (two queries)."""
-    return (
-        Partner.objects.select_related("couple__agreement", "user")
-        .prefetch_related(_partners())
-        .filter(user=user, left_at__isnull=True)
-        .first()
-    )
-
-
 def partner_checkins_or_404(request: HttpRequest) -> tuple[Agreement, Viewer, list[Partner]]:
     """The check-in list's gate: the signed-in partner's current agreement, the Viewer, and every
     partner of the couple. Without a current couple: NotLinked (the page with the next step)."""
-    seat = _current_seat(request.user)
-    if seat is None:
-        raise NotLinked(_("You are not linked with a partner."))
-    return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), list(seat.couple.partners.all())
+    seat = seat_or_404(request)
+    return seat.couple.agreement, Viewer(Viewer.PARTNER, seat), list(seat.couple.seats)
 
 
 def past_checkins_or_404(
