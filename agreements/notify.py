@@ -5,7 +5,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,20 +25,21 @@ def _presence_key(user_id: int) -> str:
     return f"agreements:present:{user_id}"
 
 
-# When this worker process last knew each user's mark to be fresh: most polls then need no
-# cache round trip at all. (A mark is at most twice the refresh interval old while the page polls.)
-_known_fresh: dict[int, float] = {}
-_KNOWN_FRESH_MAX = 10_000
+def _local():
+    """This worker process's note of the marks it knows to be fresh (the "process" cache, a
+    LocMemCache): most polls then need no round trip to the shared cache at all."""
+    return caches["process"]
 
 
 def mark_present(user_id: int) -> None:
     """Called by the page's poll: this user has their agreement open now. Kept in the shared
-    cache, so every app server sees it."""
-    now = time.time()
-    if _known_fresh.get(user_id, 0) > now - _PRESENCE_REFRESH_SECONDS:
+    cache, so every app server sees it. (A mark is at most twice the refresh interval old while
+    the page polls.)"""
+    key = _presence_key(user_id)
+    if _local().get(key) is not None:
         return
+    now = time.time()
     try:
-        key = _presence_key(user_id)
         marked = cache.get(key)
         if marked is None or marked < now - _PRESENCE_REFRESH_SECONDS:
             cache.set(key, now, PRESENCE_SECONDS)
@@ -47,15 +48,13 @@ def mark_present(user_id: int) -> None:
         # Presence only spares an email; a cache outage must not break the page.
         logger.warning("Could not record presence", exc_info=True)
         return
-    if len(_known_fresh) >= _KNOWN_FRESH_MAX:
-        _known_fresh.clear()
-    _known_fresh[user_id] = marked
+    _local().set(key, marked, marked + _PRESENCE_REFRESH_SECONDS - now)
 
 
 def forget_presence(user_id: int) -> None:
     """As if this user's page had been closed for two minutes (on every app server, once this
     worker's own note of it is gone too)."""
-    _known_fresh.pop(user_id, None)
+    _local().delete(_presence_key(user_id))
     cache.delete(_presence_key(user_id))
 
 

@@ -2,14 +2,16 @@
 server: the quick loop for working on a page, and the source of the in-process figures in
 docs/benchmarks.md.
 
-    python -m bench.inprocess --fixtures bench/out [--requests 200] [--profile] [ENDPOINT ...]
+    python -m bench.inprocess --fixtures bench/out [--requests 200] [--profile [--sort tottime]]
+        [ENDPOINT ...]
 
 Runs against the database and cache of the environment (DATABASE_URL, CACHE_URL), seeded by
 `python -m bench.seed --out bench/out`, with the settings of the environment (run it with
 DJANGO_DEBUG=false, BENCHMARK_FLOOR=true and the other production settings bench/run.sh sets).
 Each endpoint is requested round-robin by the fixtures' signed-in people, warmed up first, so
 that the worker holds what it keeps; then CPU time (time.process_time) and queries are taken
-over --requests requests. --profile prints where the time of each endpoint goes (cProfile).
+over --requests requests. --profile prints where the time of each endpoint goes (cProfile: the 40
+functions first by --sort, cumulative time unless told).
 
 Two endpoints change what they read, as bench/drive.py does over HTTP, on the couples of the
 seed's acting pool (actions.txt): `action` is the accept / withdraw round trip (reopen by the
@@ -159,7 +161,7 @@ class Counter:
         return execute(sql, params, many, context)
 
 
-def measure(mode: str, fixtures: Path, count: int, profile: bool) -> dict:
+def measure(mode: str, fixtures: Path, count: int, profile: str | None) -> dict:
     client = Client(headers={"X-Forwarded-Proto": "https"})  # one handler, as in one worker
     changes = Changes(fixtures) if mode in CHANGES else None
     requests = [] if changes else requests_for(mode, fixtures)
@@ -212,7 +214,7 @@ def measure(mode: str, fixtures: Path, count: int, profile: bool) -> dict:
                 changes.settle()
     if profiler:
         print(f"\n== {mode}")
-        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_LINES", "25")))
+        pstats.Stats(profiler).sort_stats(profile).print_stats(40)
     return {"mode": mode, "cpu_ms": 1000 * spent / count, "queries": counter.count / count}
 
 
@@ -221,10 +223,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--fixtures", type=Path, default=Path("bench/out"))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="the order of --profile's functions")
     parser.add_argument("endpoints", nargs="*", default=ENDPOINTS)
     options = parser.parse_args(argv)
     for mode in options.endpoints:
-        found = measure(mode, options.fixtures, options.requests, options.profile)
+        found = measure(
+            mode, options.fixtures, options.requests, options.sort if options.profile else None
+        )
         print(f"{mode:16} {found['cpu_ms']:7.2f} ms CPU  {found['queries']:5.1f} queries")
 
 

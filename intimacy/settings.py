@@ -178,6 +178,15 @@ else:
         f"CACHE_URL must start with locmem://, db:// or redis://, not {CACHE_URL!r}"
     )
 
+# What one worker process keeps for itself, never anything another process must see: its note of
+# the presence marks it knows to be fresh (agreements/notify.py), so that most polls need no round
+# trip to the shared cache.
+CACHES["process"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "process",
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
+}
+
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_IDLE_TIMEOUT = envint("SESSION_IDLE_SECONDS", 8 * 60 * 60)
 SESSION_COOKIE_AGE = envint("SESSION_MAX_AGE_SECONDS", 14 * 24 * 60 * 60)

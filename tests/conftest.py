@@ -11,14 +11,13 @@ from allauth.mfa.totp.internal.auth import (
     generate_totp_secret,
     hotp_value,
 )
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Partner, User
-from agreements import notify
 from agreements.models import Agreement
 
 # The test modules take these from here; the stories (agreements/stories.py) own them.
@@ -74,7 +73,7 @@ def _no_notes_of_this_worker():
     a user polled, notify.py) must not, nor the rate limits (re-authentication allows 10 a minute
     per user), whatever order the tests run in. (The database cache's table is no model's, so a
     transactional test's flush leaves it as it was.)"""
-    notify._known_fresh.clear()
+    caches["process"].clear()
     cache.clear()
 
 
