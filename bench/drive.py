@@ -52,7 +52,7 @@ TARGET_P95_MS = 200.0
 # The mixed workload, per active couple (a couple with the agreement open): see
 # docs/benchmarks.md for why these proportions.
 MIX = {
-    "poll_every_s": 5.0,  # hx-trigger="every 5s", in a background tab too: both partners
+    "poll_every_s": 5.0,  # hx-trigger="every 5s" while the page is visible: both partners
     "actions_per_min": 0.5,  # one change every two minutes, alternating partners by the cycle
     "page_after_change_delay_s": (1.0, 4.0),  # the other partner loads the page once, this late
     "checkin_lists_per_min": 0.2,  # one partner opens the check-in list every five minutes
