@@ -53,14 +53,14 @@ def rules_for_page(agreement: Agreement, partners: list, **filters) -> list[Rule
     they point at with each waiting wording's previous one (its diff). The people named on a card
     (who proposed, withdrew, declined) are the couple's seats the gate read already (`partners`),
     not joined again for every rule."""
-    rules = list(agreement.rules.filter(**filters).order_by("position", "pk"))
+    rules = agreement.rules.filter(**filters).in_order()
     wanted = {getattr(rule, f"{name}_id") for rule in rules for name in WORDINGS} - {None}
     if wanted:
         which = Q(pk__in=wanted)
         waiting = [rule.pending_version_id for rule in rules if rule.pending_version_id]
         if waiting:
             which |= Q(pk__in=RuleVersion.objects.filter(pk__in=waiting).values("previous_id"))
-        versions = {version.pk: version for version in RuleVersion.objects.filter(which)}
+        versions = {v.pk: v for v in RuleVersion.objects.filter(which).order_by()}
         for version in versions.values():
             if version.previous_id in versions:
                 version.previous = versions[version.previous_id]
@@ -264,10 +264,10 @@ def rule_form_page(rule: Rule, viewer: Viewer, open_kind: str, form=None) -> dic
 def print_page(agreement: Agreement, viewer: Viewer) -> dict:
     """The printable page: the rules in force only, in the agreement's order (for an archived
     agreement, those in force when it ended)."""
-    everything = list(
+    everything = (
         agreement.rules.select_related("current_version")
         .exclude(state=Rule.State.ARCHIVED)
-        .order_by("position", "pk")
+        .in_order()
     )
     return {
         "not_in_force": not_in_force_sentence(
