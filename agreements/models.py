@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -397,13 +398,23 @@ class Rule(models.Model):
     def wording(self) -> "RuleVersion":
         """The rule's own wording: the version in force; for a resting rule the wording both had
         agreed; for a proposal the proposed wording; for a declined or archived rule the latest."""
+        return getattr(self, self.wording_field)
+
+    @property
+    def wording_id(self) -> int | None:
+        """The id of `wording`, without reading it."""
+        return getattr(self, f"{self.wording_field}_id")
+
+    @property
+    def wording_field(self) -> str:
+        """Which of the rule's pointers is its own wording (see `wording`)."""
         if self.state == self.State.ACTIVE:
-            return self.current_version
+            return "current_version"
         if self.state == self.State.PAUSED:
-            return self.agreed_version
+            return "agreed_version"
         if self.state == self.State.PROPOSED:
-            return self.pending_version
-        return self.latest_version
+            return "pending_version"
+        return "latest_version"
 
     @property
     def change(self) -> "RuleVersion | None":
@@ -593,6 +604,19 @@ class Rule(models.Model):
 
             round = round_of(self)
         return not round.answered_by(seat_id)
+
+
+def with_own_wordings(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules, each with the one wording it shows (`Rule.wording`) read by id: one simple
+    query for any number of rules, cheaper to build than joining the four wordings a rule points
+    at (measured in docs/benchmarks.md)."""
+    rules = list(rules)
+    versions = RuleVersion.objects.in_bulk({rule.wording_id for rule in rules} - {None})
+    for rule in rules:
+        version = versions.get(rule.wording_id)
+        if version is not None:
+            setattr(rule, rule.wording_field, version)  # the wording read above, not a write
+    return rules
 
 
 class RuleVersion(models.Model):

@@ -14,14 +14,13 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Couple, Partner
 from agreements import therapy
-from agreements.models import Agreement, Rule
+from agreements.models import Agreement, Rule, RuleVersion, with_own_wordings
 from checkins.models import Answer, CheckIn
 from intimacy.rows import Dates, address
 
 REMOVED = gettext_lazy("removed by its author")
 
 CHART_MINIMUM = 3
-WORDINGS = ("current_version", "pending_version", "agreed_version", "latest_version")
 
 
 @dataclass
@@ -64,13 +63,11 @@ def _answers() -> Prefetch:
     return Prefetch("answers", queryset=Answer.objects.order_by("pk"))
 
 
-def _named_rules() -> Prefetch:
-    return Prefetch("rules", queryset=Rule.objects.select_related(*WORDINGS))
-
-
 def with_answers_and_rules(checkins: list[CheckIn]) -> list[CheckIn]:
-    """The answers and named rules of these check-ins, two queries however many there are."""
-    prefetch_related_objects(checkins, _answers(), _named_rules())
+    """The answers and named rules of these check-ins, with each rule's own wording: three
+    queries however many there are."""
+    prefetch_related_objects(checkins, _answers(), "rules")
+    with_own_wordings(rule for checkin in checkins for rule in checkin.rules.all())
     return checkins
 
 
@@ -106,7 +103,7 @@ def care_rule_for(checkins: list[CheckIn]) -> Rule | None:
 def _first_rule(couple_id: int) -> Rule | None:
     return (
         Rule.objects.filter(agreement__couple_id=couple_id, position=1)
-        .select_related(*WORDINGS)
+        .select_related("current_version", "pending_version", "agreed_version", "latest_version")
         .first()
     )
 
@@ -383,13 +380,13 @@ def list_page(
 
 def rule_choices(agreement: Agreement) -> list[tuple[int, str]]:
     """The rules a new check-in may name."""
-    rules = (
-        agreement.rules.exclude(state=Rule.State.ARCHIVED)
-        .select_related(*WORDINGS)
-        .defer(*(f"{wording}__text" for wording in WORDINGS))  # titles only: none decrypted
-        .order_by("position", "pk")
+    rules = agreement.rules.exclude(state=Rule.State.ARCHIVED).in_order()
+    titles = dict(  # titles only: no wording is decrypted
+        RuleVersion.objects.filter(pk__in={r.wording_id for r in rules})
+        .order_by()
+        .values_list("pk", "title")
     )
-    return [(r.pk, f"{r.number}. {r.wording.title or 'Rule'}") for r in rules]
+    return [(r.pk, f"{r.number}. {titles.get(r.wording_id) or _('Rule')}") for r in rules]
 
 
 def exercises_of(agreement: Agreement) -> list:

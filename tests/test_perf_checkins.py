@@ -276,8 +276,9 @@ def test_every_request_for_a_check_in_screen_costs_the_same_queries(
     assert len(set(open_costs[:3])) == 1 and len(set(open_costs[3:])) == 1
 
     act(bob_client, "seal", checkin, {"want": BOBS})
-    # Revealed, with the lowest step: rule 1 is read too, for the gentle note; and the check-in
-    # asks whether a therapist can read the agreement ("Share with our therapist").
-    revealed = [n + 1 for n in open_costs[:3]] + [n + 2 for n in open_costs[3:]]
+    # Revealed: the list offers to start a new one (the rules it may name, and their titles); the
+    # check-in, with the lowest step, reads rule 1 too, for the gentle note, and asks whether a
+    # therapist can read the agreement ("Share with our therapist").
+    revealed = [n + 2 for n in open_costs[:3]] + [n + 2 for n in open_costs[3:]]
     assert costs(alice_client) == revealed
     assert costs(bob_client) == revealed

@@ -58,12 +58,14 @@ THERAPIST_HOME = 6  # the user, a second factor, the live accesses with their ne
 # activity, the counts of their rules, the current partners of those couples, the open links
 # The check-in screens read everything afresh for each request (checkins/pages.py): the same
 # queries on the first request and every other.
-CHECKIN_LIST = 6  # the user; the partner's current seat with the couple, agreement and the
-# couple's partners (access.current_seat, as every partner page); the check-ins and their answers (the list shows no words and no named rule);
-# the rules a new one may name (only while none is open: the start form shows only then); the
-# check-ins a therapist invited to
+CHECKIN_LIST = 7  # the user; the partner's current seat with the couple, agreement and the
+# couple's partners (access.current_seat, as every partner page); the check-ins and their answers
+# (the list shows no words and no named rule); the rules a new one may name and their titles,
+# read by id (only while none is open: the start form shows only then); the check-ins a therapist
+# invited to
 CHECKIN = 5  # the user; the check-in with its couple, agreement and who started it, found only
-# in a couple the person has a seat in; the couple's partners; its answers; its named rules
+# in a couple the person has a seat in; the couple's partners; its answers; its named rules (and,
+# when it names any, their own wordings by id)
 REVEALED_CHECKIN = CHECKIN + 1  # and whether a therapist can read the agreement now (only then
 # is "Share with our therapist" offered: therapy.has_live_therapist)
 
