@@ -54,6 +54,16 @@ def client_for(user: User) -> Client:
     return client
 
 
+def settings_refused(user: User, form: dict, **headers) -> str:
+    """Settings posted with a value the form refuses: answered 422, with what was typed still in
+    the form; the page."""
+    response = client_for(user).post(reverse("accounts:settings"), form, **headers)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert f'value="{form["display_name"]}"' in page
+    return page
+
+
 def reauthenticate(client: Client, user: User) -> None:
     """Confirms the password again through allauth's own form, as a person does before a page
     marked @reauthentication_required (it counts for ACCOUNT_REAUTHENTICATION_TIMEOUT).
