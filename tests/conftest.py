@@ -54,13 +54,15 @@ def client_for(user: User) -> Client:
     return client
 
 
-def settings_refused(user: User, form: dict, **headers) -> str:
+def settings_refused(user: User, form: dict, *, kept: dict, **headers) -> str:
     """Settings posted with a value the form refuses: answered 422, with what was typed still in
-    the form; the page."""
+    the form, and nothing saved (the person's fields still hold the `kept` values); the page."""
     response = client_for(user).post(reverse("accounts:settings"), form, **headers)
     assert response.status_code == 422
     page = response.content.decode()
     assert f'value="{form["display_name"]}"' in page
+    saved = User.objects.get(pk=user.pk)
+    assert {field: getattr(saved, field) for field in kept} == kept
     return page
 
 
