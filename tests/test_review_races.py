@@ -21,13 +21,12 @@ State = Rule.State
 Kind = Event.Kind
 
 
-def due_for_review():
-    """A round each: a new couple with a rule both accepted a month and a day ago, reviewed
-    monthly, due now; and the version in force."""
+def monthly_rules(days_ago: int):
+    """A round each: a new couple with a rule reviewed monthly that both accepted `days_ago`."""
     couples = Couples()
     for _ in range(ROUNDS):
         alice, bob = couples.new()
-        with as_of(timezone.now() - timedelta(days=32)):
+        with as_of(timezone.now() - timedelta(days=days_ago)):
             rule = consent.propose_rule(
                 partner=alice,
                 agreement=agreement_of(alice),
@@ -36,7 +35,13 @@ def due_for_review():
                 review_after="1m",
             )
             rule = both_accept(rule, alice, bob)
-        rule = fresh(rule)
+        yield alice, bob, fresh(rule)
+
+
+def due_for_review():
+    """A round each: a new couple with a rule both accepted a month and a day ago, reviewed
+    monthly, due now; and the version in force."""
+    for alice, bob, rule in monthly_rules(days_ago=32):
         assert rule.review_due
         yield alice, bob, rule, rule.current_version_id
 
@@ -99,19 +104,8 @@ def test_the_completing_keep_racing_the_others_let_it_rest_ends_one_way_or_the_o
 
 
 def test_a_keep_racing_the_lapse_being_recorded_never_brings_a_lapsed_rule_back():
-    couples = Couples()
-    for _ in range(ROUNDS):
-        alice, bob = couples.new()
-        with as_of(timezone.now() - timedelta(days=50)):
-            rule = consent.propose_rule(
-                partner=alice,
-                agreement=agreement_of(alice),
-                title="",
-                text="Ours.",
-                review_after="1m",
-            )
-            rule = both_accept(rule, alice, bob)
-        version = fresh(rule).agreed_version_id
+    for alice, _, rule in monthly_rules(days_ago=50):
+        version = rule.agreed_version_id
         kept, recorded = run_together(
             lambda: consent.keep(partner=alice, rule=rule, version_id=version),
             lambda: consent.record_lapse(rule_id=rule.pk),
