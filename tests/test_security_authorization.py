@@ -74,6 +74,11 @@ def therapist_view(status: int) -> dict:
     )
 
 
+def her_own_link(status: int) -> dict:
+    """dana, on a client link she made: the same answers as on the agreement she has access to."""
+    return therapist_view(status)
+
+
 THERAPIST_WRONG_METHOD = row(partner=404, other_couple=404, loner=404, therapist=405)
 
 
@@ -399,26 +404,12 @@ MATRIX: dict[str, Case] = {
     ),
     "therapist:cancel_link": Case(
         GET=THERAPIST_WRONG_METHOD,
-        POST=row(
-            partner=404,
-            other_couple=404,
-            loner=404,
-            therapist=302,
-            therapist_without=404,
-            therapist_revoked=404,
-        ),
+        POST=her_own_link(302),
         kwargs=lambda w: {"link_id": w.therapist_link_id},
     ),
     "therapist:label_link": Case(
         GET=THERAPIST_WRONG_METHOD,
-        POST=row(
-            partner=404,
-            other_couple=404,
-            loner=404,
-            therapist=302,
-            therapist_without=404,
-            therapist_revoked=404,
-        ),
+        POST=her_own_link(302),
         kwargs=lambda w: {"link_id": w.therapist_link_id},
         data=lambda w: {"label": "The Tuesday couple"},
     ),
