@@ -341,29 +341,33 @@ async def request(connection: Connection, raw: bytes) -> tuple[Answer | None, st
 # -- closed-loop rows -------------------------------------------------------------------------------
 
 
-async def run_row(
-    client: Client,
-    fixtures: Path,
-    mode: str,
-    connections: int,
-    seconds: float,
-    warmup: float,
-    pool: str,
-    min_requests: int = 0,
-    max_seconds: float = 0,
-) -> dict:
+@dataclass(frozen=True)
+class Row:
+    """What one row measures: the `mode`, over how many connections, for `seconds` after the
+    warm-up (or longer until `min_requests` are counted, never longer than `max_seconds`), with
+    which acting couples (`pool`)."""
+
+    mode: str
+    connections: int
+    seconds: float
+    warmup: float
+    pool: str
+    min_requests: int = 0
+    max_seconds: float = 0
+
+
+async def run_row(client: Client, fixtures: Path, row: Row) -> dict:
     """Each connection sends its next request as soon as the last one is answered, as wrk does;
     what is answered inside the measured time counts, as wrk counts it (a request sent in the
     warm-up and answered in the window too). The measured time is `seconds`, or longer until
     `min_requests` are counted, but never longer than `max_seconds`: a row whose requests take
     seconds each (a change at 64 connections) still gets enough of them."""
     timed = Tally()
-    acting = couples(fixtures, pool) if mode == "actions" else []
-    if acting:
-        connections = min(connections, len(acting))
-    signed = sessions(fixtures) if mode == "floor_signed_in" else []
+    acting = couples(fixtures, row.pool) if row.mode == "actions" else []
+    connections = min(row.connections, len(acting)) if acting else row.connections
+    signed = sessions(fixtures) if row.mode == "floor_signed_in" else []
     per = max(1, min(8, len(acting) // connections)) if acting else 0
-    begin = time.perf_counter() + warmup
+    begin = time.perf_counter() + row.warmup
     end = [math.inf]  # set when the measured time is over
 
     async def send(connection: Connection, raw: bytes, tally: Tally) -> Answer | None:
@@ -382,9 +386,9 @@ async def run_row(
         n = 0
         try:
             while time.perf_counter() < end[0]:
-                if mode == "floor":
+                if row.mode == "floor":
                     await send(connection, client.get(FLOOR), timed)
-                elif mode == "floor_signed_in":
+                elif row.mode == "floor_signed_in":
                     session = signed_mine[n % len(signed_mine)]
                     await send(connection, client.get(SIGNED_IN, session), timed)
                 else:
@@ -400,21 +404,20 @@ async def run_row(
     tasks = [asyncio.create_task(worker(k)) for k in range(connections)]
     await asyncio.sleep(max(0.0, begin - time.perf_counter()))
     cpu = time.process_time()
-    await asyncio.sleep(seconds)
-    cap = begin + max(seconds, max_seconds)
-    while len(timed.latencies) < min_requests and time.perf_counter() < cap:
+    await asyncio.sleep(row.seconds)
+    cap = begin + max(row.seconds, row.max_seconds)
+    while len(timed.latencies) < row.min_requests and time.perf_counter() < cap:
         await asyncio.sleep(0.05)
     end[0] = time.perf_counter()
     cpu = time.process_time() - cpu
     await asyncio.gather(*tasks)
-    seconds = end[0] - begin
-    result = timed.summary(seconds)
+    result = timed.summary(end[0] - begin)
     sent = len(timed.latencies)
     result.update(
-        mode=mode,
+        mode=row.mode,
         driver="python",
         connections=connections,
-        pool=pool if acting else "",
+        pool=row.pool if acting else "",
         client_cpu_us=cpu / sent * 1e6 if sent else 0.0,
     )
     return result
@@ -423,17 +426,7 @@ async def run_row(
 PER_PHASE = 128  # page loads per phase at most (each connection's share of them at most 4)
 
 
-async def run_paired(
-    client: Client,
-    fixtures: Path,
-    mode: str,
-    connections: int,
-    seconds: float,
-    warmup: float,
-    pool: str,
-    min_requests: int = 0,
-    max_seconds: float = 0,
-) -> dict:
+async def run_paired(client: Client, fixtures: Path, row: Row) -> dict:
     """The page (or the signed-in floor) right after the other partner's change, in rounds of two
     phases. In the first, each connection makes one change for each of its couples (the next of
     the cycle: reopen, accept, withdraw), all connections at once; in the second, once every
@@ -442,10 +435,10 @@ async def run_paired(
     page loads while the server does nothing else, and every one of them follows a change to
     what it shows. Rounds go on for `seconds` after the warm-up (or longer until `min_requests`
     loads are counted, never longer than `max_seconds` in all)."""
-    acting = couples(fixtures, pool)
-    connections = min(connections, len(acting))
+    acting = couples(fixtures, row.pool)
+    connections = min(row.connections, len(acting))
     per = max(1, min(4, PER_PHASE // connections, len(acting) // connections))
-    path = PAGE if mode == "after_change" else SIGNED_IN
+    path = PAGE if row.mode == "after_change" else SIGNED_IN
     loads, changes = Tally(), Tally()
     barrier = asyncio.Barrier(connections + 1)
     state = {"stop": False, "measuring": False}
@@ -481,20 +474,21 @@ async def run_paired(
 
     tasks = [asyncio.create_task(worker(k)) for k in range(connections)]
     started = time.perf_counter()
-    cap = started + warmup + max(seconds, max_seconds)
+    cap = started + row.warmup + max(row.seconds, row.max_seconds)
     measured = 0.0
     cpu = 0.0
     try:
         while True:
             now = time.perf_counter()
-            enough = now - started - warmup >= seconds and len(loads.latencies) >= min_requests
+            measured_for = now - started - row.warmup
+            enough = measured_for >= row.seconds and len(loads.latencies) >= row.min_requests
             if enough or now >= cap:
                 state["stop"] = True
             await barrier.wait()
             if state["stop"]:
                 break
             await barrier.wait()
-            state["measuring"] = time.perf_counter() >= started + warmup
+            state["measuring"] = time.perf_counter() >= started + row.warmup
             phase, phase_cpu = time.perf_counter(), time.process_time()
             await barrier.wait()
             await barrier.wait()
@@ -505,10 +499,10 @@ async def run_paired(
         await asyncio.gather(*tasks)
     result = loads.summary(measured)
     result.update(
-        mode=mode,
+        mode=row.mode,
         driver="python",
         connections=connections,
-        pool=pool,
+        pool=row.pool,
         per_phase=per * connections,
         client_cpu_us=cpu / len(loads.latencies) * 1e6 if loads.latencies else 0.0,
         changes=changes.summary(measured),
@@ -1022,19 +1016,16 @@ def main(argv: list[str]) -> None:
     client = Client(options.url)
     if options.command == "run":
         measure = run_paired if options.mode.endswith("after_change") else run_row
-        result = asyncio.run(
-            measure(
-                client,
-                options.fixtures,
-                options.mode,
-                options.connections,
-                options.seconds,
-                options.warmup,
-                options.pool,
-                options.min_requests,
-                options.max_seconds,
-            )
+        row = Row(
+            options.mode,
+            options.connections,
+            options.seconds,
+            options.warmup,
+            options.pool,
+            options.min_requests,
+            options.max_seconds,
         )
+        result = asyncio.run(measure(client, options.fixtures, row))
     else:
         result = asyncio.run(
             capacity(

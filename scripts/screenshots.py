@@ -93,7 +93,15 @@ def scroll_to(page: Page, element) -> None:
     )
 
 
-def shoot(page: Page, name: str, size: str, *, full_page: bool = False) -> None:
+def shoot(
+    page: Page, name: str, size: str, *, at: str = "", scroll=None, full_page: bool = False
+) -> None:
+    """Photographs the page as `name` at this size, after going `at` a path or scrolling to an
+    element if asked (even when ONLY leaves this photograph out: the next ones start from here)."""
+    if at:
+        page.goto(at)
+    if scroll is not None:
+        scroll_to(page, scroll)
     if ONLY and name not in ONLY:
         return
     path = OUT / f"{name}-{size}.png"
@@ -142,8 +150,8 @@ def main() -> None:
                     "dana": signed_in(browser, url, "dana@example.com", password, totp_secret),
                     "erin": signed_in(browser, url, "erin@example.com", password),
                 }
-                for size, viewport in SIZES.items():
-                    photograph(browser, url, size, viewport, sessions)
+                for size in SIZES:
+                    photograph(browser, url, size, sessions)
                 photograph_languages(browser, url, password, sessions)
                 # Last: Pause everything changes the demo for good (reopened rules wait for Bob).
                 pause_everything(browser, url, sessions)
@@ -173,16 +181,22 @@ if (typeof navigator.share !== "function") {
 """
 
 
-def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> None:
+def sized(browser, url: str, size: str, session: dict | None = None, **options):
+    """A browser context at one of SIZES (a phone's is a mobile one, with touch)."""
+    return browser.new_context(
+        base_url=url,
+        viewport=SIZES[size],
+        device_scale_factor=1,
+        is_mobile=size == "phone",
+        has_touch=size == "phone",
+        storage_state=session,
+        **options,
+    )
+
+
+def photograph(browser, url: str, size: str, sessions: dict) -> None:
     def context(person: str | None = None):
-        made = browser.new_context(
-            base_url=url,
-            viewport=viewport,
-            device_scale_factor=1,
-            is_mobile=size == "phone",
-            has_touch=size == "phone",
-            storage_state=sessions[person] if person else None,
-        )
+        made = sized(browser, url, size, sessions[person] if person else None)
         if size == "phone":
             # A phone's browser offers the Web Share API; headless Chromium does not, so the
             # invitation's Share button (shown only where sharing exists) would be missing.
@@ -191,19 +205,15 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
 
     visitor = context()
     page = visitor.new_page()
-    page.goto("/")
-    shoot(page, "home", size)
+    shoot(page, "home", size, at="/")
     shoot(page, "landing-full", size, full_page=True)
-    page.goto("/accounts/signup/")
-    shoot(page, "signup", size)
-    page.goto("/accounts/login/")
-    shoot(page, "login", size)
+    shoot(page, "signup", size, at="/accounts/signup/")
+    shoot(page, "login", size, at="/accounts/login/")
     visitor.close()
 
     alice = context("alice")
     page = alice.new_page()
-    page.goto("/")
-    shoot(page, "home-partner", size)
+    shoot(page, "home-partner", size, at="/")
     page.goto("/agreement/")
     expect(page.locator("article.rule-card").first).to_be_visible()
     shoot(page, "agreement", size)
@@ -213,44 +223,31 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     for name, selector in (
         ("agreement-waiting-for-you", "article.rule-card[data-needs-you=true]"),
         ("agreement-resting", "article.rule-card[data-state=paused]"),
-    ):
-        scroll_to(page, page.locator(selector).first)
-        shoot(page, name, size)
-    # Alice's answer still sealed (Bob has not answered), and a rule Bob declined: both answers
-    # with their notes, and Alice's cooling-off.
-    for name, selector in (
+        # Alice's answer still sealed (Bob has not answered), and a rule Bob declined: both
+        # answers with their notes, and Alice's cooling-off.
         ("agreement-sealed", "article.rule-card[data-sealed=true]"),
         ("agreement-declined", "article.rule-card[data-cooling-until]"),
     ):
-        scroll_to(page, page.locator(selector).first)
-        shoot(page, name, size)
+        shoot(page, name, size, scroll=page.locator(selector).first)
     # A rule due for review today (the demo's "Sunday evenings"): Keep it, Change it, Let it rest.
     due = page.locator("article.rule-card[data-review-due=true]").first
-    scroll_to(page, due)
-    shoot(page, "agreement-review-due", size)
+    shoot(page, "agreement-review-due", size, scroll=due)
     changed = page.locator("article.rule-card").nth(5)
-    scroll_to(page, changed)
-    shoot(page, "agreement-change-proposed", size)
+    shoot(page, "agreement-change-proposed", size, scroll=changed)
     first = page.locator("article.rule-card").first
     first.get_by_role("button", name="Propose a change").click()
     expect(first.get_by_role("button", name="Propose this wording")).to_be_visible()
-    scroll_to(page, first)
-    shoot(page, "agreement-change-form", size)
+    shoot(page, "agreement-change-form", size, scroll=first)
     rule_id = changed.get_attribute("data-rule")
-    page.goto(f"/agreement/rules/{rule_id}/")
-    shoot(page, "rule-history", size)
-    page.goto("/agreement/timeline/")
-    shoot(page, "timeline", size)
-    page.goto("/agreement/print/")
-    shoot(page, "print", size, full_page=True)
+    shoot(page, "rule-history", size, at=f"/agreement/rules/{rule_id}/")
+    shoot(page, "timeline", size, at="/agreement/timeline/")
+    shoot(page, "print", size, at="/agreement/print/", full_page=True)
     # Check-ins: the list (alice's answer to the open one is sealed), then the revealed one.
-    page.goto("/checkins/")
-    shoot(page, "checkins", size, full_page=True)
+    shoot(page, "checkins", size, at="/checkins/", full_page=True)
     page.locator(".checkin-list a").first.click()
     expect(page.locator("[data-checkin]")).to_have_attribute("data-revealed", "true")
     shoot(page, "checkin-revealed", size, full_page=True)
-    page.goto("/settings/")
-    shoot(page, "settings", size)
+    shoot(page, "settings", size, at="/settings/")
     alice.close()
 
     # The first minute: erin is new and alone (demo), with a draft and an invitation waiting;
@@ -260,26 +257,21 @@ def photograph(browser, url: str, size: str, viewport: dict, sessions: dict) -> 
     page.goto("/agreement/")
     expect(page.locator("#introduction")).to_be_visible()
     shoot(page, "agreement-first-visit", size)
-    scroll_to(page, page.locator("#introduction"))
-    shoot(page, "first-visit-explanation", size)
-    scroll_to(page, page.locator("#defaults-heading"))
-    shoot(page, "agreement-alone", size)
+    shoot(page, "first-visit-explanation", size, scroll=page.locator("#introduction"))
+    shoot(page, "agreement-alone", size, scroll=page.locator("#defaults-heading"))
     shoot(page, "agreement-alone-full", size, full_page=True)
     page.goto("/")
-    scroll_to(page, page.locator("#invitation-heading"))
-    shoot(page, "invitation", size)
+    shoot(page, "invitation", size, scroll=page.locator("#invitation-heading"))
     link = page.get_by_label("Invitation link").input_value()
     erin.close()
     visitor = context()
     page = visitor.new_page()
-    page.goto(link)
-    shoot(page, "invitation-received", size)
+    shoot(page, "invitation-received", size, at=link)
     visitor.close()
 
     dana = context("dana")
     page = dana.new_page()
-    page.goto("/therapist/")
-    shoot(page, "therapist-home", size)
+    shoot(page, "therapist-home", size, at="/therapist/")
     page.locator("[data-client] h2 a").first.click()
     expect(page.locator("article.rule-card").first).to_be_visible()
     shoot(page, "therapist-agreement", size)
@@ -290,21 +282,12 @@ def photograph_languages(browser, url: str, password: str, sessions: dict) -> No
     """The agreement in Spanish and in Hebrew, on a phone: Lucía (the demo's Spanish couple,
     whose agreement started in Spanish) with a Spanish browser, and Alice with a browser that
     asks for Hebrew (the page mirrors; what the couple wrote stays as they wrote it)."""
-    viewport = SIZES["phone"]
     scenes = (
         ("agreement-es", "es-ES", signed_in(browser, url, "lucia@example.com", password)),
         ("agreement-he", "he-IL", sessions["alice"]),
     )
     for name, locale, session in scenes:
-        made = browser.new_context(
-            base_url=url,
-            viewport=viewport,
-            device_scale_factor=1,
-            is_mobile=True,
-            has_touch=True,
-            locale=locale,
-            storage_state=session,
-        )
+        made = sized(browser, url, "phone", session, locale=locale)
         page = made.new_page()
         page.goto("/agreement/")
         expect(page.locator("html")).to_have_attribute("lang", locale.split("-")[0])
@@ -324,20 +307,12 @@ def pause_everything(browser, url: str, sessions: dict) -> None:
     control.get_by_role("button", name="Pause everything").click()
     expect(page.locator("#pause[data-paused=by-you]")).to_be_visible()
     alice.close()
-    for size, viewport in SIZES.items():
-        bob = browser.new_context(
-            base_url=url,
-            viewport=viewport,
-            device_scale_factor=1,
-            is_mobile=size == "phone",
-            has_touch=size == "phone",
-            storage_state=sessions["bob"],
-        )
+    for size in SIZES:
+        bob = sized(browser, url, size, sessions["bob"])
         page = bob.new_page()
         page.goto("/agreement/")
         expect(page.locator("#pause[data-paused=by-partner]")).to_be_visible()
-        scroll_to(page, page.locator("#pause"))
-        shoot(page, "agreement-paused", size)
+        shoot(page, "agreement-paused", size, scroll=page.locator("#pause"))
         bob.close()
 
 

@@ -53,6 +53,18 @@ def client_for(user: User) -> Client:
     return client
 
 
+def settings_refused(user: User, form: dict, *, kept: dict, **headers) -> str:
+    """Settings posted with a value the form refuses: answered 422, with what was typed still in
+    the form, and nothing saved (the person's fields still hold the `kept` values); the page."""
+    response = client_for(user).post(reverse("accounts:settings"), form, **headers)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert f'value="{form["display_name"]}"' in page
+    saved = User.objects.get(pk=user.pk)
+    assert {field: getattr(saved, field) for field in kept} == kept
+    return page
+
+
 def reauthenticate(client: Client, user: User) -> None:
     """Confirms the password again through allauth's own form, as a person does before a page
     marked @reauthentication_required (it counts for ACCOUNT_REAUTHENTICATION_TIMEOUT).
@@ -75,6 +87,17 @@ def _no_notes_of_this_worker():
     transactional test's flush leaves it as it was.)"""
     caches["process"].clear()
     cache.clear()
+
+
+@pytest.fixture
+def no_transaction_lost_a_race(request, caplog):
+    """The services take their locks in one order: none of them should ever have to be run again
+    after a deadlock (the retry is a net, not the mechanism). The race tests use it
+    (tests/concurrency.py RACES)."""
+    caplog.set_level("WARNING", logger="intimacy.db")
+    yield
+    if "run_again" not in request.node.name:
+        assert [r.getMessage() for r in caplog.records if r.name == "intimacy.db"] == []
 
 
 @pytest.fixture

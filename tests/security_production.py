@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+MIGRATE = ["manage.py", "migrate", "--noinput", "--verbosity", "0"]
 
 
 def production_env(tmp: Path, **overrides: str) -> dict[str, str]:
@@ -30,19 +31,22 @@ def production_env(tmp: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
+def python(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Python with these arguments and this environment, in the project's folder, its output
+    captured as text."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @functools.cache
 def migrated_database() -> Path:
     """A SQLite database migrated with the production settings, once per test process."""
     folder = Path(tempfile.mkdtemp(prefix="ror-production-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=production_env(folder),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = python(MIGRATE, production_env(folder), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return folder / "db.sqlite3"
 
@@ -53,14 +57,7 @@ def run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as tmp:
         if args[:1] == ["manage.py"] and "DATABASE_URL" not in overrides:
             shutil.copy(migrated_database(), Path(tmp) / "db.sqlite3")
-        return subprocess.run(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=production_env(Path(tmp), **overrides),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return python(args, production_env(Path(tmp), **overrides))
 
 
 def production_values(expression: str, **overrides: str):

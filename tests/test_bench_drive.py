@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from agreements.models import Event, Rule
-from bench.drive import Client, couples, run_paired, run_row
+from bench.drive import Client, Row, couples, run_paired, run_row
 from bench.seed import seed
 
 SIZES = ["--couples", "24", "--therapists", "1", "--clients", "3", "--page-sessions", "3"]
@@ -27,7 +27,7 @@ def resting(folder) -> set[str]:
 def test_the_round_trip_makes_real_changes_and_leaves_every_couple_at_rest(live_server, seeded):
     before = Event.objects.count()
     found = asyncio.run(
-        run_row(Client(live_server.url), seeded, "actions", 3, 1.0, 0.0, "actions", 9, 10)
+        run_row(Client(live_server.url), seeded, Row("actions", 3, 1.0, 0.0, "actions", 9, 10))
     )
     assert found["requests"] >= 9
     assert found["unexpected"] == 0 and found["statuses"] == {"200": found["requests"]}
@@ -39,7 +39,9 @@ def test_each_change_is_followed_by_a_page_load_and_every_couple_is_left_at_rest
     live_server, seeded
 ):
     found = asyncio.run(
-        run_paired(Client(live_server.url), seeded, "after_change", 3, 0.5, 0.0, "actions", 6, 10)
+        run_paired(
+            Client(live_server.url), seeded, Row("after_change", 3, 0.5, 0.0, "actions", 6, 10)
+        )
     )
     assert found["requests"] >= 6 and found["unexpected"] == 0
     assert found["statuses"] == {"200": found["requests"]}

@@ -33,6 +33,19 @@ def start(client, **data):
     return client.post(reverse("checkins:start"), data)
 
 
+def started(client) -> CheckIn:
+    """The one check-in, started by this client's person."""
+    start(client)
+    return CheckIn.objects.get()
+
+
+def sealed(client, words: dict = WORDS) -> CheckIn:
+    """The one check-in, started by this client's person, with their answer sealed."""
+    checkin = started(client)
+    client.post(url("seal", checkin), words)
+    return checkin
+
+
 # -- starting --------------------------------------------------------------------------------------
 
 
@@ -115,8 +128,7 @@ def test_the_form_has_the_three_textareas_the_two_questions_and_seal_my_answer(
 
 
 def test_an_empty_answer_is_refused_with_a_message(alice_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
+    checkin = started(alice_client)
     response = alice_client.post(url("seal", checkin), {"sensation": "  "})
     assert response.status_code == 422
     assert "at least one thing" in response.content.decode()
@@ -124,16 +136,14 @@ def test_an_empty_answer_is_refused_with_a_message(alice_client, couple):
 
 
 def test_one_choice_alone_is_enough_to_seal(alice_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
+    checkin = started(alice_client)
     response = alice_client.post(url("seal", checkin), {"wanted_to_stop": "rather_not"})
     assert response.status_code == 302
     assert Answer.objects.get().wanted_to_stop == "rather_not"
 
 
 def test_a_too_long_answer_comes_back_with_the_words_kept(alice_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
+    checkin = started(alice_client)
     response = alice_client.post(url("seal", checkin), {"want": "w" * 2001, "emotion": "kept"})
     assert response.status_code == 422
     body = response.content.decode()
@@ -142,9 +152,7 @@ def test_a_too_long_answer_comes_back_with_the_words_kept(alice_client, couple):
 
 def test_the_second_seal_reveals_both_side_by_side_once(alice_client, bob_client, couple):
     a, b = couple
-    start(alice_client)
-    checkin = CheckIn.objects.get()
-    alice_client.post(url("seal", checkin), WORDS | {"overall": "4"})
+    checkin = sealed(alice_client, WORDS | {"overall": "4"})
     assert not CheckIn.objects.get().is_revealed
     response = bob_client.post(url("seal", checkin), {"want": "Candles", "overall": "5"})
     assert response.status_code == 302
@@ -167,8 +175,7 @@ def test_the_second_seal_reveals_both_side_by_side_once(alice_client, bob_client
 
 
 def test_htmx_gets_the_check_in_element_back(alice_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
+    checkin = started(alice_client)
     response = alice_client.post(url("seal", checkin), WORDS, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert response.status_code == 200
@@ -178,9 +185,7 @@ def test_htmx_gets_the_check_in_element_back(alice_client, couple):
 
 
 def test_the_poll_answers_304_when_nothing_changed(alice_client, bob_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
-    alice_client.post(url("seal", checkin), WORDS)
+    checkin = sealed(alice_client)
     first = alice_client.get(url("poll", checkin), headers={"HX-Request": "true"})
     etag = first["ETag"]
     again = alice_client.get(
@@ -196,9 +201,7 @@ def test_the_poll_answers_304_when_nothing_changed(alice_client, bob_client, cou
 
 def test_an_answer_can_be_changed_until_the_reveal(alice_client, bob_client, couple):
     a, _ = couple
-    start(alice_client)
-    checkin = CheckIn.objects.get()
-    alice_client.post(url("seal", checkin), WORDS)
+    checkin = sealed(alice_client)
     response = alice_client.post(url("reopen", checkin))
     assert response.status_code == 302
     page = alice_client.get(url("checkin", checkin)).content.decode()
@@ -244,9 +247,7 @@ def test_the_lowest_step_alone_brings_the_note(couple):
 
 def test_letting_go_keeps_each_answer_for_its_writer_alone(alice_client, bob_client, couple):
     a, b = couple
-    start(alice_client)
-    checkin = CheckIn.objects.get()
-    alice_client.post(url("seal", checkin), WORDS)
+    checkin = sealed(alice_client)
     response = bob_client.post(url("let_go", checkin))
     assert response.status_code == 302
     checkin.refresh_from_db()
@@ -265,9 +266,7 @@ def test_letting_go_keeps_each_answer_for_its_writer_alone(alice_client, bob_cli
 
 
 def test_a_let_go_answer_can_be_deleted_by_its_writer(alice_client, couple):
-    start(alice_client)
-    checkin = CheckIn.objects.get()
-    alice_client.post(url("seal", checkin), WORDS)
+    checkin = sealed(alice_client)
     assert alice_client.post(url("delete_answer", checkin)).status_code == 302
     assert Answer.objects.count() == 1  # not before letting go
     alice_client.post(url("let_go", checkin))

@@ -22,6 +22,7 @@ from django.db import connection
 
 from tests.app_servers import HOST, Browser, call, collect_static, free_port
 from tests.redis_server import RedisServer
+from tests.security_production import MIGRATE, python
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -163,14 +164,7 @@ def test_the_image_on_an_empty_database_creates_everything_and_answers_log_ins_w
             )
             assert response.status == 200, response.text[:500]
             assert "Something went wrong" not in response.text
-        check = subprocess.run(
-            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        check = python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         image.stop()
@@ -219,14 +213,7 @@ def test_the_image_with_a_redis_cache_that_runs_starts(empty_database, static_fi
 
 
 def migrated(database_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=production(database_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = python(MIGRATE, production(database_url), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -297,12 +284,5 @@ def test_a_server_with_other_keys_than_the_ones_that_wrote_the_data_refuses_to_s
     # With the old key behind the new one (a rotation under way) it reads everything again.
     keys = [stranger["FIELD_ENCRYPTION_KEYS"], writer["FIELD_ENCRYPTION_KEYS"]]
     rotating = {**stranger, "FIELD_ENCRYPTION_KEYS": ",".join(keys)}
-    check = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=rotating,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    check = python(["manage.py", "check"], rotating)
     assert check.returncode == 0, check.stdout + check.stderr

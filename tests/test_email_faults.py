@@ -30,6 +30,8 @@ class FakeSMTP:
     """A mail server on 127.0.0.1 that refuses (bound, not listening), hangs (accepts and never
     says a word) or answers (a small SMTP conversation), switched at will on the same port."""
 
+    conversation_timeout = 5  # seconds
+
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,8 +96,17 @@ class FakeSMTP:
             else:
                 self._start(self._converse, conn)
 
+    def _stage(self, stage: str) -> None:
+        """Where the conversation is: "DATA" (before the server invites the message), "end" (it
+        has the whole message, before it answers) or "QUIT" (before it says goodbye)."""
+
+    def _take(self, recipients: list[str], data: bytes) -> str:
+        """The answer to a whole message."""
+        self.received.append((recipients, email.message_from_bytes(data)))
+        return "250 OK queued"
+
     def _converse(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
+        conn.settimeout(self.conversation_timeout)
         with conn, conn.makefile("rb") as lines:
 
             def say(line: str) -> None:
@@ -120,13 +131,17 @@ class FakeSMTP:
                         recipients.append(address)
                         say("250 OK")
                     elif verb == "DATA":
+                        self._stage("DATA")
                         say("354 End data with <CR><LF>.<CR><LF>")
                         data = b""
                         while (chunk := lines.readline()) not in (b".\r\n", b""):
                             data += chunk
-                        self.received.append((recipients, email.message_from_bytes(data)))
-                        say("250 OK queued")
+                        if chunk == b"":
+                            return  # the client went away in the middle: nothing was taken
+                        self._stage("end")
+                        say(self._take(recipients, data))
                     elif verb == "QUIT":
+                        self._stage("QUIT")
                         say("221 Bye")
                         return
                     else:

@@ -9,7 +9,6 @@ holds its answer, or the test holds the row the worker must write next (a row lo
 worker gets SIGKILL."""
 
 import io
-import re
 import signal
 import subprocess
 import sys
@@ -44,6 +43,8 @@ class GatedSMTP(FakeSMTP):
     (after its OK, before it says goodbye). `final` is its answer to the message: "250" (taken)
     or "451" (try again later)."""
 
+    conversation_timeout = 30  # seconds
+
     def __init__(self) -> None:
         super().__init__()
         self.hold_at: str | None = None
@@ -56,48 +57,10 @@ class GatedSMTP(FakeSMTP):
         if self.hold_at == stage:
             self.release.wait(60)
 
-    def _converse(self, conn) -> None:
-        conn.settimeout(30)
-        with conn, conn.makefile("rb") as lines:
-
-            def say(line: str) -> None:
-                conn.sendall(line.encode() + b"\r\n")
-
-            try:
-                say("220 fake.test ESMTP")
-                recipients: list[str] = []
-                while line := lines.readline():
-                    verb = line.decode().strip().split(" ", 1)[0].upper()
-                    if verb in {"EHLO", "HELO"}:
-                        say("250 fake.test")
-                    elif verb == "MAIL":
-                        recipients = []
-                        say("250 OK")
-                    elif verb == "RCPT":
-                        recipients.append(re.search(r"<([^>]*)>", line.decode()).group(1))
-                        say("250 OK")
-                    elif verb == "DATA":
-                        self._stage("DATA")
-                        say("354 End data with <CR><LF>.<CR><LF>")
-                        data = b""
-                        while (chunk := lines.readline()) not in (b".\r\n", b""):
-                            data += chunk
-                        if chunk == b"":
-                            return  # the client went away in the middle: nothing was taken
-                        self._stage("end")
-                        if self.final == "250":
-                            self.received.append((recipients, data))
-                            say("250 OK queued")
-                        else:
-                            say("451 4.3.0 Try again later")
-                    elif verb == "QUIT":
-                        self._stage("QUIT")
-                        say("221 Bye")
-                        return
-                    else:
-                        say("250 OK")
-            except OSError:
-                return
+    def _take(self, recipients: list[str], data: bytes) -> str:
+        if self.final != "250":
+            return "451 4.3.0 Try again later"
+        return super()._take(recipients, data)
 
 
 @pytest.fixture
@@ -200,6 +163,28 @@ def delivered(smtp: GatedSMTP) -> int:
     return sum(1 for recipients, _ in smtp.received if TO in recipients)
 
 
+def held_at(smtp: GatedSMTP, stage: str, what: str) -> tuple[subprocess.Popen, str]:
+    """A worker sending the one queued email, the mail server holding it at `stage`; and the
+    queue's row."""
+    smtp.answer()
+    smtp.hold_at = stage
+    row_id = queue_one_email()
+    worker = start_worker(smtp)
+    until(smtp.reached[stage].is_set, what)
+    return worker, row_id
+
+
+def killed_waiting_for_its_row(smtp: GatedSMTP, worker, row_id: str, what: str) -> None:
+    """The server gives its answer to the message; the test holds the queue's row, and the worker
+    is killed while it waits to write it."""
+    holder = RowHolder(row_id)
+    smtp.release.set()
+    until(holder.waiters, what)
+    waiters = holder.waiters()
+    kill(worker)
+    holder.release_after_the_dead(waiters)
+
+
 def test_killed_after_taking_the_email_before_the_mail_server_answers_it_is_sent_once(
     smtp, settings
 ):
@@ -216,11 +201,8 @@ def test_killed_after_taking_the_email_before_the_mail_server_answers_it_is_sent
 def test_killed_in_the_middle_of_the_conversation_before_handing_it_over_it_is_sent_once(
     smtp, settings
 ):
-    smtp.answer()
-    smtp.hold_at = "DATA"  # the worker waits to be invited to send the message
-    queue_one_email()
-    worker = start_worker(smtp)
-    until(smtp.reached["DATA"].is_set, "the worker asks to send the message")
+    # The worker waits to be invited to send the message.
+    worker, _ = held_at(smtp, "DATA", "the worker asks to send the message")
     kill(worker)
     smtp.release.set()
     the_operators_routine(smtp, settings)
@@ -228,11 +210,7 @@ def test_killed_in_the_middle_of_the_conversation_before_handing_it_over_it_is_s
 
 
 def test_killed_after_the_ok_while_saying_goodbye_it_is_not_sent_again(smtp, settings):
-    smtp.answer()
-    smtp.hold_at = "QUIT"
-    queue_one_email()
-    worker = start_worker(smtp)
-    until(smtp.reached["QUIT"].is_set, "the worker says goodbye")
+    worker, _ = held_at(smtp, "QUIT", "the worker says goodbye")
     kill(worker)
     # The row already says sent: the queue is healthy and nothing is queued again.
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
@@ -243,18 +221,9 @@ def test_killed_after_the_ok_while_saying_goodbye_it_is_not_sent_again(smtp, set
 def test_killed_while_queueing_the_retry_it_is_sent_once_when_the_server_is_back(smtp, settings):
     """The issue's case: the retry and the failure of this attempt are one transaction, so a
     death between them leaves neither, and the routine queues the email once."""
-    smtp.answer()
-    smtp.hold_at = "end"
-    smtp.final = "451"
-    row_id = queue_one_email()
-    worker = start_worker(smtp)
-    until(smtp.reached["end"].is_set, "the server has the whole message")
-    holder = RowHolder(row_id)
-    smtp.release.set()  # "451 try again later": the worker queues the retry, then marks the row
-    until(holder.waiters, "the worker waits to mark its attempt failed")
-    waiters = holder.waiters()
-    kill(worker)
-    holder.release_after_the_dead(waiters)
+    smtp.final = "451"  # "try again later": the worker queues the retry, then marks the row
+    worker, row_id = held_at(smtp, "end", "the server has the whole message")
+    killed_waiting_for_its_row(smtp, worker, row_id, "the worker waits to mark its attempt failed")
     assert DBTaskResult.objects.count() == 1  # no retry was left behind
     the_operators_routine(smtp, settings)
     assert delivered(smtp) == 1
@@ -278,17 +247,9 @@ def test_the_one_window_killed_after_the_servers_ok_before_the_row_says_so_it_is
 ):
     """The one window no queue can close (docs/deploy.md names it): the mail server has the
     email, and the worker dies before the queue's row says so. The routine sends it again."""
-    smtp.answer()
-    smtp.hold_at = "end"
-    row_id = queue_one_email()
-    worker = start_worker(smtp)
-    until(smtp.reached["end"].is_set, "the server has the whole message")
-    holder = RowHolder(row_id)
-    smtp.release.set()  # "250 OK": the server has it
-    until(holder.waiters, "the worker waits to mark its row sent")
-    waiters = holder.waiters()
-    kill(worker)
-    holder.release_after_the_dead(waiters)
+    worker, row_id = held_at(smtp, "end", "the server has the whole message")
+    # "250 OK": the server has it.
+    killed_waiting_for_its_row(smtp, worker, row_id, "the worker waits to mark its row sent")
     the_operators_routine(smtp, settings)
     assert delivered(smtp) == 2
     text = (ROOT / "docs" / "deploy.md").read_text()

@@ -6,7 +6,6 @@ in the queue (TASKS_BACKEND=database). A burst never queues more than the limit 
 
 import re
 import secrets
-import threading
 
 import pytest
 from allauth.account import app_settings as allauth_settings
@@ -19,6 +18,7 @@ from accounts.models import User
 from agreements import consent, therapy
 from intimacy import emails
 from tests.app_servers import AppServers, Browser, create_cache_table
+from tests.concurrency import run_together
 from tests.conftest import PASSWORD, link, make_user, rules_of
 from tests.redis_server import RedisServer
 
@@ -63,26 +63,6 @@ def servers(shared_servers) -> list[str]:
     return servers
 
 
-def at_once(*calls) -> list:
-    """Each call's result, the calls released together (threads: one HTTP request each)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        try:
-            results[i] = call()
-        except Exception as error:  # noqa: BLE001 - the test looks at every answer
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def queued(to: str, subject: str = "") -> int:
     """Emails in the queue for this address (whose subject holds `subject`)."""
     count = 0
@@ -122,7 +102,7 @@ def test_six_accounts_inviting_one_address_at_the_same_instant_queue_three_email
         target = f"target{round_}@example.org"
         inviters = [make_user(f"inviter{round_}-{n}@example.com", f"I{n}") for n in range(BURST)]
         browsers = [signed_in(user) for user in inviters]
-        responses = at_once(
+        responses = run_together(
             *[
                 lambda b=browser, s=servers[n % 2]: b.post(s, "/invite/", {"email": target})
                 for n, browser in enumerate(browsers)
@@ -140,7 +120,7 @@ def test_one_account_inviting_many_addresses_at_the_same_instant_queues_five_ema
     sender = make_user("sender@example.com", "Sender")
     browser = signed_in(sender)
     addresses = [f"someone{n}@example.org" for n in range(limit + 3)]
-    responses = at_once(
+    responses = run_together(
         *[
             lambda a=address, s=servers[n % 2]: browser.post(s, "/invite/", {"email": a})
             for n, address in enumerate(addresses)
@@ -154,7 +134,7 @@ def test_a_burst_of_password_resets_for_one_address_queues_no_more_than_its_limi
     make_user("alice@example.com", "Alice")
     limit = limit_of("reset_password", "key")
     browsers = [Browser(client_ip()) for _ in range(limit + 3)]
-    responses = at_once(
+    responses = run_together(
         *[
             lambda b=b, s=servers[n % 2]: b.post(
                 s, "/accounts/password/reset/", {"email": "alice@example.com"}
@@ -185,7 +165,7 @@ def test_a_burst_of_sign_ups_with_one_new_address_makes_one_account_and_one_emai
     limit = limit_of("confirm_email", "key")
     address = "newcomer@example.org"
     browsers = [Browser(client_ip()) for _ in range(BURST)]
-    responses = at_once(
+    responses = run_together(
         *[lambda b=b, s=servers[n % 2]: sign_up(b, s, address) for n, b in enumerate(browsers)]
     )
     assert 500 not in statuses(responses), [r.text[:300] for r in responses if r.status == 500]
@@ -194,7 +174,9 @@ def test_a_burst_of_sign_ups_with_one_new_address_makes_one_account_and_one_emai
     assert queued(address) == limit == 1
 
     again = [Browser(client_ip()) for _ in range(BURST)]
-    at_once(*[lambda b=b, s=servers[n % 2]: sign_up(b, s, address) for n, b in enumerate(again)])
+    run_together(
+        *[lambda b=b, s=servers[n % 2]: sign_up(b, s, address) for n, b in enumerate(again)]
+    )
     assert queued(address) == limit
 
 
@@ -211,7 +193,7 @@ def test_one_partner_agreeing_to_a_therapist_many_times_at_once_sends_the_therap
     browser = signed_in(bob)
     reauthenticated = browser.post(servers[0], "/accounts/reauthenticate/", {"password": PASSWORD})
     assert reauthenticated.status == 302
-    responses = at_once(
+    responses = run_together(
         *[
             lambda s=servers[n % 2]: browser.post(
                 s, "/agreement/therapist/", {"action": "agree", "access": access.pk}
@@ -233,7 +215,7 @@ def test_a_burst_of_changes_sends_the_partner_one_update_email(servers):
     for rule in rules:
         consent.accept(partner=bob_seat, rule=rule, version_id=rule.pending_version_id)
     DBTaskResult.objects.all().delete()
-    responses = at_once(
+    responses = run_together(
         *[
             lambda r=rule, s=servers[n % 2]: browser.post(
                 s, f"/agreement/rules/{r.pk}/not-yet/", {"version": r.pending_version_id}

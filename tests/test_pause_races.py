@@ -3,23 +3,14 @@ tests/test_races.py does for one rule. The pause locks the couple, the agreement
 rules in force by id, so whatever runs at the same moment happens wholly before or wholly after
 it; after every round agreements.invariants checks the whole agreement.
 
-RACE_ROUNDS sets the rounds per test (default 30 on PostgreSQL, 6 on SQLite)."""
-
-import pytest
+RACE_ROUNDS sets the rounds per test (tests/concurrency.py)."""
 
 from agreements import consent
 from agreements.models import Agreement, Rule
-from tests.concurrency import run_together
+from tests.concurrency import RACES, ROUNDS, Couples, assert_consistent, run_together, unexpected
 from tests.conftest import agreement_of, both_accept, fresh, rules_of
-from tests.test_races import (  # noqa: F401 - the fixture applies here too
-    ROUNDS,
-    Couples,
-    assert_consistent,
-    no_transaction_lost_a_race,
-    unexpected,
-)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = RACES
 
 State = Rule.State
 

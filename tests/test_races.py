@@ -4,10 +4,7 @@ agreement happen one after the other: a rule comes into force exactly once, with
 partners' acceptances of the wording they saw, never after the partnership ended, and a
 withdrawal always holds. After every round, agreements.invariants checks the whole agreement.
 
-RACE_ROUNDS sets the rounds per test (default 30 on PostgreSQL, 6 on SQLite, where transactions
-are serialised by the database lock and the races are tame)."""
-
-import os
+RACE_ROUNDS sets the rounds per test (tests/concurrency.py)."""
 
 import pytest
 from django.db import connection
@@ -17,56 +14,10 @@ from accounts.models import Couple
 from agreements import consent
 from agreements.invariants import check_agreement
 from agreements.models import Acceptance, Agreement, Event, Rule
-from tests.concurrency import run_together
-from tests.conftest import link, make_user, rules_of
+from tests.concurrency import RACES, ROUNDS, Couples, assert_consistent, run_together, unexpected
+from tests.conftest import make_user, rules_of
 
-ROUNDS = int(os.environ.get("RACE_ROUNDS") or (30 if connection.vendor == "postgresql" else 6))
-# What a partner may be told when the other acted first; anything else is a bug (a 500).
-EXPECTED = (consent.ConsentError, linking.LinkingError)
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def no_transaction_lost_a_race(request, caplog):
-    """The services take their locks in one order: none of them should ever have to be run again
-    after a deadlock (the retry is a net, not the mechanism)."""
-    caplog.set_level("WARNING", logger="intimacy.db")
-    yield
-    if "run_again" not in request.node.name:
-        assert [r.getMessage() for r in caplog.records if r.name == "intimacy.db"] == []
-
-
-class Couples:
-    """Fresh couples on demand: every round wants a rule nobody has answered yet."""
-
-    def __init__(self):
-        self.made = 0
-
-    def new(self):
-        self.made += 1
-        n = self.made
-        return link(make_user(f"a{n}@example.com", "A"), make_user(f"b{n}@example.com", "B"))
-
-    def proposals(self):
-        """Default rules nobody has answered, with their couple, as many as wanted."""
-        while True:
-            alice, bob = self.new()
-            for rule in rules_of(alice):
-                yield alice, bob, rule
-
-
-def unexpected(results) -> list:
-    return [r for r in results if isinstance(r, Exception) and not isinstance(r, EXPECTED)]
-
-
-def assert_consistent(rule_or_agreement) -> None:
-    agreement = (
-        rule_or_agreement
-        if isinstance(rule_or_agreement, Agreement)
-        else Agreement.objects.get(pk=rule_or_agreement.agreement_id)
-    )
-    assert check_agreement(agreement) == []
+pytestmark = RACES
 
 
 def in_force_with_a_pending_change(alice, bob, rule, text: str) -> Rule:

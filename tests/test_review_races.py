@@ -3,49 +3,51 @@ tests/test_races.py does for answers. Each service locks couple â†’ agreement â†
 them happens wholly before the other; after every round agreements.invariants checks the whole
 agreement (nothing in force that a current partner did not accept, nothing past its lapse).
 
-RACE_ROUNDS sets the rounds per test (default 30 on PostgreSQL, 6 on SQLite)."""
+RACE_ROUNDS sets the rounds per test (tests/concurrency.py)."""
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from agreements import consent
 from agreements.models import Event, Rule
 from agreements.stories import as_of, both_accept
-from tests.concurrency import run_together
+from tests.concurrency import RACES, ROUNDS, Couples, assert_consistent, run_together, unexpected
 from tests.conftest import agreement_of, fresh
-from tests.test_races import (  # noqa: F401 - the fixture applies here too
-    ROUNDS,
-    Couples,
-    assert_consistent,
-    no_transaction_lost_a_race,
-    unexpected,
-)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = RACES
 
 State = Rule.State
 Kind = Event.Kind
 
 
-def due_for_review(couples: Couples):
-    """A new couple with a rule both accepted a month and a day ago, reviewed monthly: due now."""
-    alice, bob = couples.new()
-    with as_of(timezone.now() - timedelta(days=32)):
-        rule = consent.propose_rule(
-            partner=alice, agreement=agreement_of(alice), title="", text="Ours.", review_after="1m"
-        )
-        rule = both_accept(rule, alice, bob)
-    assert fresh(rule).review_due
-    return alice, bob, fresh(rule)
+def monthly_rules(days_ago: int):
+    """A round each: a new couple with a rule reviewed monthly that both accepted `days_ago`."""
+    couples = Couples()
+    for _ in range(ROUNDS):
+        alice, bob = couples.new()
+        with as_of(timezone.now() - timedelta(days=days_ago)):
+            rule = consent.propose_rule(
+                partner=alice,
+                agreement=agreement_of(alice),
+                title="",
+                text="Ours.",
+                review_after="1m",
+            )
+            rule = both_accept(rule, alice, bob)
+        yield alice, bob, fresh(rule)
+
+
+def due_for_review():
+    """A round each: a new couple with a rule both accepted a month and a day ago, reviewed
+    monthly, due now; and the version in force."""
+    for alice, bob, rule in monthly_rules(days_ago=32):
+        assert rule.review_due
+        yield alice, bob, rule, rule.current_version_id
 
 
 def test_keep_racing_let_it_rest_always_ends_resting_with_the_one_who_let_it_rest():
-    couples = Couples()
-    for _ in range(ROUNDS):
-        alice, bob, rule = due_for_review(couples)
-        version = rule.current_version_id
+    for alice, bob, rule, version in due_for_review():
         kept, rested = run_together(
             lambda: consent.keep(partner=alice, rule=rule, version_id=version),
             lambda: consent.let_rest(partner=bob, rule=rule, version_id=version, note="Not now."),
@@ -62,10 +64,7 @@ def test_keep_racing_let_it_rest_always_ends_resting_with_the_one_who_let_it_res
 
 
 def test_the_completing_keep_racing_a_withdrawal_never_loses_the_withdrawal():
-    couples = Couples()
-    for _ in range(ROUNDS):
-        alice, bob, rule = due_for_review(couples)
-        version = rule.current_version_id
+    for alice, bob, rule, version in due_for_review():
         consent.keep(partner=bob, rule=rule, version_id=version)
         review_at = fresh(rule).review_at
         kept, withdrew = run_together(
@@ -86,10 +85,7 @@ def test_the_completing_keep_racing_a_withdrawal_never_loses_the_withdrawal():
 
 
 def test_the_completing_keep_racing_the_others_let_it_rest_ends_one_way_or_the_other():
-    couples = Couples()
-    for _ in range(ROUNDS):
-        alice, bob, rule = due_for_review(couples)
-        version = rule.current_version_id
+    for alice, bob, rule, version in due_for_review():
         consent.keep(partner=alice, rule=rule, version_id=version)
         kept, rested = run_together(
             lambda: consent.keep(partner=bob, rule=rule, version_id=version),
@@ -108,19 +104,8 @@ def test_the_completing_keep_racing_the_others_let_it_rest_ends_one_way_or_the_o
 
 
 def test_a_keep_racing_the_lapse_being_recorded_never_brings_a_lapsed_rule_back():
-    couples = Couples()
-    for _ in range(ROUNDS):
-        alice, bob = couples.new()
-        with as_of(timezone.now() - timedelta(days=50)):
-            rule = consent.propose_rule(
-                partner=alice,
-                agreement=agreement_of(alice),
-                title="",
-                text="Ours.",
-                review_after="1m",
-            )
-            rule = both_accept(rule, alice, bob)
-        version = fresh(rule).agreed_version_id
+    for alice, _, rule in monthly_rules(days_ago=50):
+        version = rule.agreed_version_id
         kept, recorded = run_together(
             lambda: consent.keep(partner=alice, rule=rule, version_id=version),
             lambda: consent.record_lapse(rule_id=rule.pk),

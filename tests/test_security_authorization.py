@@ -74,6 +74,11 @@ def therapist_view(status: int) -> dict:
     )
 
 
+def her_own_link(status: int) -> dict:
+    """dana, on a client link she made: the same answers as on the agreement she has access to."""
+    return therapist_view(status)
+
+
 THERAPIST_WRONG_METHOD = row(partner=404, other_couple=404, loner=404, therapist=405)
 
 
@@ -399,26 +404,12 @@ MATRIX: dict[str, Case] = {
     ),
     "therapist:cancel_link": Case(
         GET=THERAPIST_WRONG_METHOD,
-        POST=row(
-            partner=404,
-            other_couple=404,
-            loner=404,
-            therapist=302,
-            therapist_without=404,
-            therapist_revoked=404,
-        ),
+        POST=her_own_link(302),
         kwargs=lambda w: {"link_id": w.therapist_link_id},
     ),
     "therapist:label_link": Case(
         GET=THERAPIST_WRONG_METHOD,
-        POST=row(
-            partner=404,
-            other_couple=404,
-            loner=404,
-            therapist=302,
-            therapist_without=404,
-            therapist_revoked=404,
-        ),
+        POST=her_own_link(302),
         kwargs=lambda w: {"link_id": w.therapist_link_id},
         data=lambda w: {"label": "The Tuesday couple"},
     ),
@@ -600,19 +591,28 @@ def test_withdrawn_consent_is_out_of_force_on_the_very_next_request(db):
     assert Rule.objects.get(pk=rule.pk).state == Rule.State.PAUSED
 
 
+def danas_access(world: World) -> TherapistAccess:
+    """Dana's access to alice and bob's agreement, in force."""
+    return TherapistAccess.objects.get(
+        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
+    )
+
+
+def asks(world: World, role: str, action: str) -> None:
+    """A partner ends, narrows or widens Dana's access on the partners' page."""
+    response = world.clients[role].post(
+        reverse("agreements:therapist_access"), {"action": action, "access": danas_access(world).pk}
+    )
+    assert response.status_code == 302
+
+
 def test_ended_therapist_access_refuses_the_very_next_request(db):
     world = build_world()
     dana = world.clients["therapist"]
     url = reverse("therapist:couple", args=[world.agreement.pk])
     assert dana.get(url).status_code == 200
-    access = TherapistAccess.objects.get(
-        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
-    )
 
-    response = world.clients["other_partner"].post(
-        reverse("agreements:therapist_access"), {"action": "end", "access": access.pk}
-    )
-    assert response.status_code == 302
+    asks(world, "other_partner", "end")
 
     for name, kwargs in [
         ("therapist:couple", {}),
@@ -671,10 +671,7 @@ def _therapist_couple_urls(world: World) -> dict[str, tuple[str, str, dict]]:
 
 def test_at_the_rules_level_history_and_timeline_are_404_and_every_other_page_answers(db, caplog):
     world = build_world()
-    access = TherapistAccess.objects.get(
-        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
-    )
-    therapy.narrow_scope(partner=world.seats["alice"], access_id=access.pk)
+    therapy.narrow_scope(partner=world.seats["alice"], access_id=danas_access(world).pk)
     urls = _therapist_couple_urls(world)
     assert set(urls) >= HISTORY_PAGES
     dana = world.clients["therapist"]
@@ -698,13 +695,7 @@ def test_narrowing_refuses_the_therapists_very_next_history_request(db):
     dana = world.clients["therapist"]
     timeline = reverse("therapist:timeline", args=[world.agreement.pk])
     assert dana.get(timeline).status_code == 200
-    access = TherapistAccess.objects.get(
-        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
-    )
-    response = world.clients["other_partner"].post(
-        reverse("agreements:therapist_access"), {"action": "narrow", "access": access.pk}
-    )
-    assert response.status_code == 302
+    asks(world, "other_partner", "narrow")
     assert dana.get(timeline).status_code == 404
     history = reverse("therapist:history", args=[world.agreement.pk, world.active_rule.pk])
     assert dana.get(history).status_code == 404
@@ -713,16 +704,12 @@ def test_narrowing_refuses_the_therapists_very_next_history_request(db):
 
 def test_widening_needs_the_other_partner_before_any_history_is_shown(db):
     world = build_world()
-    access = TherapistAccess.objects.get(
-        therapist=world.users["therapist"], status=TherapistAccess.Status.ACTIVE
-    )
-    therapy.narrow_scope(partner=world.seats["alice"], access_id=access.pk)
+    therapy.narrow_scope(partner=world.seats["alice"], access_id=danas_access(world).pk)
     dana = world.clients["therapist"]
     timeline = reverse("therapist:timeline", args=[world.agreement.pk])
-    page = reverse("agreements:therapist_access")
-    world.clients["partner"].post(page, {"action": "widen", "access": access.pk})
+    asks(world, "partner", "widen")
     assert dana.get(timeline).status_code == 404
-    world.clients["other_partner"].post(page, {"action": "widen", "access": access.pk})
+    asks(world, "other_partner", "widen")
     assert dana.get(timeline).status_code == 200
 
 

@@ -11,35 +11,44 @@ from tests.conftest import both_accept, rules_of
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def click_in_rule_1(contexts, alice, button: str, path: str, answer):
+    """Alice clicks a button of rule 1's card, the requests to `path` answered by `answer` (a
+    Playwright route handler) instead of the server; her page and the card."""
+    page = contexts.page(alice)
+    page.goto("/agreement/")
+    page.route(path, answer)
+    rule_card = card(page, 1)
+    rule_card.get_by_role("button", name=button, exact=True).click()
+    return page, rule_card
+
+
 def test_a_withdrawal_that_fails_on_the_server_says_so_in_the_card(contexts, alice, couple):
     rule = rules_of(couple[0])[0]
     both_accept(rule, *couple)
-    page = contexts.page(alice)
-    page.goto("/agreement/")
-    page.route("**/withdraw/", lambda route: route.fulfill(status=500, body="Server Error"))
-    rule_card = card(page, 1)
-    rule_card.get_by_role("button", name="Withdraw consent").click()
+    _, rule_card = click_in_rule_1(
+        contexts,
+        alice,
+        "Withdraw consent",
+        "**/withdraw/",
+        lambda route: route.fulfill(status=500, body="Server Error"),
+    )
     expect(rule_card.get_by_role("alert")).to_contain_text("nothing was changed")
     expect(rule_card).to_have_attribute("data-state", "active")
 
 
 def test_an_answer_that_never_reaches_the_server_says_so_in_the_card(contexts, alice, couple):
-    page = contexts.page(alice)
-    page.goto("/agreement/")
-    page.route("**/accept/", lambda route: route.abort())
-    rule_card = card(page, 1)
-    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    _, rule_card = click_in_rule_1(
+        contexts, alice, "Accept", "**/accept/", lambda route: route.abort()
+    )
     expect(rule_card.get_by_role("alert")).to_contain_text("nothing was sent or changed")
 
 
 def test_the_connection_failed_note_clears_once_a_request_goes_through(contexts, alice, couple):
     from tests.browser.conftest import POLL_WAIT_MS
 
-    page = contexts.page(alice)
-    page.goto("/agreement/")
-    page.route("**/accept/", lambda route: route.abort())
-    rule_card = card(page, 1)
-    rule_card.get_by_role("button", name="Accept", exact=True).click()
+    page, rule_card = click_in_rule_1(
+        contexts, alice, "Accept", "**/accept/", lambda route: route.abort()
+    )
     expect(rule_card.get_by_role("alert")).to_contain_text("The connection failed")
     page.unroute("**/accept/")
     # The next poll reaches the server: "the connection failed" is not true any more.

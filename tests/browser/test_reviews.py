@@ -19,19 +19,22 @@ def card(page, number: int):
     return page.locator(f'article.rule-card[data-number="{number}"]')
 
 
-def demo_couple(couple):
-    """The demo couple's agreement: every state, and two rules with review dates."""
+def due_on_two_phones(contexts, alice, bob, couple):
+    """The demo couple's agreement (every state, and two rules with review dates), open on Maya's
+    (alice's) and Sam's (bob's) phones; the rule due for review today."""
     agreement_in_every_state(*couple)
-    return rules_up_for_review(*couple)
-
-
-def test_both_keep_a_due_rule_and_both_phones_show_it_kept(contexts, alice, bob, couple):
-    due = demo_couple(couple)["due"]
-    number = due.position
+    due = rules_up_for_review(*couple)["due"]
     maya = contexts.page(alice, viewport=PHONE)
     sam = contexts.page(bob, viewport=PHONE)
     for page in (maya, sam):
         page.goto("/agreement/")
+    return due, maya, sam
+
+
+def test_both_keep_a_due_rule_and_both_phones_show_it_kept(contexts, alice, bob, couple):
+    due, maya, sam = due_on_two_phones(contexts, alice, bob, couple)
+    number = due.position
+    for page in (maya, sam):
         expect(card(page, number)).to_have_attribute("data-review-due", "true")
         expect(card(page, number)).to_have_attribute("data-state", "active")
         expect(page.locator("#summary")).to_contain_text("1 rule is ready to look at again")
@@ -55,12 +58,8 @@ def test_both_keep_a_due_rule_and_both_phones_show_it_kept(contexts, alice, bob,
 
 
 def test_let_it_rest_rests_the_rule_on_both_phones(contexts, alice, bob, couple):
-    due = demo_couple(couple)["due"]
+    due, maya, sam = due_on_two_phones(contexts, alice, bob, couple)
     number = due.position
-    maya = contexts.page(alice, viewport=PHONE)
-    sam = contexts.page(bob, viewport=PHONE)
-    for page in (maya, sam):
-        page.goto("/agreement/")
     card(sam, number).get_by_role("button", name="Let it rest", exact=True).click()
     for page in (sam, maya):
         expect(card(page, number)).to_have_attribute("data-state", "paused", timeout=OUTCOME_MS)

@@ -5,7 +5,6 @@ what they share and Dana's next history request is refused."""
 import re
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect
 
 from agreements.models import Suggestion
@@ -21,17 +20,21 @@ def confirm_password(page) -> None:
     page.get_by_role("button", name="Confirm").click()
 
 
-def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_history_at_once(
-    contexts, alice, bob, couple, dana
-):
-    TOTP.activate(dana, generate_totp_secret())
-    dana_page, alice_page, bob_page = contexts.page(dana), contexts.page(alice), contexts.page(bob)
-
-    # Dana makes a client link and sends it by her own means.
+def invite_a_client_couple(dana_page) -> str:
+    """Dana makes a client link on her home; its path, which she sends by her own means."""
     dana_page.goto("/therapist/")
     dana_page.get_by_role("button", name="Invite a client couple").click()
     url = dana_page.locator("[data-client-link]").input_value()
-    path = "/" + url.split("/", 3)[3]
+    return "/" + url.split("/", 3)[3]
+
+
+def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_history_at_once(
+    contexts, alice, bob, couple, dana_2fa
+):
+    dana_page, alice_page, bob_page = [contexts.page(user) for user in (dana_2fa, alice, bob)]
+
+    # Dana makes a client link and sends it by her own means.
+    path = invite_a_client_couple(dana_page)
     expect(dana_page.locator("[data-link]")).to_have_count(1)
 
     # Alice opens it: who is asking, and what each level shares; she asks Bob.
@@ -107,16 +110,12 @@ def test_dana_invites_suggests_a_rule_that_comes_into_force_and_loses_the_histor
 
 
 def test_bob_agrees_to_the_rules_only_and_dana_reads_her_own_label_for_them(
-    contexts, alice, bob, couple, dana
+    contexts, alice, bob, couple, dana_2fa
 ):
-    TOTP.activate(dana, generate_totp_secret())
-    dana_page, alice_page, bob_page = contexts.page(dana), contexts.page(alice), contexts.page(bob)
+    dana_page, alice_page, bob_page = [contexts.page(user) for user in (dana_2fa, alice, bob)]
 
     # Dana makes a link and gives it her own name for the couple.
-    dana_page.goto("/therapist/")
-    dana_page.get_by_role("button", name="Invite a client couple").click()
-    url = dana_page.locator("[data-client-link]").input_value()
-    path = "/" + url.split("/", 3)[3]
+    path = invite_a_client_couple(dana_page)
     dana_page.goto("/therapist/")
     dana_page.get_by_text("Label this link").click()
     dana_page.get_by_label("Your private label").fill("The Tuesday couple")
