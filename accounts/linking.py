@@ -48,15 +48,19 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
         invitation = Invitation.new(inviter, email=email)
         invitation.save()
         if email:
-            # The name is data: one line, whatever an older row may hold.
-            inviter_name = " ".join(inviter.display_name.split())
-            emails.send(
-                "invitation",
-                email,
-                {"inviter": inviter_name, "link": invitation.get_absolute_url()},
-                language=inviter.language,
-            )
+            _send_invitation(inviter, invitation, email)
     return invitation
+
+
+def _send_invitation(inviter: User, invitation: Invitation, email: str) -> None:
+    # The name is data: one line, whatever an older row may hold.
+    inviter_name = " ".join(inviter.display_name.split())
+    emails.send(
+        "invitation",
+        email,
+        {"inviter": inviter_name, "link": invitation.get_absolute_url()},
+        language=inviter.language,
+    )
 
 
 def _consume_invitation_email(inviter: User, email: str) -> bool:
@@ -89,13 +93,7 @@ def email_invitation(*, inviter: User, email: str) -> Invitation:
             raise LinkingError(TOO_MANY_INVITATION_EMAILS)
         invitation.email = email
         invitation.save(update_fields=["email"])
-        inviter_name = " ".join(inviter.display_name.split())
-        emails.send(
-            "invitation",
-            email,
-            {"inviter": inviter_name, "link": invitation.get_absolute_url()},
-            language=inviter.language,
-        )
+        _send_invitation(inviter, invitation, email)
     return invitation
 
 
