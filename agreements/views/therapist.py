@@ -30,6 +30,7 @@ from agreements.models import Rule
 from agreements.pages import agreement as pages
 from agreements.pages import ledger
 from agreements.pages import therapist as therapist_pages
+from agreements.views import render_print, render_timeline
 
 
 @therapist_required
@@ -112,19 +113,15 @@ def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpRespon
 @therapist_required
 @require_GET
 def timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id, history=True)
-    return render(
-        request,
-        "agreements/timeline.html",
-        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    return render_timeline(
+        request, *therapist_agreement_or_404(request, agreement_id, history=True)
     )
 
 
 @therapist_required
 @require_GET
 def print_page(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
+    return render_print(request, *therapist_agreement_or_404(request, agreement_id))
 
 
 @therapist_required
