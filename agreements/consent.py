@@ -357,6 +357,22 @@ def _end_pending(
 # -- changing, withdrawing, reopening -------------------------------------------------------------
 
 
+def propose_wording(
+    *,
+    partner: Partner,
+    agreement: Agreement,
+    rule: Rule | None,
+    title: str,
+    text: str,
+    note: str = "",
+) -> Rule:
+    """A wording this partner puts on the table: a new rule when `rule` is None (propose_rule),
+    else a change to `rule` (propose_change)."""
+    if rule is None:
+        return propose_rule(partner=partner, agreement=agreement, title=title, text=text, note=note)
+    return propose_change(partner=partner, rule=rule, title=title, text=text, note=note)
+
+
 @retry_on_conflict
 def propose_change(
     *,

@@ -97,23 +97,16 @@ def promote(*, couple: Couple, agreement: Agreement) -> list[Rule]:
     proposed = []
     for seat in couple.partners.select_related("user").filter(left_at__isnull=True):
         for draft in Draft.objects.filter(user=seat.user_id):
+            position = draft.default_position
             try:
-                if draft.default_position is None:
-                    rule = consent.propose_rule(
-                        partner=seat,
-                        agreement=agreement,
-                        title=draft.title,
-                        text=draft.text,
-                        note=draft.note,
-                    )
-                else:
-                    rule = consent.propose_change(
-                        partner=seat,
-                        rule=agreement.rules.get(position=draft.default_position),
-                        title=draft.title,
-                        text=draft.text,
-                        note=draft.note,
-                    )
+                rule = consent.propose_wording(
+                    partner=seat,
+                    agreement=agreement,
+                    rule=None if position is None else agreement.rules.get(position=position),
+                    title=draft.title,
+                    text=draft.text,
+                    note=draft.note,
+                )
             except consent.NothingChanged:
                 continue
             proposed.append(rule)
