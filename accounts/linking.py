@@ -9,14 +9,13 @@ from accounts.models import Couple, Invitation, Partner, User
 from agreements import partnership
 from intimacy import emails, ratelimit
 from intimacy.db import retry_on_conflict
+from intimacy.errors import ServiceError
 
 Status = Invitation.Status
 
 
-class LinkingError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class LinkingError(ServiceError):
+    """Linking refused: nothing was changed."""
 
 
 INVALID_LINK = gettext_lazy(

@@ -42,6 +42,7 @@ from agreements.models import (
     next_review,
 )
 from intimacy.db import retry_on_conflict
+from intimacy.errors import ServiceError
 
 State = Rule.State
 Kind = Event.Kind
@@ -51,14 +52,10 @@ ARCHIVED_AGREEMENT = gettext_lazy(
 )
 
 
-class ConsentError(Exception):
+class ConsentError(ServiceError):
     """An action that does not fit the rule's state: nothing was changed (HTTP 409)."""
 
     status = 409
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class StaleVersion(ConsentError):

@@ -15,15 +15,14 @@ from accounts.models import Couple, User
 from agreements import consent
 from agreements.defaults import DEFAULT_RULES, in_active_language
 from agreements.models import Agreement, Draft, Rule
+from intimacy.errors import ServiceError
 
 # Enough for every default and a page of new rules; a bound on what one account can store.
 MAX_DRAFTS = 30
 
 
-class DraftError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DraftError(ServiceError):
+    """A draft refused: nothing was changed."""
 
 
 def _check_alone(user: User) -> None:

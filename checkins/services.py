@@ -22,6 +22,7 @@ from accounts.models import Couple, Partner, User
 from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
+from intimacy.errors import ServiceError
 
 WENT_STALE = _(
     "This check-in was left untouched for two weeks, so it closed without being revealed."
@@ -36,14 +37,10 @@ EXERCISE_WAITS = _(
 )
 
 
-class CheckInError(Exception):
+class CheckInError(ServiceError):
     """An action that does not fit the check-in's state: nothing was changed (HTTP 409)."""
 
     status = 409
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
