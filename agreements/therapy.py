@@ -33,6 +33,7 @@ from agreements.models import (
     link_token_digest,
 )
 from intimacy import emails
+from intimacy.errors import fitting_text
 
 Status = TherapistAccess.Status
 Scope = TherapistAccess.Scope
@@ -667,15 +668,15 @@ def session_note(therapist: User, agreement: Agreement) -> SessionNote | None:
     return SessionNote.objects.filter(therapist=therapist, agreement=agreement).first()
 
 
+NO_PROMPT = gettext_lazy("Write a short prompt for the check-in.")
+LONG_PROMPT = gettext_lazy("Keep the prompt under %(limit)d characters.")
+
+
 def invite_to_checkin(
     *, therapist: User, agreement: Agreement, prompt: str, rule: Rule | None = None
 ) -> CheckInInvitation:
     """An exercise between sessions: both partners see a check-in ready to start."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise ConsentError(_("Write a short prompt for the check-in."))
-    if len(prompt) > MAX_PROMPT:
-        raise ConsentError(_("Keep the prompt under %(limit)d characters.") % {"limit": MAX_PROMPT})
+    prompt = fitting_text(prompt, MAX_PROMPT, ConsentError, empty=NO_PROMPT, too_long=LONG_PROMPT)
     with transaction.atomic():
         access = _lock_live_access(therapist, agreement.pk)
         if rule is not None and rule.agreement_id != access.agreement.pk:

@@ -22,7 +22,7 @@ from accounts.models import Couple, Partner, User
 from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
-from intimacy.errors import ServiceError
+from intimacy.errors import ServiceError, fitting_text
 
 WENT_STALE = _(
     "This check-in was left untouched for two weeks, so it closed without being revealed."
@@ -262,13 +262,13 @@ def _own_revealed_answer(
     return locked, answer
 
 
+NO_REPLY = _("Write something first: the reply is empty.")
+LONG_REPLY = _("Keep the reply under %(limit)d characters.")
+
+
 def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
     """One short reply to the other partner's answer, after the reveal."""
-    text = text.strip()
-    if not text:
-        raise CheckInError(_("Write something first: the reply is empty."))
-    if len(text) > MAX_REPLY:
-        raise CheckInError(_("Keep the reply under %(limit)d characters.") % {"limit": MAX_REPLY})
+    text = fitting_text(text, MAX_REPLY, CheckInError, empty=NO_REPLY, too_long=LONG_REPLY)
     with transaction.atomic():
         _locked, answer = _own_revealed_answer(
             partner,
