@@ -9,14 +9,13 @@ from accounts.models import Couple, Invitation, Partner, User
 from agreements import partnership
 from intimacy import emails, ratelimit
 from intimacy.db import retry_on_conflict
+from intimacy.errors import ServiceError
 
 Status = Invitation.Status
 
 
-class LinkingError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class LinkingError(ServiceError):
+    """Linking refused: nothing was changed."""
 
 
 INVALID_LINK = gettext_lazy(
@@ -48,15 +47,19 @@ def create_invitation(*, inviter: User, email: str = "") -> Invitation:
         invitation = Invitation.new(inviter, email=email)
         invitation.save()
         if email:
-            # The name is data: one line, whatever an older row may hold.
-            inviter_name = " ".join(inviter.display_name.split())
-            emails.send(
-                "invitation",
-                email,
-                {"inviter": inviter_name, "link": invitation.get_absolute_url()},
-                language=inviter.language,
-            )
+            _send_invitation(inviter, invitation, email)
     return invitation
+
+
+def _send_invitation(inviter: User, invitation: Invitation, email: str) -> None:
+    # The name is data: one line, whatever an older row may hold.
+    inviter_name = " ".join(inviter.display_name.split())
+    emails.send(
+        "invitation",
+        email,
+        {"inviter": inviter_name, "link": invitation.get_absolute_url()},
+        language=inviter.language,
+    )
 
 
 def _consume_invitation_email(inviter: User, email: str) -> bool:
@@ -89,13 +92,7 @@ def email_invitation(*, inviter: User, email: str) -> Invitation:
             raise LinkingError(TOO_MANY_INVITATION_EMAILS)
         invitation.email = email
         invitation.save(update_fields=["email"])
-        inviter_name = " ".join(inviter.display_name.split())
-        emails.send(
-            "invitation",
-            email,
-            {"inviter": inviter_name, "link": invitation.get_absolute_url()},
-            language=inviter.language,
-        )
+        _send_invitation(inviter, invitation, email)
     return invitation
 
 

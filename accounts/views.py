@@ -59,17 +59,23 @@ def invite(request: HttpRequest) -> HttpResponse:
             request, "That email address does not look right. Check it, or leave it empty."
         )
         return redirect("home")
+    email = form.cleaned_data["email"]
+    if email:
+        made = _("We made your invitation link and emailed it. It works once, for 7 days.")
+    else:
+        made = _("We made your invitation link. It works once, for 7 days.")
+    _link(request, lambda: linking.create_invitation(inviter=request.user, email=email), made)
+    return redirect("home")
+
+
+def _link(request: HttpRequest, step, done: str) -> None:
+    """A step of linking (`step()`), and what became of it said: its refusal, or `done`."""
     try:
-        linking.create_invitation(inviter=request.user, email=form.cleaned_data["email"])
+        step()
     except linking.LinkingError as error:
         messages.error(request, error.message)
     else:
-        if form.cleaned_data["email"]:
-            made = _("We made your invitation link and emailed it. It works once, for 7 days.")
-        else:
-            made = _("We made your invitation link. It works once, for 7 days.")
-        messages.success(request, made)
-    return redirect("home")
+        messages.success(request, done)
 
 
 @partner_required
@@ -80,14 +86,11 @@ def email_invitation(request: HttpRequest) -> HttpResponse:
     if not form.is_valid() or not form.cleaned_data["email"]:
         messages.error(request, _("Write the email address to send the invitation to."))
         return redirect("home")
-    try:
-        linking.email_invitation(inviter=request.user, email=form.cleaned_data["email"])
-    except linking.LinkingError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request, _("We emailed your invitation link: the same link as the one shown here.")
-        )
+    _link(
+        request,
+        lambda: linking.email_invitation(inviter=request.user, email=form.cleaned_data["email"]),
+        _("We emailed your invitation link: the same link as the one shown here."),
+    )
     return redirect("home")
 
 
@@ -175,16 +178,12 @@ def end_partnership(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("You are not linked with a partner."))
         return redirect("home")
     if request.method == "POST":
-        try:
-            linking.end_partnership(user=request.user)
-        except linking.LinkingError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
-                _(
-                    "The partnership has ended. Your agreement is archived: both of you can still read and print it."
-                ),
-            )
+        _link(
+            request,
+            lambda: linking.end_partnership(user=request.user),
+            _(
+                "The partnership has ended. Your agreement is archived: both of you can still read and print it."
+            ),
+        )
         return redirect("home")
     return render(request, "accounts/end_partnership.html", {"seat": seat})

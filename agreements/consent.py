@@ -42,6 +42,7 @@ from agreements.models import (
     next_review,
 )
 from intimacy.db import retry_on_conflict
+from intimacy.errors import ServiceError
 
 State = Rule.State
 Kind = Event.Kind
@@ -51,14 +52,10 @@ ARCHIVED_AGREEMENT = gettext_lazy(
 )
 
 
-class ConsentError(Exception):
+class ConsentError(ServiceError):
     """An action that does not fit the rule's state: nothing was changed (HTTP 409)."""
 
     status = 409
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class StaleVersion(ConsentError):
@@ -350,11 +347,26 @@ def _end_pending(
         update_fields=["state", "pending_version", "proposed_by", "declined_by", "declined_at"]
     )
     if record:
-        record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
-        notify.partner_of(partner)
+        _record_and_tell(rule, partner, kind, version, note=note)
 
 
 # -- changing, withdrawing, reopening -------------------------------------------------------------
+
+
+def propose_wording(
+    *,
+    partner: Partner,
+    agreement: Agreement,
+    rule: Rule | None,
+    title: str,
+    text: str,
+    note: str = "",
+) -> Rule:
+    """A wording this partner puts on the table: a new rule when `rule` is None (propose_rule),
+    else a change to `rule` (propose_change)."""
+    if rule is None:
+        return propose_rule(partner=partner, agreement=agreement, title=title, text=text, note=note)
+    return propose_change(partner=partner, rule=rule, title=title, text=text, note=note)
 
 
 @retry_on_conflict
@@ -423,15 +435,13 @@ def propose_change(
                 "declined_at",
             ]
         )
-        record_event(
-            rule.agreement,
+        _record_and_tell(
+            rule,
+            partner,
             Kind.CHANGED_AT_REVIEW if at_review else Kind.PROPOSED_CHANGE,
-            partner=partner,
-            rule=rule,
-            version=version,
+            version,
             note=note,
         )
-        notify.partner_of(partner)
     return rule
 
 
@@ -453,15 +463,7 @@ def withdraw(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
             Acceptance.objects.filter(
                 version_id=rule.pending_version_id, partner=partner, withdrawn_at__isnull=True
             ).update(withdrawn_at=timezone.now())
-            record_event(
-                rule.agreement,
-                Kind.WITHDREW,
-                partner=partner,
-                rule=rule,
-                version=rule.pending_version,
-                note=note,
-            )
-            notify.partner_of(partner)
+            _record_and_tell(rule, partner, Kind.WITHDREW, rule.pending_version, note=note)
             return rule
         _rest(rule, partner, Kind.WITHDREW, note)
     return rule
@@ -486,8 +488,7 @@ def _rest(rule: Rule, partner: Partner, kind: str, note: str) -> None:
     rule.withdrawn_by = partner
     rule.withdrawn_at = now
     rule.save(update_fields=[*_POINTERS, "in_force_since", "review_at"])
-    record_event(rule.agreement, kind, partner=partner, rule=rule, version=in_force, note=note)
-    notify.partner_of(partner)
+    _record_and_tell(rule, partner, kind, in_force, note=note)
 
 
 # -- reviews --------------------------------------------------------------------------------------
@@ -705,10 +706,7 @@ def reopen(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         _clear_resting(rule)
         _clear_declined(rule)
         rule.save(update_fields=[*_POINTERS, "latest_version", "declined_by", "declined_at"])
-        record_event(
-            rule.agreement, Kind.REOPENED, partner=partner, rule=rule, version=agreed, note=note
-        )
-        notify.partner_of(partner)
+        _record_and_tell(rule, partner, Kind.REOPENED, agreed, note=note)
     return rule
 
 
@@ -731,15 +729,7 @@ def archive(*, partner: Partner, rule: Rule, note: str = "") -> Rule:
         rule.proposed_by = None
         _clear_resting(rule)
         rule.save(update_fields=_POINTERS)
-        record_event(
-            rule.agreement,
-            Kind.ARCHIVED,
-            partner=partner,
-            rule=rule,
-            version=rule.latest_version,
-            note=note,
-        )
-        notify.partner_of(partner)
+        _record_and_tell(rule, partner, Kind.ARCHIVED, rule.latest_version, note=note)
     return rule
 
 
@@ -761,8 +751,7 @@ def restore(*, partner: Partner, rule: Rule) -> Rule:
         rule.proposed_by = partner
         _clear_declined(rule)
         rule.save(update_fields=[*_POINTERS, "declined_by", "declined_at"])
-        record_event(rule.agreement, Kind.RESTORED, partner=partner, rule=rule, version=latest)
-        notify.partner_of(partner)
+        _record_and_tell(rule, partner, Kind.RESTORED, latest)
     return rule
 
 
@@ -1020,6 +1009,14 @@ def _withdraw_acceptances(version_id: int | None, *, now: datetime | None = None
         Acceptance.objects.filter(version_id=version_id, withdrawn_at__isnull=True).update(
             withdrawn_at=now or timezone.now()
         )
+
+
+def _record_and_tell(
+    rule: Rule, partner: Partner, kind: str, version: RuleVersion | None, note: str = ""
+) -> None:
+    """A partner's change of `rule` in the ledger, and the other partner told of it."""
+    record_event(rule.agreement, kind, partner=partner, rule=rule, version=version, note=note)
+    notify.partner_of(partner)
 
 
 def record_event(agreement: Agreement, kind: str, **fields) -> Event:

@@ -15,15 +15,14 @@ from accounts.models import Couple, User
 from agreements import consent
 from agreements.defaults import DEFAULT_RULES, in_active_language
 from agreements.models import Agreement, Draft, Rule
+from intimacy.errors import ServiceError
 
 # Enough for every default and a page of new rules; a bound on what one account can store.
 MAX_DRAFTS = 30
 
 
-class DraftError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DraftError(ServiceError):
+    """A draft refused: nothing was changed."""
 
 
 def _check_alone(user: User) -> None:
@@ -97,23 +96,16 @@ def promote(*, couple: Couple, agreement: Agreement) -> list[Rule]:
     proposed = []
     for seat in couple.partners.select_related("user").filter(left_at__isnull=True):
         for draft in Draft.objects.filter(user=seat.user_id):
+            position = draft.default_position
             try:
-                if draft.default_position is None:
-                    rule = consent.propose_rule(
-                        partner=seat,
-                        agreement=agreement,
-                        title=draft.title,
-                        text=draft.text,
-                        note=draft.note,
-                    )
-                else:
-                    rule = consent.propose_change(
-                        partner=seat,
-                        rule=agreement.rules.get(position=draft.default_position),
-                        title=draft.title,
-                        text=draft.text,
-                        note=draft.note,
-                    )
+                rule = consent.propose_wording(
+                    partner=seat,
+                    agreement=agreement,
+                    rule=None if position is None else agreement.rules.get(position=position),
+                    title=draft.title,
+                    text=draft.text,
+                    note=draft.note,
+                )
             except consent.NothingChanged:
                 continue
             proposed.append(rule)

@@ -13,15 +13,21 @@ from agreements.models import (
 from intimacy.validators import validate_one_line
 
 
-def note_field(label: str = _("Note for your partner (optional)")) -> forms.CharField:
-    """The optional note that goes with an answer, a proposal or a withdrawal."""
+def text_area(label: str, max_length: int, rows: int, **more) -> forms.CharField:
+    """A text area, its text stripped and at most `max_length` characters long; `more` as for a
+    CharField (required, help_text, error_messages)."""
     return forms.CharField(
         label=label,
-        max_length=MAX_NOTE,
-        required=False,
+        max_length=max_length,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": rows}),
+        **more,
     )
+
+
+def note_field(label: str = _("Note for your partner (optional)")) -> forms.CharField:
+    """The optional note that goes with an answer, a proposal or a withdrawal."""
+    return text_area(label, MAX_NOTE, 2, required=False)
 
 
 class WordingForm(forms.Form):
@@ -32,11 +38,10 @@ class WordingForm(forms.Form):
         strip=True,
         validators=[validate_one_line],
     )
-    text = forms.CharField(
-        label=_("Wording"),
-        max_length=MAX_TEXT,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 4}),
+    text = text_area(
+        _("Wording"),
+        MAX_TEXT,
+        4,
         error_messages={
             "required": _("Write the wording of the rule: it cannot be empty."),
             "max_length": _(
@@ -69,11 +74,10 @@ class VersionForm(NoteForm):
 
 
 class CommentForm(forms.Form):
-    text = forms.CharField(
-        label=_("Comment"),
-        max_length=MAX_TEXT,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 3}),
+    text = text_area(
+        _("Comment"),
+        MAX_TEXT,
+        3,
         error_messages={"required": _("Write something first: the comment is empty.")},
     )
     rule = forms.IntegerField(
@@ -102,21 +106,14 @@ MAX_SESSION_NOTE = 20_000
 
 
 class SessionNoteForm(forms.Form):
-    text = forms.CharField(
-        label=_("Notes (only you can read them)"),
-        max_length=MAX_SESSION_NOTE,
-        required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 6}),
-    )
+    text = text_area(_("Notes (only you can read them)"), MAX_SESSION_NOTE, 6, required=False)
 
 
 class ExerciseForm(forms.Form):
-    prompt = forms.CharField(
-        label=_("Prompt for the check-in"),
-        max_length=MAX_PROMPT,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
+    prompt = text_area(
+        _("Prompt for the check-in"),
+        MAX_PROMPT,
+        2,
         error_messages={"required": _("Write a short prompt for the check-in.")},
     )
     rule = forms.TypedChoiceField(

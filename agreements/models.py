@@ -752,7 +752,15 @@ ACCESS_KINDS = [
 ]
 
 
-class Event(models.Model):
+class WrittenByTherapist:
+    """A row a therapist may have written (`therapist`, emptied when their account is deleted)."""
+
+    @property
+    def therapist_name(self) -> str:
+        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
+
+
+class Event(WrittenByTherapist, models.Model):
     """The append-only ledger of everything that happens to an agreement."""
 
     class Kind(models.TextChoices):
@@ -850,10 +858,10 @@ class Event(models.Model):
             return "Rules of the Road"
         if self.kind == self.Kind.KEPT:
             return str(_("Both partners"))
-        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
+        return self.therapist_name
 
 
-class Comment(models.Model):
+class Comment(WrittenByTherapist, models.Model):
     """A therapist's review comment, or a partner's reply, on a rule or the whole agreement."""
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="comments")
@@ -881,7 +889,7 @@ class Comment(models.Model):
     def author_name(self) -> str:
         if self.partner_id:
             return self.partner.name
-        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
+        return self.therapist_name
 
     @property
     def by_therapist(self) -> bool:
@@ -1035,7 +1043,7 @@ class ClientLink(models.Model):
         )
 
 
-class Suggestion(models.Model):
+class Suggestion(WrittenByTherapist, models.Model):
     """A rule or a wording a therapist offers. It is nobody's proposal and nobody's acceptance
     until a partner adopts it; then it goes through the ordinary consent workflow."""
 
@@ -1082,10 +1090,6 @@ class Suggestion(models.Model):
         return f"Suggestion {self.pk}"
 
     @property
-    def therapist_name(self) -> str:
-        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
-
-    @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
 
@@ -1112,7 +1116,7 @@ class SessionNote(models.Model):
         return f"Session note {self.pk}"
 
 
-class CheckInInvitation(models.Model):
+class CheckInInvitation(WrittenByTherapist, models.Model):
     """An exercise between sessions: the therapist invites the couple to a check-in, optionally
     about a rule, with a prompt of their own. Both partners see it as a check-in ready to start."""
 
@@ -1137,10 +1141,6 @@ class CheckInInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"Check-in invitation {self.pk}"
-
-    @property
-    def therapist_name(self) -> str:
-        return self.therapist.display_name if self.therapist_id else str(FORMER_THERAPIST)
 
 
 class Draft(models.Model):

@@ -48,3 +48,13 @@ def save_settings(
             for seat_id in Partner.objects.filter(user=user).values_list("pk", flat=True):
                 revision.move_sealed(seat_id)
     return user
+
+
+def set_language(*, user: User, language: str) -> User:
+    """This person's language ("" for the browser's), the rest of their settings unchanged."""
+    return save_settings(
+        user=user,
+        display_name=user.display_name,
+        partner_update_emails=user.partner_update_emails,
+        language=language,
+    )

@@ -65,6 +65,19 @@ class Answer:
     def name(self) -> str:
         return self.names[self.partner_id] if self.names is not None else FORMER_PARTNER
 
+    @classmethod
+    def of(cls, event: Event, **more) -> "Answer":
+        """The answer an event of the ledger records, sealed while it is private to its author."""
+        return cls(
+            event.partner_id,
+            event.kind,
+            event.note,
+            event.created_at,
+            sealed=event.private_to_id is not None,
+            event_id=event.pk,
+            **more,
+        )
+
 
 @dataclass
 class Round:
@@ -150,15 +163,8 @@ def rounds_for(rules: Iterable[Rule], seats: dict[int, Partner] | None = None) -
                     event.partner_id, Kind.ACCEPTED, "", event.created_at, False, names=names
                 )
         elif event.kind in ANSWERS and event.partner_id:
-            current.answers[event.partner_id] = Answer(
-                event.partner_id,
-                event.kind,
-                event.note,
-                event.created_at,
-                sealed=event.private_to_id is not None,
-                event_id=event.pk,
-                names=names,
-                note_removed=event.note_removed,
+            current.answers[event.partner_id] = Answer.of(
+                event, names=names, note_removed=event.note_removed
             )
     for version_id, partner_id, at in live:
         current = rounds[version_id]
@@ -215,14 +221,7 @@ def reviews_for(rules: Iterable[Rule]) -> dict[int, Review]:
         rule = due[event.rule_id]
         if event.version_id != rule.current_version_id or event.created_at < rule.review_at:
             continue
-        reviews[rule.pk].kept[event.partner_id] = Answer(
-            event.partner_id,
-            event.kind,
-            event.note,
-            event.created_at,
-            sealed=event.private_to_id is not None,
-            event_id=event.pk,
-        )
+        reviews[rule.pk].kept[event.partner_id] = Answer.of(event)
     return reviews
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +33,7 @@ from agreements.models import (
     link_token_digest,
 )
 from intimacy import emails
+from intimacy.errors import fitting_text
 
 Status = TherapistAccess.Status
 Scope = TherapistAccess.Scope
@@ -137,15 +138,20 @@ def _lock_partner_access(partner: Partner, access_id: int) -> tuple[TherapistAcc
         raise PermissionError
     if found["client_link_id"]:
         ClientLink.objects.select_for_update().filter(pk=found["client_link_id"]).first()
-    agreement = _lock_agreement(found["agreement_id"])
+    rows = TherapistAccess.objects.select_related("therapist", "client_link")
+    return _lock_for_partner(partner, found["agreement_id"], rows, access_id)
+
+
+def _lock_for_partner[T: Model](
+    partner: Partner, agreement_id: int, rows: QuerySet[T], pk: int
+) -> tuple[T, Partner]:
+    """Couple → agreement → the row `pk` of `rows` (its agreement the locked one), for a current
+    partner of the couple, and their seat."""
+    agreement = _lock_agreement(agreement_id)
     seat = _current_seat(partner, agreement)
-    access = (
-        TherapistAccess.objects.select_for_update(of=("self",))
-        .select_related("therapist", "client_link")
-        .get(pk=access_id)
-    )
-    access.agreement = agreement
-    return access, seat
+    row = rows.select_for_update(of=("self",)).get(pk=pk)
+    row.agreement = agreement
+    return row, seat
 
 
 def _lock_live_access(therapist: User, agreement_id: int) -> TherapistAccess:
@@ -579,15 +585,8 @@ def _lock_suggestion(partner: Partner, suggestion_id: int) -> tuple[Suggestion, 
     )
     if agreement_id is None:
         raise PermissionError
-    agreement = _lock_agreement(agreement_id)
-    seat = _current_seat(partner, agreement)
-    suggestion = (
-        Suggestion.objects.select_for_update(of=("self",))
-        .select_related("therapist", "rule")
-        .get(pk=suggestion_id)
-    )
-    suggestion.agreement = agreement
-    return suggestion, seat
+    rows = Suggestion.objects.select_related("therapist", "rule")
+    return _lock_for_partner(partner, agreement_id, rows, suggestion_id)
 
 
 def adopt_suggestion(*, partner: Partner, suggestion_id: int) -> Suggestion:
@@ -598,17 +597,13 @@ def adopt_suggestion(*, partner: Partner, suggestion_id: int) -> Suggestion:
         suggestion, seat = _lock_suggestion(partner, suggestion_id)
         if not suggestion.is_open:
             raise ConsentError(_("This suggestion was already adopted or set aside."))
-        if suggestion.rule_id is None:
-            rule = consent.propose_rule(
-                partner=seat,
-                agreement=suggestion.agreement,
-                title=suggestion.title,
-                text=suggestion.text,
-            )
-        else:
-            rule = consent.propose_change(
-                partner=seat, rule=suggestion.rule, title=suggestion.title, text=suggestion.text
-            )
+        rule = consent.propose_wording(
+            partner=seat,
+            agreement=suggestion.agreement,
+            rule=suggestion.rule,
+            title=suggestion.title,
+            text=suggestion.text,
+        )
         suggestion.status = Suggestion.Status.ADOPTED
         suggestion.adopted_by = seat
         suggestion.adopted_rule = rule
@@ -673,15 +668,15 @@ def session_note(therapist: User, agreement: Agreement) -> SessionNote | None:
     return SessionNote.objects.filter(therapist=therapist, agreement=agreement).first()
 
 
+NO_PROMPT = gettext_lazy("Write a short prompt for the check-in.")
+LONG_PROMPT = gettext_lazy("Keep the prompt under %(limit)d characters.")
+
+
 def invite_to_checkin(
     *, therapist: User, agreement: Agreement, prompt: str, rule: Rule | None = None
 ) -> CheckInInvitation:
     """An exercise between sessions: both partners see a check-in ready to start."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise ConsentError(_("Write a short prompt for the check-in."))
-    if len(prompt) > MAX_PROMPT:
-        raise ConsentError(_("Keep the prompt under %(limit)d characters.") % {"limit": MAX_PROMPT})
+    prompt = fitting_text(prompt, MAX_PROMPT, ConsentError, empty=NO_PROMPT, too_long=LONG_PROMPT)
     with transaction.atomic():
         access = _lock_live_access(therapist, agreement.pk)
         if rule is not None and rule.agreement_id != access.agreement.pk:

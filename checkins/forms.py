@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from agreements.forms import text_area
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer
 
 OVERALL_CHOICES = [(str(v), label) for v, label in Answer.Overall.choices]
@@ -28,13 +29,12 @@ class StartForm(forms.Form):
 
 
 def _text(label: str, help_text: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
+    return text_area(
+        label,
+        MAX_ANSWER,
+        3,
         help_text=help_text,
-        max_length=MAX_ANSWER,
         required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={
             "max_length": _("Keep it under %(limit_value)d characters (it has %(show_value)d).")
         },
@@ -88,11 +88,10 @@ class AnswerForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
-    text = forms.CharField(
-        label=_("A short reply to your partner's answer"),
-        max_length=MAX_REPLY,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 2}),
+    text = text_area(
+        _("A short reply to your partner's answer"),
+        MAX_REPLY,
+        2,
         error_messages={
             "required": _("Write something first: the reply is empty."),
             "max_length": _(

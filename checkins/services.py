@@ -22,6 +22,7 @@ from accounts.models import Couple, Partner, User
 from agreements import consent, notify, therapy
 from agreements.models import Agreement, Event, Rule
 from checkins.models import MAX_ANSWER, MAX_REPLY, MAX_TOPIC, Answer, CheckIn
+from intimacy.errors import ServiceError, fitting_text
 
 WENT_STALE = _(
     "This check-in was left untouched for two weeks, so it closed without being revealed."
@@ -36,14 +37,10 @@ EXERCISE_WAITS = _(
 )
 
 
-class CheckInError(Exception):
+class CheckInError(ServiceError):
     """An action that does not fit the check-in's state: nothing was changed (HTTP 409)."""
 
     status = 409
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -250,21 +247,35 @@ def delete_own_answer(*, partner: Partner, checkin: CheckIn) -> None:
             answer.delete()
 
 
+def _own_revealed_answer(
+    partner: Partner, checkin: CheckIn, *, unrevealed: str, unanswered: str
+) -> tuple[Locked, Answer]:
+    """The check-in locked for this partner, and their own answer to it: refused with
+    `unrevealed` before the reveal, and with `unanswered` to a partner who did not answer."""
+    locked = _lock(partner, checkin.pk)
+    _check_may_write(partner, locked)
+    if not locked.checkin.is_revealed:
+        raise CheckInError(unrevealed)
+    answer = locked.answers.get(partner.pk)
+    if answer is None:
+        raise CheckInError(unanswered)
+    return locked, answer
+
+
+NO_REPLY = _("Write something first: the reply is empty.")
+LONG_REPLY = _("Keep the reply under %(limit)d characters.")
+
+
 def add_reply(*, partner: Partner, checkin: CheckIn, text: str) -> Answer:
     """One short reply to the other partner's answer, after the reveal."""
-    text = text.strip()
-    if not text:
-        raise CheckInError(_("Write something first: the reply is empty."))
-    if len(text) > MAX_REPLY:
-        raise CheckInError(_("Keep the reply under %(limit)d characters.") % {"limit": MAX_REPLY})
+    text = fitting_text(text, MAX_REPLY, CheckInError, empty=NO_REPLY, too_long=LONG_REPLY)
     with transaction.atomic():
-        locked = _lock(partner, checkin.pk)
-        _check_may_write(partner, locked)
-        if not locked.checkin.is_revealed:
-            raise CheckInError(_("Replies come after the reveal."))
-        answer = locked.answers.get(partner.pk)
-        if answer is None:
-            raise CheckInError(_("Only a partner who answered can reply."))
+        _locked, answer = _own_revealed_answer(
+            partner,
+            checkin,
+            unrevealed=_("Replies come after the reveal."),
+            unanswered=_("Only a partner who answered can reply."),
+        )
         if answer.replied_at is not None:
             raise CheckInError(_("You have already replied to this check-in."))
         answer.reply = text
@@ -278,13 +289,12 @@ def set_sharing(*, partner: Partner, checkin: CheckIn, share: bool) -> Answer:
     """This partner's half of sharing a revealed check-in with the couple's therapist. Stopping
     needs nobody else and takes effect on the therapist's next request."""
     with transaction.atomic():
-        locked = _lock(partner, checkin.pk)
-        _check_may_write(partner, locked)
-        if not locked.checkin.is_revealed:
-            raise CheckInError(_("Only a revealed check-in can be shared."))
-        answer = locked.answers.get(partner.pk)
-        if answer is None:
-            raise CheckInError(_("Only a partner who answered can share."))
+        locked, answer = _own_revealed_answer(
+            partner,
+            checkin,
+            unrevealed=_("Only a revealed check-in can be shared."),
+            unanswered=_("Only a partner who answered can share."),
+        )
         # Read under the couple's lock, which ending or granting an access takes too.
         if share and not therapy.has_live_therapist(locked.couple.pk):
             raise CheckInError(str(NO_THERAPIST))

@@ -186,11 +186,24 @@ def _after(request: HttpRequest, checkin_id: int, *, error: str = "", status=200
 @partner_required
 @require_POST
 def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
+    return _submit(
+        request,
+        checkin_id,
+        AnswerForm(request.POST),
+        lambda door, data: services.seal(partner=door.seat, checkin=door.checkin, **data),
+    )
+
+
+def _submit(
+    request: HttpRequest, checkin_id: int, form, write, *, form_name: str = "form"
+) -> HttpResponse:
+    """A form posted to a check-in: written by `write(door, cleaned_data)`, then the answer to an
+    action; refused or invalid, what they wrote comes back to them in the page's `form_name`,
+    with the reason, so that nothing is lost (a plain reply's reason is also flashed)."""
     door = _door(request, checkin_id)
-    form = AnswerForm(request.POST)
     if form.is_valid():
         try:
-            services.seal(partner=door.seat, checkin=door.checkin, **form.cleaned_data)
+            write(door, form.cleaned_data)
         except services.CheckInError as error:
             form.add_error(None, error.message)
             status = error.status
@@ -198,11 +211,12 @@ def seal(request: HttpRequest, checkin_id: int) -> HttpResponse:
             return _after(request, door.checkin.pk)
     else:
         status = 422
-    # What they wrote comes back to them, with the reason, so that nothing is lost.
+    if form_name == "reply_form" and not request.htmx:
+        messages.error(request, first_error(form))
     return _render_checkin(
         request,
         _door(request, checkin_id),
-        form=form,
+        **{form_name: form},
         error=first_error(form),
         status=status,
         partial=bool(request.htmx),
@@ -253,29 +267,14 @@ def delete_answer(request: HttpRequest, checkin_id: int) -> HttpResponse:
 @partner_required
 @require_POST
 def reply(request: HttpRequest, checkin_id: int) -> HttpResponse:
-    door = _door(request, checkin_id)
-    form = ReplyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_reply(
-                partner=door.seat, checkin=door.checkin, text=form.cleaned_data["text"]
-            )
-        except services.CheckInError as error:
-            form.add_error(None, error.message)
-            status = error.status
-        else:
-            return _after(request, door.checkin.pk)
-    else:
-        status = 422
-    if not request.htmx:
-        messages.error(request, first_error(form))
-    return _render_checkin(
+    return _submit(
         request,
-        _door(request, checkin_id),
-        reply_form=form,
-        error=first_error(form),
-        status=status,
-        partial=bool(request.htmx),
+        checkin_id,
+        ReplyForm(request.POST),
+        lambda door, data: services.add_reply(
+            partner=door.seat, checkin=door.checkin, text=data["text"]
+        ),
+        form_name="reply_form",
     )
 
 

@@ -8,6 +8,7 @@ from django.utils.html import strip_tags
 
 from agreements import consent
 from agreements.models import Acceptance, Rule, RuleVersion
+from agreements.pages.cards import ACTIONS
 from tests.conftest import client_for, rules_of
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -132,16 +133,7 @@ def test_html_in_wording_is_stored_as_text_and_shown_escaped(alice_client, bob_c
 
 def test_a_rule_of_another_couple_is_a_404(alice_client, couple, other_couple):
     rule = rules_of(other_couple[0])[0]
-    for name in (
-        "accept",
-        "not_yet",
-        "decline",
-        "change",
-        "withdraw",
-        "archive",
-        "restore",
-        "history",
-    ):
+    for name in ACTIONS:  # every action a card offers, each with its own URL
         response = alice_client.post(
             reverse(f"agreements:{name}", args=[rule.pk]), {"version": rule.pending_version_id}
         )

@@ -32,12 +32,7 @@ GERMAN_FIRST_TITLE = "Aufhören, wenn es nicht für beide gut ist"
 
 
 def speaks(user: User, language: str) -> User:
-    people.save_settings(
-        user=user,
-        display_name=user.display_name,
-        partner_update_emails=user.partner_update_emails,
-        language=language,
-    )
+    people.set_language(user=user, language=language)
     user.refresh_from_db()
     return user
 

@@ -162,16 +162,6 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
                 "The agreement started with nine proposed rules, none in force until you both "
                 "accept it"
             )
-        case Kind.PROPOSED_RULE:
-            return told(
-                _("You proposed a new rule, %(rule)s"),
-                _("%(actor)s proposed a new rule, %(rule)s"),
-            )
-        case Kind.PROPOSED_CHANGE:
-            return told(
-                _("You proposed new wording for %(rule)s"),
-                _("%(actor)s proposed new wording for %(rule)s"),
-            )
         case Kind.ACCEPTED if is_change and in_force:
             return told(
                 _("You accepted the new wording for %(rule)s, so it is now in force"),
@@ -205,43 +195,6 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             )
         case Kind.DECLINED:
             return told(_("You declined %(rule)s"), _("%(actor)s declined %(rule)s"))
-        case Kind.WITHDREW:
-            return told(
-                _("You withdrew consent from %(rule)s: it rests, not in force"),
-                _("%(actor)s withdrew consent from %(rule)s: it rests, not in force"),
-            )
-        case Kind.ARCHIVED:
-            return told(_("You archived %(rule)s"), _("%(actor)s archived %(rule)s"))
-        case Kind.RESTORED:
-            return told(
-                _("You brought back %(rule)s as a proposal"),
-                _("%(actor)s brought back %(rule)s as a proposal"),
-            )
-        case Kind.TOOK_BACK:
-            return told(
-                _("You took back the proposal for %(rule)s"),
-                _("%(actor)s took back the proposal for %(rule)s"),
-            )
-        case Kind.REOPENED:
-            return told(
-                _("You reopened %(rule)s, proposing the wording you had agreed"),
-                _("%(actor)s reopened %(rule)s, proposing the wording you had agreed"),
-            )
-        case Kind.PARTNERSHIP_ENDED:
-            return told(_("You ended the partnership"), _("%(actor)s ended the partnership"))
-        case Kind.SUGGESTED_RULE:
-            return told(_("You suggested a new rule"), _("%(actor)s suggested a new rule"))
-        case Kind.SUGGESTED_WORDING:
-            return told(
-                _("You suggested new wording for %(rule)s"),
-                _("%(actor)s suggested new wording for %(rule)s"),
-            )
-        case Kind.SUGGESTION_ADOPTED:
-            named["therapist"] = therapist_words(event)
-            return told(
-                _("You adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
-                _("%(actor)s adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
-            )
         case Kind.SUGGESTION_SET_ASIDE:
             named["therapist"] = therapist_words(event)
             named["which"] = suggestion_words(event.suggestion) if event.suggestion_id else ""
@@ -268,30 +221,6 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
             return fill(_("%(actor)s invited you both to a check-in about %(rule)s"), named)
         case Kind.CHECKIN_INVITED:
             return fill(_("%(actor)s invited you both to a check-in"), named)
-        case Kind.EXERCISE_STARTED:
-            named["therapist"] = therapist_words(event)
-            return told(
-                _("You started the check-in %(therapist)s suggested"),
-                _("%(actor)s started the check-in %(therapist)s suggested"),
-            )
-        case Kind.SCOPE_WIDEN_ASKED:
-            named["therapist"] = therapist_words(event)
-            return told(
-                _("You asked to share your history with %(therapist)s too"),
-                _("%(actor)s asked to share your history with %(therapist)s too"),
-            )
-        case Kind.SCOPE_WIDENED:
-            named["therapist"] = therapist_words(event)
-            return told(
-                _("You agreed to share your history with %(therapist)s"),
-                _("%(actor)s agreed to share your history with %(therapist)s"),
-            )
-        case Kind.SCOPE_NARROWED:
-            named["therapist"] = therapist_words(event)
-            return told(
-                _("You limited %(therapist)s's access to the rules"),
-                _("%(actor)s limited %(therapist)s's access to the rules"),
-            )
         case Kind.CHECKIN_REVEALED:
             return _("Check-in revealed")
         case Kind.WORDS_REMOVED:
@@ -328,9 +257,12 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
                 ),
                 {"rule": upper_first(rule), "either": either},
             )
-    # Therapist access, and kinds this module does not know by name: their label reads as a verb.
-    if event.kind in ALSO_TOLD:
-        yours, theirs = ALSO_TOLD[event.kind]
+    # The kinds told the same whichever rule and wording; others not known by name: their label
+    # reads as a verb.
+    if event.kind in TOLD:
+        if event.kind in NAMES_THERAPIST:
+            named["therapist"] = therapist_words(event)
+        yours, theirs = TOLD[event.kind]
         return told(str(yours), str(theirs))
     label = event.get_kind_display()
     verb = label[:1].lower() + label[1:]
@@ -341,9 +273,70 @@ def sentence(event: Event, viewer: Viewer, *, in_force: bool = False) -> str:
     )
 
 
-# The kinds told from their label ("Asked to give a therapist access"), as whole sentences so that
-# each language can conjugate "You" and a name apart.
-ALSO_TOLD = {
+# The kinds told in one sentence to the one who did it and another to everyone else (those told
+# differently by the wording or the reader have their own case in `sentence`): whole sentences, so
+# that each language can conjugate "You" and a name apart.
+TOLD = {
+    Kind.PROPOSED_RULE: (
+        gettext_lazy("You proposed a new rule, %(rule)s"),
+        gettext_lazy("%(actor)s proposed a new rule, %(rule)s"),
+    ),
+    Kind.PROPOSED_CHANGE: (
+        gettext_lazy("You proposed new wording for %(rule)s"),
+        gettext_lazy("%(actor)s proposed new wording for %(rule)s"),
+    ),
+    Kind.WITHDREW: (
+        gettext_lazy("You withdrew consent from %(rule)s: it rests, not in force"),
+        gettext_lazy("%(actor)s withdrew consent from %(rule)s: it rests, not in force"),
+    ),
+    Kind.ARCHIVED: (
+        gettext_lazy("You archived %(rule)s"),
+        gettext_lazy("%(actor)s archived %(rule)s"),
+    ),
+    Kind.RESTORED: (
+        gettext_lazy("You brought back %(rule)s as a proposal"),
+        gettext_lazy("%(actor)s brought back %(rule)s as a proposal"),
+    ),
+    Kind.TOOK_BACK: (
+        gettext_lazy("You took back the proposal for %(rule)s"),
+        gettext_lazy("%(actor)s took back the proposal for %(rule)s"),
+    ),
+    Kind.REOPENED: (
+        gettext_lazy("You reopened %(rule)s, proposing the wording you had agreed"),
+        gettext_lazy("%(actor)s reopened %(rule)s, proposing the wording you had agreed"),
+    ),
+    Kind.PARTNERSHIP_ENDED: (
+        gettext_lazy("You ended the partnership"),
+        gettext_lazy("%(actor)s ended the partnership"),
+    ),
+    Kind.SUGGESTED_RULE: (
+        gettext_lazy("You suggested a new rule"),
+        gettext_lazy("%(actor)s suggested a new rule"),
+    ),
+    Kind.SUGGESTED_WORDING: (
+        gettext_lazy("You suggested new wording for %(rule)s"),
+        gettext_lazy("%(actor)s suggested new wording for %(rule)s"),
+    ),
+    Kind.SUGGESTION_ADOPTED: (
+        gettext_lazy("You adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
+        gettext_lazy("%(actor)s adopted %(therapist)s's suggestion as a proposal: %(rule)s"),
+    ),
+    Kind.EXERCISE_STARTED: (
+        gettext_lazy("You started the check-in %(therapist)s suggested"),
+        gettext_lazy("%(actor)s started the check-in %(therapist)s suggested"),
+    ),
+    Kind.SCOPE_WIDEN_ASKED: (
+        gettext_lazy("You asked to share your history with %(therapist)s too"),
+        gettext_lazy("%(actor)s asked to share your history with %(therapist)s too"),
+    ),
+    Kind.SCOPE_WIDENED: (
+        gettext_lazy("You agreed to share your history with %(therapist)s"),
+        gettext_lazy("%(actor)s agreed to share your history with %(therapist)s"),
+    ),
+    Kind.SCOPE_NARROWED: (
+        gettext_lazy("You limited %(therapist)s's access to the rules"),
+        gettext_lazy("%(actor)s limited %(therapist)s's access to the rules"),
+    ),
     Kind.ACCESS_REQUESTED: (
         gettext_lazy("You asked to give a therapist access"),
         gettext_lazy("%(actor)s asked to give a therapist access"),
@@ -372,6 +365,14 @@ ALSO_TOLD = {
         gettext_lazy("You kept the therapist's access to the rules"),
         gettext_lazy("%(actor)s kept the therapist's access to the rules"),
     ),
+}
+# The kinds whose sentence names the therapist (%(therapist)s).
+NAMES_THERAPIST = {
+    Kind.SUGGESTION_ADOPTED,
+    Kind.EXERCISE_STARTED,
+    Kind.SCOPE_WIDEN_ASKED,
+    Kind.SCOPE_WIDENED,
+    Kind.SCOPE_NARROWED,
 }
 
 

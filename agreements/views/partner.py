@@ -37,6 +37,7 @@ from agreements.models import Agreement, TherapistAccess
 from agreements.pages import agreement as pages
 from agreements.pages import ledger, solo
 from agreements.pages import therapy as therapy_pages
+from agreements.views import render_print, render_timeline
 from intimacy.bidi import fill, isolate
 
 PAGE = pages.PAGE[Viewer.PARTNER]
@@ -112,19 +113,13 @@ def history(request: HttpRequest, rule_id: int) -> HttpResponse:
 @partner_required
 @require_GET
 def timeline(request: HttpRequest) -> HttpResponse:
-    agreement, viewer = partner_agreement_or_404(request)
-    return render(
-        request,
-        "agreements/timeline.html",
-        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
-    )
+    return render_timeline(request, *partner_agreement_or_404(request))
 
 
 @partner_required
 @require_GET
 def print_page(request: HttpRequest) -> HttpResponse:
-    agreement, viewer = partner_agreement_or_404(request)
-    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
+    return render_print(request, *partner_agreement_or_404(request))
 
 
 @partner_required
@@ -165,19 +160,13 @@ def archived(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @partner_required
 @require_GET
 def archived_timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = past_agreement_or_404(request, agreement_id)
-    return render(
-        request,
-        "agreements/timeline.html",
-        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
-    )
+    return render_timeline(request, *past_agreement_or_404(request, agreement_id))
 
 
 @partner_required
 @require_GET
 def archived_print(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = past_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
+    return render_print(request, *past_agreement_or_404(request, agreement_id))
 
 
 def _agree_to_the_rules(*, partner, access_id: int):

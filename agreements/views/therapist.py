@@ -30,6 +30,7 @@ from agreements.models import Rule
 from agreements.pages import agreement as pages
 from agreements.pages import ledger
 from agreements.pages import therapist as therapist_pages
+from agreements.views import render_print, render_timeline
 
 
 @therapist_required
@@ -112,19 +113,15 @@ def history(request: HttpRequest, agreement_id: int, rule_id: int) -> HttpRespon
 @therapist_required
 @require_GET
 def timeline(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id, history=True)
-    return render(
-        request,
-        "agreements/timeline.html",
-        ledger.timeline_page(agreement, viewer, request.GET.get("page")),
+    return render_timeline(
+        request, *therapist_agreement_or_404(request, agreement_id, history=True)
     )
 
 
 @therapist_required
 @require_GET
 def print_page(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    return render(request, "agreements/print.html", pages.print_page(agreement, viewer))
+    return render_print(request, *therapist_agreement_or_404(request, agreement_id))
 
 
 @therapist_required
@@ -172,19 +169,36 @@ def suggest_rule(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """**Suggest a rule**: the couple sees it apart from their rules; nothing changes until one
     of them adopts it."""
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    form = SuggestionForm(request.POST, prefix="suggest")
+    return _post_on_couple_page(
+        request,
+        agreement,
+        viewer,
+        SuggestionForm(request.POST, prefix="suggest"),
+        "suggestion_form",
+        lambda data: therapy.suggest_rule(therapist=request.user, agreement=agreement, **data),
+        SUGGESTED,
+        "#suggestions",
+    )
+
+
+def _post_on_couple_page(
+    request: HttpRequest, agreement, viewer, form, form_name: str, write, done: str, anchor: str
+) -> HttpResponse:
+    """A form the therapist posts from the couple page: `write(cleaned_data)`, then `done` said
+    back at `anchor`; invalid or refused, the page again with the form (`form_name`) to fix. An
+    access that ended a moment ago is a 404."""
     if not form.is_valid():
         messages.error(request, first_error(form))
-        return _couple_with(request, agreement, viewer, 422, suggestion_form=form)
+        return _couple_with(request, agreement, viewer, 422, **{form_name: form})
     try:
-        therapy.suggest_rule(therapist=request.user, agreement=agreement, **form.cleaned_data)
+        write(form.cleaned_data)
     except PermissionError:
         raise Http404 from None  # the access ended a moment ago
     except ConsentError as error:
         messages.error(request, error.message)
-        return _couple_with(request, agreement, viewer, 409, suggestion_form=form)
-    messages.success(request, SUGGESTED)
-    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#suggestions")
+        return _couple_with(request, agreement, viewer, 409, **{form_name: form})
+    messages.success(request, done)
+    return redirect(reverse("therapist:couple", args=[agreement.pk]) + anchor)
 
 
 SUGGESTED = _(
@@ -224,18 +238,18 @@ def suggest_wording(request: HttpRequest, agreement_id: int, rule_id: int) -> Ht
 def session_notes(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """The therapist's private notes on this couple (only they can read them)."""
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
-    form = SessionNoteForm(request.POST, prefix="notes")
-    if not form.is_valid():
-        messages.error(request, first_error(form))
-        return _couple_with(request, agreement, viewer, 422, session_note_form=form)
-    try:
-        therapy.save_session_note(
-            therapist=request.user, agreement=agreement, text=form.cleaned_data["text"]
-        )
-    except PermissionError:
-        raise Http404 from None
-    messages.success(request, _("Your notes are saved. Only you can read them."))
-    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#session-notes")
+    return _post_on_couple_page(
+        request,
+        agreement,
+        viewer,
+        SessionNoteForm(request.POST, prefix="notes"),
+        "session_note_form",
+        lambda data: therapy.save_session_note(
+            therapist=request.user, agreement=agreement, text=data["text"]
+        ),
+        _("Your notes are saved. Only you can read them."),
+        "#session-notes",
+    )
 
 
 @therapist_required
@@ -244,24 +258,20 @@ def invite_checkin(request: HttpRequest, agreement_id: int) -> HttpResponse:
     """An exercise between sessions: a check-in for both partners, with the therapist's prompt."""
     agreement, viewer = therapist_agreement_or_404(request, agreement_id)
     rules = list(agreement.rules.exclude(state=Rule.State.ARCHIVED).order_by("position", "pk"))
-    form = ExerciseForm(request.POST, prefix="exercise", rules=rules)
-    if not form.is_valid():
-        messages.error(request, first_error(form))
-        return _couple_with(request, agreement, viewer, 422, exercise_form=form)
-    rule = None
-    if form.cleaned_data["rule"]:
-        rule = rule_of_agreement_or_404(agreement, form.cleaned_data["rule"])
-    try:
+
+    def invite(data: dict) -> None:
+        rule = rule_of_agreement_or_404(agreement, data["rule"]) if data["rule"] else None
         therapy.invite_to_checkin(
-            therapist=request.user,
-            agreement=agreement,
-            prompt=form.cleaned_data["prompt"],
-            rule=rule,
+            therapist=request.user, agreement=agreement, prompt=data["prompt"], rule=rule
         )
-    except PermissionError:
-        raise Http404 from None
-    except ConsentError as error:
-        messages.error(request, error.message)
-        return _couple_with(request, agreement, viewer, 409, exercise_form=form)
-    messages.success(request, _("Both partners now see a check-in ready to start."))
-    return redirect(reverse("therapist:couple", args=[agreement.pk]) + "#exercises")
+
+    return _post_on_couple_page(
+        request,
+        agreement,
+        viewer,
+        ExerciseForm(request.POST, prefix="exercise", rules=rules),
+        "exercise_form",
+        invite,
+        _("Both partners now see a check-in ready to start."),
+        "#exercises",
+    )

@@ -99,12 +99,7 @@ class Command(BaseCommand):
         )
         language = LANGUAGES.get(email, "")
         if user.language != language:
-            people.save_settings(
-                user=user,
-                display_name=user.display_name,
-                partner_update_emails=user.partner_update_emails,
-                language=language,
-            )
+            people.set_language(user=user, language=language)
             user.refresh_from_db()
         return user
 
