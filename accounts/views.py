@@ -56,7 +56,7 @@ def invite(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, "That email address does not look right. Check it, or leave it empty."
+            request, _("That email address does not look right. Check it, or leave it empty.")
         )
         return redirect("home")
     email = form.cleaned_data["email"]

@@ -20,6 +20,7 @@ from tests.conftest import (
     agreement_of,
     client_for,
     fresh,
+    grant_therapist,
     link,
     rules_of,
     settings_refused,
@@ -39,6 +40,27 @@ def speaks(user: User, language: str) -> User:
 
 def html_lang(html: str) -> str:
     return re.search(r'<html lang="([^"]+)"', html).group(1)
+
+
+# -- what a page says back ------------------------------------------------------------------------
+
+
+def test_what_a_page_says_back_is_in_the_language_of_who_reads_it(alice, bob, dana_2fa):
+    """A message made when the module was imported would be in the language of whatever request
+    imported it first: each is made for the request that says it."""
+    invited = client_for(speaks(alice, "de")).post(
+        reverse("accounts:invite"), {"email": "not an address"}, follow=True
+    )
+    assert "Diese E-Mail-Adresse sieht nicht richtig aus." in invited.content.decode()
+
+    seats = link(alice, bob)
+    grant_therapist(seats, speaks(dana_2fa, "es"))
+    suggested = client_for(dana_2fa).post(
+        reverse("therapist:suggest_rule", args=[agreement_of(seats[0]).pk]),
+        {"suggest-title": "Té", "suggest-text": "Hacemos té.", "suggest-note": ""},
+        follow=True,
+    )
+    assert "Tu sugerencia está con la pareja." in suggested.content.decode()
 
 
 # -- emails in the recipient's language ----------------------------------------------------------

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agreements import therapy
@@ -201,7 +202,8 @@ def _post_on_couple_page(
     return redirect(reverse("therapist:couple", args=[agreement.pk]) + anchor)
 
 
-SUGGESTED = _(
+# Lazy: said in the language of the request that posts it, not of the process that imported this.
+SUGGESTED = gettext_lazy(
     "Your suggestion is with the couple. It changes nothing unless one of them adopts it."
 )
 
