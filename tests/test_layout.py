@@ -305,3 +305,43 @@ def test_export_and_erasure_are_composed_in_one_place():
         if "intimacy.privacy" in imports or any(t.startswith("intimacy.privacy.") for t in imports)
     )
     assert importers == ["intimacy.views"]
+
+
+def translated_at_import(path: Path, root: Path = ROOT) -> list[str]:
+    """Calls of `_` outside any function in a module where `_` is the eager gettext: made once, in
+    the language of whatever imported the module first, then said to everyone in it."""
+    source = path.read_text()
+    if "import gettext as _" not in source:
+        return []
+    found = []
+    for node in ast.parse(source, str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        parts = node.body if isinstance(node, ast.ClassDef) else [node]
+        for part in parts:
+            if isinstance(part, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for call in ast.walk(part):
+                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_":
+                    found.append(f"{path.relative_to(root)}:{call.lineno}")
+    return found
+
+
+def test_nothing_is_translated_once_at_import():
+    """Words kept in a module or class are gettext_lazy: said in each reader's language."""
+    found = []
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" not in path.parts:
+                found.extend(translated_at_import(path))
+    assert found == []
+
+
+def test_the_import_time_check_finds_an_eager_message(tmp_path):
+    (tmp_path / "views.py").write_text(
+        "from django.utils.translation import gettext as _\n"
+        "SAID = _('Done')\n"
+        "def view():\n"
+        "    return _('Fine here')\n"
+    )
+    assert translated_at_import(tmp_path / "views.py", tmp_path) == ["views.py:2"]
